@@ -1,0 +1,110 @@
+"""Compile any form source into an ODK XForm with pyxform.
+
+`compile_form` takes bytes (it does no file I/O of its own, like pyxform's `convert`) so the
+command line, the upload endpoint and the tests all go through the same door.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import warnings as python_warnings
+from dataclasses import dataclass
+
+from pyxform.errors import PyXFormError
+from pyxform.validators import odk_validate
+from pyxform.xls2xform import convert
+
+from forms.errors import FormError
+from forms.filetype import detect_file_type
+from forms.structure import read_structure
+from forms.xml import UnsafeXMLError
+
+_ROW = re.compile(r"\[row\s*:\s*(\d+)\]", re.IGNORECASE)
+_SHEET = re.compile(r"(?:on|in) the '([A-Za-z_ ]+)' sheet", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CompiledForm:
+    """The XForm exactly as it will be served to phones, and how it was made."""
+
+    xform: bytes
+    source_type: str
+    warnings: tuple[str, ...]
+
+
+def compile_form(data: bytes, *, validate: bool = False) -> CompiledForm:
+    """Compile an XLSForm (.xlsx, .xls, .csv, .md) or accept a ready XForm.
+
+    With `validate`, the XForm is also checked by ODK Validate (JavaRosa, shipped in pyxform), the
+    engine Collect itself runs, so a form that passes will open on the phone.
+    """
+    file_type = detect_file_type(data)
+    if file_type == "xform":
+        return _accept_xform(data, validate=validate)
+    warnings: list[str] = []
+    try:
+        # openpyxl and xlrd warn about workbook oddities; those belong to the form's warnings.
+        with python_warnings.catch_warnings(record=True) as caught:
+            python_warnings.simplefilter("always")
+            result = convert(xlsform=data, warnings=warnings, validate=validate,
+                             file_type=f".{file_type}")
+        warnings.extend(str(w.message) for w in caught)
+    except odk_validate.ODKValidateError as error:
+        raise FormError(_clean(str(error)), warnings=tuple(warnings)) from error
+    except Exception as error:  # pyxform fails with plain TypeError/KeyError on some sheets too
+        raise _form_error(error, tuple(warnings)) from error
+    xform = result.xform.encode("utf-8")
+    _check_xform(xform)
+    return CompiledForm(xform=xform, source_type=file_type, warnings=tuple(warnings))
+
+
+def validate_xform(xform: bytes) -> tuple[str, ...]:
+    """Run ODK Validate on an XForm; return its warnings or raise FormError."""
+    handle, path = tempfile.mkstemp(suffix=".xml")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(xform)
+        return tuple(odk_validate.check_xform(path))
+    except odk_validate.ODKValidateError as error:
+        raise FormError(_clean(str(error))) from error
+    except OSError as error:
+        raise FormError(f"ODK Validate could not run: {error}") from error
+    finally:
+        os.unlink(path)
+
+
+def _accept_xform(data: bytes, *, validate: bool) -> CompiledForm:
+    _check_xform(data)
+    warnings = validate_xform(data) if validate else ()
+    return CompiledForm(xform=data, source_type="xform", warnings=warnings)
+
+
+def _check_xform(xform: bytes) -> None:
+    # Reading the structure is the real check that the rest of the system can use the form.
+    try:
+        read_structure(xform)
+    except UnsafeXMLError as error:
+        raise FormError(str(error)) from error
+
+
+def _form_error(error: Exception, warnings: tuple[str, ...]) -> FormError:
+    message = _clean(str(error)) or type(error).__name__
+    if not isinstance(error, PyXFormError):
+        # pyxform fails on some sheets with a bare TypeError or KeyError: still the form's fault.
+        message = f"pyxform could not read this form ({type(error).__name__}: {message})."
+    row = _ROW.search(message)
+    sheet = _SHEET.search(message)
+    return FormError(
+        _ROW.sub("", message).strip(),
+        sheet=sheet.group(1).strip().lower() if sheet else None,
+        row=int(row.group(1)) if row else None,
+        warnings=warnings,
+    )
+
+
+def _clean(message: str) -> str:
+    # pyxform's messages may embed temporary file paths; those mean nothing to a form designer.
+    message = re.sub(r"(/[^\s:'\"]+)+\.(xml|xlsx?|csv|md)", "<form>", message)
+    return message.strip()
