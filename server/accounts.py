@@ -1,0 +1,105 @@
+"""Creating and revoking the accounts that reach the server: app users (officers' phones) and web
+users (administrators, supervisors, analysts)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Sequence
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from sqlalchemy.orm import Session
+
+from server import problems
+from server.models import ROLES, AppUser, User, utcnow
+from server.problems import Problem
+from server.queries import accounts as account_queries
+from server.queries import forms as form_queries
+
+# Digest authentication hashes the realm into the stored HA1: changing it invalidates passwords.
+REALM = "Muntada"
+# Argon2id with OWASP's minimum profile (19 MiB, 2 passes): strong, yet Basic authentication on
+# every phone request stays cheap on a 2-core field-office machine.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+
+def normalise_name(name: str) -> str:
+    return name.strip().casefold()
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(password_hash: str | None, password: str) -> bool:
+    if not password_hash:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, InvalidHashError):
+        return False
+
+
+def digest_ha1(username: str, password: str) -> str:
+    # RFC 2617 needs MD5(user:realm:password) on the server; that is all Digest can offer.
+    return hashlib.md5(f"{username}:{REALM}:{password}".encode()).hexdigest()
+
+
+def create_app_user(session: Session, name: str, *, form_ids: Sequence[str] = (),
+                    password: str | None = None) -> AppUser:
+    """An app user with a fresh token; limited to `form_ids` when given, else every form."""
+    name = normalise_name(name)
+    if not name:
+        raise Problem(problems.INVALID_FIELD, field="name", reason="it is empty")
+    if account_queries.app_user_by_name(session, name, active=False) is not None:
+        raise Problem(problems.APP_USER_EXISTS, name=name)
+    forms = list(form_queries.forms_by_ids(session, form_ids))
+    unknown = sorted(set(form_ids) - {f.xml_form_id for f in forms})
+    if unknown:
+        raise Problem(problems.FORM_NOT_FOUND, form_id=", ".join(unknown))
+    app_user = AppUser(name=name, token=new_token(), all_forms=not form_ids, forms=forms)
+    if password:
+        set_app_user_password(app_user, password)
+    session.add(app_user)
+    session.flush()
+    return app_user
+
+
+def set_app_user_password(app_user: AppUser, password: str) -> None:
+    app_user.password_hash = hash_password(password)
+    app_user.digest_ha1 = digest_ha1(app_user.name, password)
+
+
+def revoke_app_user(session: Session, name: str) -> AppUser:
+    app_user = account_queries.app_user_by_name(session, normalise_name(name))
+    if app_user is None:
+        raise Problem(problems.APP_USER_NOT_FOUND, name=name)
+    app_user.token = None
+    app_user.password_hash = None
+    app_user.digest_ha1 = None
+    app_user.revoked_at = utcnow()
+    return app_user
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(48)  # 64 characters, like ODK Central's app user tokens
+
+
+def create_user(session: Session, username: str, password: str, role: str) -> User:
+    username = normalise_name(username)
+    if role not in ROLES:
+        raise Problem(problems.INVALID_FIELD, field="role",
+                      reason=f"must be one of {', '.join(ROLES)}")
+    if not username:
+        raise Problem(problems.INVALID_FIELD, field="username", reason="it is empty")
+    if len(password) < 10:
+        raise Problem(problems.INVALID_FIELD, field="password",
+                      reason="it must have at least 10 characters")
+    if account_queries.user_by_username(session, username) is not None:
+        raise Problem(problems.USER_EXISTS, name=username)
+    user = User(username=username, role=role, password_hash=hash_password(password),
+                digest_ha1=digest_ha1(username, password))
+    session.add(user)
+    session.flush()
+    return user

@@ -1,0 +1,48 @@
+"""`/api/v1/app-users`: the officers' phones, their tokens and their settings QR codes."""
+
+from __future__ import annotations
+
+from flask import Response, request
+
+from server import collect_settings, db, problems
+from server.accounts import create_app_user, normalise_name, revoke_app_user
+from server.api import bp, load_json
+from server.api.schemas import AppUserCreatedSchema, AppUserCreateSchema, AppUserSchema
+from server.problems import Problem
+from server.queries import accounts as account_queries
+
+
+@bp.get("/app-users")
+def list_app_users():
+    return AppUserSchema(many=True).dump(account_queries.list_app_users(db.session()))
+
+
+@bp.post("/app-users")
+def create():
+    data = load_json(AppUserCreateSchema())
+    session = db.session()
+    app_user = create_app_user(session, data["name"], form_ids=data["forms"],
+                               password=data["password"])
+    session.commit()
+    app_user.server_url = collect_settings.server_url(request.host_url, app_user.token)
+    return AppUserCreatedSchema().dump(app_user), 201
+
+
+@bp.delete("/app-users/<name>")
+def revoke(name: str):
+    session = db.session()
+    app_user = revoke_app_user(session, name)
+    session.commit()
+    return AppUserSchema().dump(app_user)
+
+
+@bp.get("/app-users/<name>/qr.png")
+def qr_code(name: str):
+    app_user = account_queries.app_user_by_name(db.session(), normalise_name(name))
+    if app_user is None:
+        raise Problem(problems.APP_USER_NOT_FOUND, name=name)
+    url = collect_settings.server_url(request.host_url, app_user.token)
+    payload = collect_settings.encode(collect_settings.collect_settings(url))
+    response = Response(collect_settings.qr_png(payload), mimetype="image/png")
+    response.headers["Cache-Control"] = "no-store"  # it carries the phone's credential
+    return response

@@ -1,0 +1,97 @@
+"""Who is calling: an app user by the token in the URL, or an account by HTTP Digest or Basic.
+
+Collect on plain HTTP (a field-office laptop on a local network) can only do Digest; it offers
+Basic only over HTTPS, and so do we: a password never crosses the network in clear. Nonces are
+signed timestamps, so any worker process can check any other's without shared state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from typing import Callable, Protocol
+
+from flask import current_app, request
+from flask_httpauth import HTTPDigestAuth
+
+from server import db, problems
+from server.accounts import REALM, check_password, hash_password, normalise_name
+from server.models import AppUser
+from server.problems import Problem
+from server.queries import accounts as account_queries
+
+_digest = HTTPDigestAuth(realm=REALM, use_ha1_pw=True, qop="auth")
+# A real hash to check against when the user does not exist, so timing tells nothing.
+_DUMMY_HASH = hash_password(secrets.token_hex(16))
+
+
+class Account(Protocol):
+    password_hash: str | None
+    digest_ha1: str | None
+
+
+def phone_by_token(token: str) -> AppUser:
+    app_user = account_queries.app_user_by_token(db.session(), token)
+    if app_user is None:
+        # 403, not 401: Collect would otherwise ask the officer for a password that cannot help.
+        raise Problem(problems.TOKEN_INVALID)
+    return app_user
+
+
+def phone_by_password() -> AppUser:
+    return authenticate(lambda name: account_queries.app_user_by_name(db.session(), name))
+
+
+def authenticate(lookup: Callable[[str], Account | None]) -> Account:
+    """Check the Authorization header against accounts found by `lookup`; 401 otherwise."""
+    auth = request.authorization
+    if auth is None or not auth.username:
+        raise _challenge(problems.AUTHENTICATION_REQUIRED)
+    account = lookup(normalise_name(auth.username))
+    if auth.type == "digest":
+        ha1 = account.digest_ha1 if account is not None else None
+        if ha1 and _digest.authenticate(auth, ha1):
+            return account
+    elif auth.type == "basic" and request.is_secure:
+        password_hash = account.password_hash if account is not None else None
+        if check_password(password_hash or _DUMMY_HASH, auth.password or "") and password_hash:
+            return account
+    raise _challenge(problems.AUTHENTICATION_FAILED)
+
+
+def _challenge(problem_type: problems.ProblemType) -> Problem:
+    headers = [("WWW-Authenticate", _digest.authenticate_header())]
+    if request.is_secure:
+        headers.append(("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"'))
+    return Problem(problem_type, headers=headers)
+
+
+def _sign(value: str) -> str:
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@_digest.generate_nonce
+def _new_nonce() -> str:
+    stamp = str(int(time.time()))
+    return f"{stamp}-{_sign('nonce:' + stamp)}"
+
+
+@_digest.verify_nonce
+def _check_nonce(nonce: str | None) -> bool:
+    stamp, _, signature = (nonce or "").partition("-")
+    if not stamp.isdigit() or not hmac.compare_digest(signature, _sign("nonce:" + stamp)):
+        return False
+    return time.time() - int(stamp) <= current_app.config["DIGEST_NONCE_SECONDS"]
+
+
+@_digest.generate_opaque
+def _opaque() -> str:
+    return _sign("opaque")
+
+
+@_digest.verify_opaque
+def _check_opaque(opaque: str | None) -> bool:
+    return hmac.compare_digest(opaque or "", _sign("opaque"))

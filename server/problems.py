@@ -1,0 +1,77 @@
+"""The numbered catalogue of every problem the server reports.
+
+A code's first part is its HTTP status. Each surface renders the same problem in its caller's
+format: OpenRosa XML for phones (Collect shows the message to the officer), JSON for the API, HTML
+for pages. Messages say what happened and what to do; they never carry a stack trace, SQL or a path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    code: str
+    message: str  # str.format template over the details
+
+    @property
+    def status(self) -> int:
+        return int(self.code.split(".")[0])
+
+
+class Problem(Exception):
+    def __init__(self, problem_type: ProblemType,
+                 headers: list[tuple[str, str]] | None = None, **details: Any):
+        self.type = problem_type
+        self.details = details
+        self.headers = headers or []
+        super().__init__(self.message)
+
+    @property
+    def code(self) -> str:
+        return self.type.code
+
+    @property
+    def status(self) -> int:
+        return self.type.status
+
+    @property
+    def message(self) -> str:
+        return self.type.message.format(**self.details)
+
+
+def _p(code: str, message: str) -> ProblemType:
+    return ProblemType(code, message)
+
+
+BAD_REQUEST = _p("400.1", "The request could not be understood: {reason}")
+OPENROSA_VERSION_MISSING = _p(
+    "400.2", "This address is for ODK Collect: the request must carry the header "
+             "X-OpenRosa-Version: 1.0.")
+FORM_INVALID = _p("400.3", "The form could not be loaded: {reason}")
+MEDIA_NOT_IN_FORM = _p(
+    "400.4", "The form does not reference a media file named '{name}'. It references: {expected}.")
+INVALID_FIELD = _p("400.5", "The value of '{field}' is not valid: {reason}")
+AUTHENTICATION_REQUIRED = _p("401.1", "Please log in with your user name and password.")
+AUTHENTICATION_FAILED = _p("401.2", "The user name or password is not correct.")
+TOKEN_INVALID = _p(
+    "403.1", "This phone's access has been revoked or is not valid. Ask your administrator "
+             "for a new QR code.")
+FORBIDDEN = _p("403.2", "You are not allowed to do this.")
+NOT_FOUND = _p("404.1", "Nothing was found at this address.")
+FORM_NOT_FOUND = _p("404.2", "The form '{form_id}' does not exist or is not available to you.")
+MEDIA_NOT_FOUND = _p("404.3", "The form '{form_id}' has no media file named '{name}'.")
+APP_USER_NOT_FOUND = _p("404.4", "There is no app user named '{name}'.")
+METHOD_NOT_ALLOWED = _p("405.1", "This address does not accept {method} requests.")
+FORM_VERSION_CONFLICT = _p(
+    "409.1", "Form '{form_id}' version '{version}' is already loaded with different content. "
+             "Change the version in the settings sheet and load it again.")
+APP_USER_EXISTS = _p("409.2", "An app user named '{name}' already exists.")
+USER_EXISTS = _p("409.3", "A user named '{name}' already exists.")
+TOO_LARGE = _p("413.1", "The upload is larger than the {limit} bytes this server accepts.")
+INTERNAL = _p("500.1", "Something went wrong on the server; it has been logged. Please try again.")
+
+CATALOGUE: tuple[ProblemType, ...] = tuple(
+    value for value in globals().values() if isinstance(value, ProblemType))

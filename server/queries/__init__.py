@@ -1,0 +1,1 @@
+"""Every SQL statement of the server, as plain functions that take the session first."""

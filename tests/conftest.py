@@ -1,0 +1,176 @@
+"""Fixtures shared by every test: the app on SQLite and, when TEST_DATABASE_URL is set, on
+PostgreSQL too; a `phone` that speaks like ODK Collect; an `admin` of the JSON API."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from server import create_app, db, migrate
+from server.accounts import create_app_user, create_user
+from server.db import make_engine
+from server.form_loading import load_form
+from server.models import Base
+from tests.support.phone import Phone, flask_transport
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+def pytest_generate_tests(metafunc):
+    if "database" in metafunc.fixturenames:
+        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, copied for each test: migrating once is enough."""
+    path = tmp_path_factory.mktemp("template") / "muntada.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("PostgreSQL not available: set TEST_DATABASE_URL (CI sets it)")
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    migrate.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def database(request, tmp_path) -> str:
+    """The URL of an empty, migrated database of the kind the test is parametrised with."""
+    if request.param == "sqlite":
+        path = tmp_path / "muntada.sqlite"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_url")
+    yield url
+    engine = make_engine(url)
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def app(database, tmp_path):
+    app = create_app({
+        "TESTING": True,
+        "DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": database,
+        "SECRET_KEY": "test-secret",
+        "VALIDATE_FORMS": False,  # ODK Validate has its own tests; it costs seconds per form
+        "PUBLIC_URL": "http://muntada.test:5000",
+    })
+    yield app
+    app.extensions["engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app):
+    """A database session for arranging a test, outside any request."""
+    with app.app_context():
+        yield db.session()
+
+
+@pytest.fixture
+def load(app, session):
+    """load(source, media={}) loads a form as an administrator would."""
+    def _load(source: str | bytes, media: dict[str, bytes] | None = None, **options):
+        data = source.encode("utf-8") if isinstance(source, str) else source
+        options.setdefault("validate", app.config["VALIDATE_FORMS"])
+        result = load_form(session, app.extensions["blobs"], data, media, **options)
+        session.commit()
+        return result
+    return _load
+
+
+@pytest.fixture
+def programme(load):
+    """The programme's three forms and their media, loaded."""
+    from server.programme import PROGRAMME_FORMS
+
+    return {form.form_id: load(form.source.read_bytes(),
+                               {m.name: m.read_bytes() for m in form.media})
+            for form in PROGRAMME_FORMS}
+
+
+@pytest.fixture
+def make_phone(client, session):
+    """make_phone(name, forms=()) → a Phone for a new app user with a token."""
+    def _make(name: str = "officer", forms: tuple[str, ...] = (), password: str | None = None):
+        app_user = create_app_user(session, name, form_ids=forms, password=password)
+        session.commit()
+        return Phone(flask_transport(client), f"http://localhost/collect/key/{app_user.token}")
+    return _make
+
+
+@pytest.fixture
+def phone(make_phone) -> Phone:
+    return make_phone()
+
+
+class ApiClient:
+    """The JSON API as an administrator's script uses it: Basic authentication over HTTPS."""
+
+    def __init__(self, client, username: str, password: str):
+        self.client = client
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        self.headers = {"Authorization": f"Basic {token}"}
+
+    def open(self, method: str, path: str, **kwargs):
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return self.client.open(path, method=method, headers=headers,
+                                base_url="https://localhost", **kwargs)
+
+    def get(self, path, **kw):
+        return self.open("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.open("POST", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.open("PATCH", path, **kw)
+
+    def put(self, path, **kw):
+        return self.open("PUT", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.open("DELETE", path, **kw)
+
+
+@pytest.fixture
+def admin(client, session) -> ApiClient:
+    create_user(session, "admin", ADMIN_PASSWORD, "administrator")
+    session.commit()
+    return ApiClient(client, "admin", ADMIN_PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def shared_corpus() -> Path:
+    corpus = SHARED / "corpus"
+    if not corpus.is_dir():
+        pytest.skip("../shared/corpus is absent (a user's clone): outside forms not tested")
+    return corpus
