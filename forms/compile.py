@@ -32,6 +32,8 @@ class CompiledForm:
     xform: bytes
     source_type: str
     warnings: tuple[str, ...]
+    # select_one_external choices: pyxform moves them into a CSV the phone downloads as media
+    itemsets_csv: bytes | None = None
 
 
 def compile_form(data: bytes, *, validate: bool = False) -> CompiledForm:
@@ -57,7 +59,9 @@ def compile_form(data: bytes, *, validate: bool = False) -> CompiledForm:
         raise _form_error(error, tuple(warnings)) from error
     xform = result.xform.encode("utf-8")
     _check_xform(xform)
-    return CompiledForm(xform=xform, source_type=file_type, warnings=tuple(warnings))
+    itemsets = result.itemsets.encode("utf-8") if result.itemsets else None
+    return CompiledForm(xform=xform, source_type=file_type, warnings=tuple(warnings),
+                        itemsets_csv=itemsets)
 
 
 def validate_xform(xform: bytes) -> tuple[str, ...]:
