@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MUNTADA := $(BIN)/muntada
+export MUNTADA_DATA_DIR ?= $(CURDIR)/data
+
+.PHONY: run test lint install forms-render bench clean
+
+$(VENV)/installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/installed
+
+run: install
+	$(MUNTADA) db upgrade
+	$(MUNTADA) forms load-programme
+	$(MUNTADA) app-users create officer --if-missing
+	@echo
+	@echo "Web users: create the first administrator with"
+	@echo "  $(MUNTADA) users create admin --role administrator"
+	@echo
+	$(MUNTADA) serve --host 127.0.0.1 --port 5000
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check forms sync server tests bench
+
+# Re-render the text beside each programme XLSForm after editing the .xlsx in Excel.
+forms-render: install
+	$(BIN)/python -m forms.rendering --write
+
+bench: install
+	$(BIN)/python bench/forms.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info
