@@ -1,0 +1,191 @@
+"""A real `muntada serve` (gunicorn, several workers) set up through the command line exactly as an
+operator does: load the programme, create app users, serve; on SQLite always and on PostgreSQL when
+TEST_DATABASE_URL is set (in a database of its own, created and dropped here, so the other tests'
+TRUNCATEs of the `test` database never meet this server)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+# `python -c` rather than the console script, so it runs in any venv that has the dependencies.
+MUNTADA = [sys.executable, "-c", "from server.cli import main; main()"]
+CLI_TIMEOUT = 60
+START_TIMEOUT = 20
+STOP_TIMEOUT = 10
+APP_USER_PASSWORD = "secret-pass-123"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def muntada_environment(data_dir: Path, port: int, database_url: str | None, *,
+                        workers: int = 2) -> dict[str, str]:
+    """The environment an operator would set, and nothing inherited that could change it."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MUNTADA_") and k != "DATABASE_URL"}
+    env.update({
+        "MUNTADA_DATA_DIR": str(data_dir),
+        "MUNTADA_VALIDATE_FORMS": "false",  # the programme forms are validated in tests/forms
+        "MUNTADA_WORKERS": str(workers),
+        "MUNTADA_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "PYTHONUNBUFFERED": "1",
+    })
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+def run_cli(env: dict[str, str], *args: str, input: str | None = None) -> str:
+    """Run `muntada ARGS`; fail the test with its output unless it succeeds. Returns stdout."""
+    result = subprocess.run([*MUNTADA, *args], env=env, cwd=REPO, input=input, text=True,
+                            capture_output=True, timeout=CLI_TIMEOUT)
+    if result.returncode != 0:
+        pytest.fail(f"muntada {' '.join(args)} exited {result.returncode}\n"
+                    f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+    return result.stdout
+
+
+def collect_url(cli_output: str) -> str:
+    match = re.search(r"^Collect server URL: (\S+)$", cli_output, re.MULTILINE)
+    assert match, cli_output
+    return match.group(1)
+
+
+class ServerProcess:
+    """`muntada serve` in its own process group (gunicorn master and workers), output to a file."""
+
+    def __init__(self, env: dict[str, str], port: int, log_path: Path):
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.process = subprocess.Popen(
+            [*MUNTADA, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env, cwd=REPO, stdin=subprocess.DEVNULL, stdout=self._log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, probe_url: str, timeout: float = START_TIMEOUT) -> None:
+        """Poll until the server answers `probe_url` with 200; fail with its output otherwise."""
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        with requests.Session() as session:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    pytest.fail(f"muntada serve exited {self.process.returncode} before answering"
+                                f"\n{self.output()}")
+                try:
+                    with session.get(probe_url, headers={"X-OpenRosa-Version": "1.0"},
+                                     timeout=2) as response:
+                        if response.status_code == 200:
+                            return
+                        last = f"HTTP {response.status_code}: {response.text[:500]}"
+                except requests.ConnectionError as error:
+                    last = repr(error)
+                except requests.Timeout as error:
+                    last = repr(error)
+                time.sleep(0.1)
+        pytest.fail(f"muntada serve did not answer within {timeout} s ({last})\n{self.output()}")
+
+    def stop(self) -> None:
+        """SIGTERM (gunicorn's graceful stop), then SIGKILL to the whole group if it lingers."""
+        try:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGTERM)
+                try:
+                    self.process.wait(STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    pass
+            # Workers are in the master's process group (its own session): none may outlive it.
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait(STOP_TIMEOUT)
+        finally:
+            self._log.close()
+
+
+@dataclass
+class Deployment:
+    base_url: str
+    officer_url: str  # the "Collect server URL" the CLI printed for the token app user
+    versions: dict[str, str]  # form id -> version, as `forms load-programme` printed them
+    password_user: str
+    password: str
+    server: ServerProcess
+    cli_output: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def e2e_database_url(request):
+    """None for SQLite (the data folder's default); for PostgreSQL a fresh database of our own."""
+    if request.param == "sqlite":
+        yield None
+        return
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("PostgreSQL not available: set TEST_DATABASE_URL (CI sets it)")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(url.replace("postgresql+psycopg://", "postgresql://", 1))
+    name = f"muntada_e2e_{os.getpid()}"  # two runs at once (two developers) do not collide
+    dsn = admin_url.render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.set(drivername="postgresql+psycopg", database=name) \
+            .render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def deployment(e2e_database_url, tmp_path_factory) -> Deployment:
+    """The programme loaded and two app users created with the CLI, then `muntada serve`."""
+    root = tmp_path_factory.mktemp("e2e")
+    port = free_port()
+    env = muntada_environment(root / "data", port, e2e_database_url)
+
+    loaded = run_cli(env, "forms", "load-programme")
+    versions = {}
+    for line in loaded.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and parts[2] == "loaded":
+            versions[parts[0]] = parts[1]
+    officer = run_cli(env, "app-users", "create", "officer")
+    password_user = "field-laptop"
+    with_password = run_cli(env, "app-users", "create", password_user, "--password",
+                            input=f"{APP_USER_PASSWORD}\n{APP_USER_PASSWORD}\n")
+
+    server = ServerProcess(env, port, root / "serve.log")
+    try:
+        officer_url = collect_url(officer)
+        server.wait_ready(f"{officer_url}/formList")
+        yield Deployment(base_url=server.base_url, officer_url=officer_url, versions=versions,
+                         password_user=password_user, password=APP_USER_PASSWORD, server=server,
+                         cli_output={"load-programme": loaded, "officer": officer,
+                                     "password user": with_password})
+    finally:
+        server.stop()
