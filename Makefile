@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 MUNTADA := $(BIN)/muntada
 export MUNTADA_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test lint install forms-render bench clean
+.PHONY: run test lint install forms-render bench clean docs
 
 $(VENV)/installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+docs: install
+	$(BIN)/python -m server.readme

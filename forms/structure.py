@@ -15,7 +15,7 @@ from typing import Iterator
 from lxml import etree
 
 from forms.errors import FormError
-from forms.xml import JR_NS, XFORMS_NS, XHTML_NS, local_name, parse_xml
+from forms.xml import JR_NS, XFORMS_NS, XHTML_NS, UnsafeXMLError, local_name, parse_xml
 
 DEFAULT_LANGUAGE = "default"  # the key of labels in a form without translations, as pyxform names it
 
@@ -122,7 +122,11 @@ class FormStructure:
 
 def read_structure(xform: bytes) -> FormStructure:
     """Read an XForm's bytes; raise FormError when it is not a usable XForm."""
-    return _Reader(parse_xml(xform)).read()
+    try:
+        html = parse_xml(xform)
+    except UnsafeXMLError as error:
+        raise FormError(str(error)) from error
+    return _Reader(html).read()
 
 
 def _pick(labels: dict[str, str], language: str | None) -> str | None:
