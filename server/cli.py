@@ -26,12 +26,14 @@ from server.queries import forms as form_queries
 def _database() -> Iterator[tuple[Flask, Session]]:
     """An app context and a session on a migrated database; problems become clean exits."""
     app = create_app()
-    migrate.upgrade(app.extensions["engine"])
-    with app.app_context():
-        try:
+    try:
+        migrate.upgrade(app.extensions["engine"])
+        with app.app_context():
             yield app, db.session()
-        except Problem as problem:
-            raise click.ClickException(problem.message) from problem
+    except Problem as problem:
+        raise click.ClickException(problem.message) from problem
+    finally:
+        app.extensions["engine"].dispose()
 
 
 @click.group(help="Muntada: forms and submissions of the community policing forums.")

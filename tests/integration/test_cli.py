@@ -1,0 +1,113 @@
+"""The `muntada` command line, as an operator in a field office uses it."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from server import collect_settings
+from server.cli import main
+from tests.support.xlsforms import form_with_media, simple_form
+
+
+@pytest.fixture
+def muntada(database, tmp_path, monkeypatch):
+    """muntada(*args, input=None) runs the command line against this test's database."""
+    monkeypatch.setenv("MUNTADA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DATABASE_URL", database)
+    monkeypatch.setenv("MUNTADA_VALIDATE_FORMS", "false")
+    monkeypatch.setenv("MUNTADA_PUBLIC_URL", "http://192.168.1.10:5000")
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None, expect: int = 0):
+        result = runner.invoke(main, list(args), input=input, catch_exceptions=False)
+        assert result.exit_code == expect, result.output
+        return result
+    return run
+
+
+def test_forms_add_prints_the_form_id_and_version(muntada, tmp_path):
+    source = tmp_path / "household.md"
+    source.write_bytes(simple_form("household", "4"))
+
+    assert muntada("forms", "add", str(source)).stdout.splitlines()[0] == \
+        "household\t4\tloaded"
+    assert muntada("forms", "add", str(source)).stdout.startswith("household\t4\talready loaded")
+    listed = muntada("forms", "list").stdout.splitlines()
+    assert listed[1].split("\t")[:3] == ["household", "4", "open"]
+
+
+def test_media_are_loaded_with_the_form_and_missing_ones_are_named(muntada, tmp_path):
+    source = tmp_path / "places.xlsx"  # a misleading name: the content is markdown
+    source.write_bytes(form_with_media())
+    villages = tmp_path / "villages.csv"
+    villages.write_text("name,label\na,A\n")
+
+    result = muntada("forms", "add", str(source), "--media", str(villages))
+
+    assert "media updated: villages.csv" in result.stdout
+    assert "media still missing: logo.png" in result.stderr
+
+
+def test_a_broken_form_is_a_clean_error_not_a_traceback(muntada, tmp_path):
+    source = tmp_path / "broken.md"
+    source.write_text("| survey |\n| | type | name | label |\n| | begin_group | g | G |\n")
+
+    result = muntada("forms", "add", str(source), expect=1)
+
+    assert "Error: The form could not be loaded" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_form_states(muntada, tmp_path):
+    source = tmp_path / "household.md"
+    source.write_bytes(simple_form("household"))
+    muntada("forms", "add", str(source))
+
+    assert muntada("forms", "state", "household", "closing").stdout == "household\tclosing\n"
+    muntada("forms", "state", "household", "archived", expect=2)
+    assert "does not exist" in muntada("forms", "state", "nothing", "open", expect=1).stderr
+
+
+def test_app_users_create_shows_the_address_and_qr_code_then_revoke(muntada, tmp_path):
+    source = tmp_path / "household.md"
+    source.write_bytes(simple_form("household"))
+    muntada("forms", "add", str(source))
+
+    created = muntada("app-users", "create", "Officer-Erbil", "--form", "household").stdout
+
+    url = next(line.split(": ", 1)[1] for line in created.splitlines()
+               if line.startswith("Collect server URL: "))
+    assert url.startswith("http://192.168.1.10:5000/collect/key/")
+    assert "█" in created  # the QR code, printable in the terminal
+    png = tmp_path / "qr.png"
+    muntada("app-users", "qr", "officer-erbil", str(png))
+    assert png.read_bytes().startswith(b"\x89PNG")
+    assert muntada("app-users", "list").stdout == "officer-erbil\tactive\thousehold\n"
+    assert muntada("app-users", "create", "officer-erbil", "--if-missing").stdout.count(url) == 1
+    muntada("app-users", "revoke", "officer-erbil")
+    assert "revoked" in muntada("app-users", "list").stdout
+    assert collect_settings.decode(collect_settings.encode(
+        collect_settings.collect_settings(url)))["general"]["server_url"] == url
+
+
+def test_an_app_user_with_a_password(muntada):
+    result = muntada("app-users", "create", "amina", "--password",
+                     input="sulaymaniyah-2016\nsulaymaniyah-2016\n")
+    assert "Collect server URL" in result.stdout
+
+
+def test_the_first_administrator(muntada):
+    result = muntada("users", "create", "Admin", "--role", "administrator", "--password-stdin",
+                     input="a long enough password\n")
+    assert result.stdout == "admin\tadministrator\n"
+    short = muntada("users", "create", "other", "--role", "analyst", "--password-stdin",
+                    input="short\n", expect=1)
+    assert "at least 10 characters" in short.stderr
+
+
+def test_the_programme_forms_load_in_one_command(muntada):
+    result = muntada("forms", "load-programme")
+    ids = [line.split("\t")[0] for line in result.stdout.splitlines() if "\t" in line]
+    assert ids == ["forum_meeting", "incident_referral", "training_attendance"]
+    assert "missing" not in result.output
