@@ -9,15 +9,15 @@ files), so the XForm is read once, here, into plain immutable values.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from lxml import etree
 
 from forms.errors import FormError
 from forms.xml import JR_NS, XFORMS_NS, XHTML_NS, UnsafeXMLError, local_name, parse_xml
 
-DEFAULT_LANGUAGE = "default"  # the key of labels in a form without translations, as pyxform names it
+DEFAULT_LANGUAGE = "default"  # label key in a form without translations (pyxform's name)
 
 _XF = f"{{{XFORMS_NS}}}"
 _H = f"{{{XHTML_NS}}}"

@@ -11,7 +11,8 @@ import hashlib
 import hmac
 import secrets
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from flask import current_app, request
 from flask_httpauth import HTTPDigestAuth

@@ -4,9 +4,9 @@ reference is generated from `--help`."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import click
 from flask import Flask

@@ -9,9 +9,9 @@ version's meaning must never change under data already collected with it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from hashlib import md5, sha256
-from typing import Mapping
 
 from sqlalchemy.orm import Session
 

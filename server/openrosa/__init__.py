@@ -26,7 +26,7 @@ _NEEDS_OPENROSA_HEADER = {"form_list", "manifest"}
 
 
 def init_app(app: Flask) -> None:
-    from server.openrosa import form_list, form_download, manifest  # noqa: F401  (routes)
+    from server.openrosa import form_download, form_list, manifest  # noqa: F401  (routes)
 
     app.register_blueprint(bp, url_prefix="/collect/key/<token>", name=TOKEN_BLUEPRINT)
     app.register_blueprint(bp, url_prefix="/collect")

@@ -35,7 +35,6 @@ def test_an_unexpected_error_is_500_without_any_detail(app, client, caplog):
     def boom():
         raise RuntimeError("SELECT secret FROM /var/lib/muntada")
 
-    app.view_functions  # the route is registered after the blueprint; call it directly
     response = client.get("/api/v1/boom-for-test", base_url="https://localhost")
     assert response.status_code == 500
     assert response.get_json()["code"] == "500.1"

@@ -6,7 +6,7 @@ import hashlib
 
 from tests.support.xlsforms import form_with_media
 
-VILLAGES = "name,label\nqayyarah,القيارة\nkhalis,الخالص\n".encode("utf-8")
+VILLAGES = "name,label\nqayyarah,القيارة\nkhalis,الخالص\n".encode()
 LOGO = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
@@ -35,7 +35,7 @@ def test_replacing_a_csv_changes_its_hash_without_a_new_form_version(load, phone
     (before,) = phone.form_list()
     old = phone.manifest(before)[0]["hash"]
 
-    new_villages = VILLAGES + "ramadi,الرمادي\n".encode("utf-8")
+    new_villages = VILLAGES + "ramadi,الرمادي\n".encode()
     assert admin.put("/api/v1/forms/places/attachments/villages.csv",
                      data=new_villages).status_code == 200
 
