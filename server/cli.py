@@ -52,10 +52,11 @@ def serve(host: str, port: int, workers: int | None) -> None:
 
     with _database() as (app, _session):
         workers = workers or app.config["WORKERS"]
+        trust_proxy = app.config["TRUST_PROXY"]
     click.echo(f"Muntada serving on http://{host}:{port} with {workers} workers "
                f"(data in {app.config['DATA_DIR']}).")
     click.echo("Phones: `muntada app-users show NAME` prints the address and QR code for Collect.")
-    run(host=host, port=port, workers=workers)
+    run(host=host, port=port, workers=workers, trust_proxy=trust_proxy)
 
 
 @main.group(help="The database.")

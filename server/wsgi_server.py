@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+_TOKEN_IN_PATH = re.compile(r"(/collect/key/)[^/?\s]+")
+
+
+class _RedactingLogger(Logger):
+    """The access log without app users' tokens: a token in a log file is a phone's password."""
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "U"):
+            if key in atoms:
+                atoms[key] = _TOKEN_IN_PATH.sub(r"\1…", atoms[key])
+        return atoms
 
 
 class _Gunicorn(BaseApplication):
@@ -20,16 +36,21 @@ class _Gunicorn(BaseApplication):
         return create_app()
 
 
-def run(*, host: str, port: int, workers: int) -> None:
+def run(*, host: str, port: int, workers: int, trust_proxy: bool) -> None:
     _Gunicorn({
         "bind": f"{host}:{port}",
         "workers": workers,
         # threads: a phone uploading slowly over 2G must not hold a whole worker
         "worker_class": "gthread",
         "threads": 4,
-        "timeout": 120,  # slow uploads from phones on poor networks
+        "timeout": 120,
         "graceful_timeout": 30,
         "accesslog": "-",
         "errorlog": "-",
-        "forwarded_allow_ips": "127.0.0.1",
+        "logger_class": _RedactingLogger,
+        # X-Forwarded-Proto would otherwise make a plain-HTTP request look like HTTPS (and
+        # let Basic passwords cross in clear); only MUNTADA_TRUST_PROXY opens that door.
+        "forwarded_allow_ips": "127.0.0.1" if trust_proxy else "",
+        # one control socket per user would be shared (and deleted) by every server running
+        "control_socket_disable": True,
     }).run()

@@ -72,26 +72,40 @@ def test_formlist_for_one_form(deployment):
 
 
 def test_bad_token_is_refused_with_403_in_openrosa_xml(deployment):
-    with requests.Session() as session:
-        with session.get(f"{deployment.base_url}/collect/key/not-a-token/formList",
-                         headers={"X-OpenRosa-Version": "1.0"}, timeout=30) as response:
-            assert response.status_code == 403
-            # 403, not 401: Collect must not ask the officer for a password that cannot help.
-            assert "WWW-Authenticate" not in response.headers
-            _openrosa_error(response)
+    with requests.Session() as session, \
+            session.get(f"{deployment.base_url}/collect/key/not-a-token/formList",
+                        headers={"X-OpenRosa-Version": "1.0"}, timeout=30) as response:
+        assert response.status_code == 403
+        # 403, not 401: Collect must not ask the officer for a password that cannot help.
+        assert "WWW-Authenticate" not in response.headers
+        _openrosa_error(response)
 
 
 def test_no_token_and_no_credentials_get_a_digest_challenge(deployment):
-    with requests.Session() as session:
-        with session.get(f"{deployment.base_url}/collect/formList",
-                         headers={"X-OpenRosa-Version": "1.0"}, timeout=30) as response:
-            assert response.status_code == 401
-            challenges = response.raw.headers.getlist("WWW-Authenticate")
-            _openrosa_error(response)
+    with requests.Session() as session, \
+            session.get(f"{deployment.base_url}/collect/formList",
+                        headers={"X-OpenRosa-Version": "1.0"}, timeout=30) as response:
+        assert response.status_code == 401
+        challenges = response.raw.headers.getlist("WWW-Authenticate")
+        _openrosa_error(response)
     assert challenges, response.headers
     assert all(c.startswith("Digest ") for c in challenges), challenges
     # Plain HTTP: a password must never be invited to cross the network in clear.
     assert not any(c.lower().startswith("basic") for c in challenges), challenges
+
+
+@pytest.mark.parametrize("header", [{"X-Forwarded-Proto": "https"}, {"X-Forwarded-Ssl": "on"}])
+def test_forwarded_scheme_is_not_trusted_without_trust_proxy(deployment, header):
+    url = f"{deployment.base_url}/collect/formList"
+    headers = {"X-OpenRosa-Version": "1.0", **header}
+    with requests.Session() as session:
+        with session.get(url, headers=headers, timeout=30) as response:
+            challenges = response.raw.headers.getlist("WWW-Authenticate")
+        with session.get(url, headers=headers, timeout=30,
+                         auth=(deployment.password_user, deployment.password)) as response:
+            basic_status = response.status_code
+    assert not any(c.lower().startswith("basic") for c in challenges), challenges
+    assert basic_status == 401
 
 
 def test_digest_login_with_a_password_app_user(deployment):
