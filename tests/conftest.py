@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from server import create_app, db, migrate
 from server.accounts import create_app_user, create_user
@@ -39,17 +39,25 @@ def sqlite_template(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
+    """A migrated PostgreSQL database of this test run's own, dropped at the end, so that two
+    runs on one server (a developer's and CI's) never see each other's rows."""
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         pytest.skip("PostgreSQL not available: set TEST_DATABASE_URL (CI sets it)")
-    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
+    server_url = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"muntada_test_{os.getpid()}"
+    admin = make_engine(server_url.render_as_string(hide_password=False))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    own = server_url.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(own)
     migrate.upgrade(engine)
     engine.dispose()
-    return url
+    yield own
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
 
 
 @pytest.fixture
