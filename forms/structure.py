@@ -340,6 +340,9 @@ class _Reader:
         for name in _FILE_FUNCTIONS.findall(text):
             filename = name if name.lower().endswith((".csv", ".xml")) else f"{name}.csv"
             found.setdefault(filename, MediaFile(name=filename, type="file"))
+        if any(e.get("query") for e in self.text.iter(f"{_XF}input")):
+            # select_one_external: Collect reads the choices from itemsets.csv by convention
+            found.setdefault("itemsets.csv", MediaFile(name="itemsets.csv", type="file"))
         return tuple(sorted(found.values(), key=lambda m: m.name))
 
     def _raw_text(self) -> str:

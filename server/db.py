@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,11 +17,15 @@ def make_engine(url: str) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(connection, _record) -> None:
+    # SQLAlchemy, not the sqlite3 module, says when a transaction begins (see `_sqlite_begin`);
+    # that makes savepoints and transactional DDL work as on PostgreSQL.
+    connection.isolation_level = None
     cursor = connection.cursor()
     # WAL lets readers and one writer work together; FULL sync makes a commit survive power loss.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -31,20 +35,40 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.close()
 
 
+def _sqlite_begin(connection) -> None:
+    # A transaction that may write says so up front: in WAL mode a reader that later tries to
+    # write fails at once ("database is locked") if another writer went first, whatever the
+    # busy timeout; BEGIN IMMEDIATE waits for the lock instead.
+    immediate = connection.get_execution_options().get("sqlite_immediate")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["engine"] = engine
     app.extensions["sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    # Per request, not per app context: a request may run inside a longer app context (a test,
+    # a command) and must not inherit an earlier request's session.
+    app.teardown_request(_close_session)
     app.teardown_appcontext(_close_session)
 
 
 def session() -> Session:
-    """The current request's session, opened on first use."""
-    if "db_session" not in g:
-        from flask import current_app
+    """The current request's session, opened on first use.
 
-        g.db_session = current_app.extensions["sessionmaker"]()
+    On SQLite a request that may write takes the write lock when its transaction begins (see
+    `_sqlite_begin`); GET and HEAD only read, and never wait for writers.
+    """
+    if "db_session" not in g:
+        reading = has_request_context() and request.method in ("GET", "HEAD")
+        g.db_session = open_session(current_app, writing=not reading)
     return g.db_session
+
+
+def open_session(app: Flask, *, writing: bool) -> Session:
+    engine = app.extensions["engine"]
+    return app.extensions["sessionmaker"](
+        bind=engine.execution_options(sqlite_immediate=True) if writing else engine)
 
 
 def _close_session(_error: BaseException | None) -> None:

@@ -16,7 +16,7 @@ from hashlib import md5, sha256
 from sqlalchemy.orm import Session
 
 from forms import FormError, FormStructure, compile_form, read_structure
-from server import problems
+from server import problems, projection
 from server.models import FORM_STATES, Form, FormMedia, FormVersion, utcnow
 from server.problems import Problem
 from server.queries import blobs as blob_queries
@@ -48,6 +48,10 @@ def load_form(session: Session, store: BlobStore, source: bytes,
         structure = read_structure(compiled.xform)
     except FormError as error:
         raise Problem(problems.FORM_INVALID, reason=str(error)) from error
+    if "/" in structure.form_id:
+        # a slash cannot travel in a download address; Collect would list what it cannot fetch
+        raise Problem(problems.FORM_INVALID,
+                      reason=f"the form id '{structure.form_id}' contains '/'; choose another")
     media = dict(media or {})
     if compiled.itemsets_csv is not None:
         media.setdefault("itemsets.csv", compiled.itemsets_csv)
@@ -77,6 +81,7 @@ def load_form(session: Session, store: BlobStore, source: bytes,
         session.flush()
         _declare_media(session, existing, structure, previous)
         form.current_version = existing
+    projection.ensure(session, form, structure)
     result = LoadResult(form=form, version=existing, structure=structure, created=created,
                         warnings=compiled.warnings)
     result.media_updated = set_media(session, store, existing, media)
@@ -98,9 +103,9 @@ def set_media(session: Session, store: BlobStore, version: FormVersion,
             raise Problem(problems.MEDIA_NOT_IN_FORM, name=name,
                           expected=", ".join(sorted(by_name)) or "no media files")
         sha, md5_hex, size = store.put(data)
-        blob_queries.ensure_blob(session, sha, md5_hex, size)
+        blob = blob_queries.ensure_blob(session, sha, md5_hex, size)
         if by_name[name].blob_sha256 != sha:
-            by_name[name].blob_sha256 = sha
+            by_name[name].blob = blob
             by_name[name].updated_at = utcnow()
             changed.append(name)
     session.flush()

@@ -24,7 +24,7 @@ def _config(connection=None) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    with engine.begin() as connection:
+    with engine.execution_options(sqlite_immediate=True).begin() as connection:
         if connection.dialect.name == "postgresql":
             # Several workers may start at once: one migrates, the others wait for it.
             connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7164420)")

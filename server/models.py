@@ -13,11 +13,13 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 FORM_STATES = ("open", "closing", "closed")
+REVIEW_STATES = ("received", "edited", "hasIssues", "approved", "rejected")
 ROLES = ("administrator", "supervisor", "analyst")
 
 
@@ -54,6 +56,8 @@ class Form(Base):
     current_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("form_versions.id", use_alter=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # bumped whenever the form's relational tables gain a table or a column
+    projection_revision: Mapped[int] = mapped_column(Integer, default=0)
 
     current_version: Mapped[FormVersion | None] = relationship(
         foreign_keys=[current_version_id], post_update=True, lazy="joined")
@@ -129,3 +133,103 @@ class User(Base):
     digest_ha1: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Submission(Base):
+    """One filled form, through all its versions; `instance_id` is its first instanceID (KEY)."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("form_id", "instance_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"), index=True)
+    instance_id: Mapped[str] = mapped_column(String(255))
+    current_def_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submission_defs.id", use_alter=True), nullable=True)
+    review_state: Mapped[str] = mapped_column(String(16), default="received")
+    submitter_id: Mapped[int | None] = mapped_column(ForeignKey("app_users.id"), nullable=True)
+    device_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    current_def: Mapped[SubmissionDef | None] = relationship(
+        foreign_keys=[current_def_id], post_update=True)
+
+
+class SubmissionDef(Base):
+    """One version of an instance exactly as received: the record everything else is built from."""
+
+    __tablename__ = "submission_defs"
+    __table_args__ = (UniqueConstraint("form_id", "instance_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
+    form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"))
+    instance_id: Mapped[str] = mapped_column(String(255))
+    deprecated_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    xml: Mapped[bytes] = mapped_column(LargeBinary)
+    xml_sha256: Mapped[str] = mapped_column(String(64))
+    submitter_id: Mapped[int | None] = mapped_column(ForeignKey("app_users.id"), nullable=True)
+    device_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    attachments_expected: Mapped[int] = mapped_column(Integer, default=0)
+    attachments_present: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    normalised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                           nullable=True)
+    normalise_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    form_version: Mapped[FormVersion] = relationship()
+    attachments: Mapped[list[SubmissionAttachment]] = relationship(
+        order_by="SubmissionAttachment.position", lazy="selectin")
+
+
+class SubmissionAttachment(Base):
+    """A file an instance version references; `blob_sha256` is empty until it arrives."""
+
+    __tablename__ = "submission_attachments"
+    submission_def_id: Mapped[int] = mapped_column(ForeignKey("submission_defs.id"),
+                                                   primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    blob_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"), nullable=True)
+
+
+class ProjectionTable(Base):
+    """Which SQL table holds a form's rows, its repeats' rows and its select-multiples' values."""
+
+    __tablename__ = "projection_tables"
+    __table_args__ = (UniqueConstraint("form_id", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"), index=True)
+    key: Mapped[str] = mapped_column(String(1000))  # "" for the form, else the repeat's path
+    parent_key: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    table_name: Mapped[str] = mapped_column(String(63), unique=True)
+
+
+class ProjectionColumn(Base):
+    """Which column holds a field's values: the stored mapping from form path to SQL name."""
+
+    __tablename__ = "projection_columns"
+    __table_args__ = (
+        UniqueConstraint("table_id", "path", "kind", "part", name="uq_projection_columns_field"),
+        UniqueConstraint("table_id", "column_name", name="uq_projection_columns_name"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_id: Mapped[int] = mapped_column(ForeignKey("projection_tables.id"), index=True)
+    path: Mapped[str] = mapped_column(String(1000))
+    kind: Mapped[str] = mapped_column(String(16))
+    part: Mapped[str] = mapped_column(String(16), default="")
+    column_name: Mapped[str] = mapped_column(String(63))
+
+
+class ValueIssueRecord(Base):
+    """A value kept only in the raw XML: it did not parse as its type, or has no field."""
+
+    __tablename__ = "value_issues"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_def_id: Mapped[int] = mapped_column(ForeignKey("submission_defs.id"), index=True)
+    row_key: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(String(1000))
+    raw: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)

@@ -54,22 +54,46 @@ FORM_INVALID = _p("400.3", "The form could not be loaded: {reason}")
 MEDIA_NOT_IN_FORM = _p(
     "400.4", "The form does not reference a media file named '{name}'. It references: {expected}.")
 INVALID_FIELD = _p("400.5", "The value of '{field}' is not valid: {reason}")
+SUBMISSION_INVALID = _p("400.6", "The submission could not be read: {reason}")
+NO_XML_PART = _p(
+    "400.7", "The request has no xml_submission_file part: send the form as "
+             "multipart/form-data with the instance in a part named xml_submission_file.")
 AUTHENTICATION_REQUIRED = _p("401.1", "Please log in with your user name and password.")
 AUTHENTICATION_FAILED = _p("401.2", "The user name or password is not correct.")
 TOKEN_INVALID = _p(
     "403.1", "This phone's access has been revoked or is not valid. Ask your administrator "
              "for a new QR code.")
 FORBIDDEN = _p("403.2", "You are not allowed to do this.")
+FORM_NOT_ALLOWED = _p(
+    "403.3", "This phone may not send the form '{form_id}'. Ask your administrator for access.")
 NOT_FOUND = _p("404.1", "Nothing was found at this address.")
 FORM_NOT_FOUND = _p("404.2", "The form '{form_id}' does not exist or is not available to you.")
 MEDIA_NOT_FOUND = _p("404.3", "The form '{form_id}' has no media file named '{name}'.")
 APP_USER_NOT_FOUND = _p("404.4", "There is no app user named '{name}'.")
+FORM_VERSION_UNKNOWN = _p(
+    "404.5", "The form '{form_id}' has no version '{version}' on this server. Get blank forms "
+             "again on the phone, then send.")
+EDIT_TARGET_UNKNOWN = _p(
+    "404.6", "This is an edit of a submission the server does not have ({deprecated_id}). "
+             "Send the original first.")
 METHOD_NOT_ALLOWED = _p("405.1", "This address does not accept {method} requests.")
 FORM_VERSION_CONFLICT = _p(
     "409.1", "Form '{form_id}' version '{version}' is already loaded with different content. "
              "Change the version in the settings sheet and load it again.")
 APP_USER_EXISTS = _p("409.2", "An app user named '{name}' already exists.")
 USER_EXISTS = _p("409.3", "A user named '{name}' already exists.")
+FORM_CLOSED = _p("409.4", "The form '{form_id}' is closed and no longer accepts submissions.")
+SUBMISSION_CONFLICT = _p(
+    "409.5", "A different submission with the same ID ({instance_id}) was already received, so "
+             "this one was not saved. Keep it on the phone and tell your supervisor.")
+EDIT_STALE = _p(
+    "409.6", "This edit replaces a version that has since been edited again; it was not saved. "
+             "Tell your supervisor.")
+SUBMISSION_DELETED = _p(
+    "409.7", "This submission was deleted on the server and is not accepted again.")
+ATTACHMENT_CONFLICT = _p(
+    "409.8", "The file '{name}' was already received for this submission with different "
+             "content; the new file was not saved.")
 TOO_LARGE = _p("413.1", "The upload is larger than the {limit} bytes this server accepts.")
 INTERNAL = _p("500.1", "Something went wrong on the server; it has been logged. Please try again.")
 

@@ -51,6 +51,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Address phones use to reach this server (e.g. http://192.168.1.10:5000), printed by "
             "the command line and put in QR codes; pages use the address of each request."),
     Setting("WORKERS", 4, "Worker processes of `muntada serve`.", int),
+    Setting("MAX_SUBMISSION_BYTES", 100 * 1024 * 1024,
+            "Largest submission (XML and attachments) accepted in one request; phones split "
+            "larger ones.", int),
     Setting("DIGEST_NONCE_SECONDS", 86400,
             "How long a Digest nonce stays valid before phones are asked again.", int),
     Setting("LOG_LEVEL", "INFO", "Python logging level of the server."),

@@ -73,6 +73,9 @@ def database(request, tmp_path) -> str:
     engine = make_engine(url)
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as connection:
+        # the forms' own relational tables first, then every row of ours
+        for (name,) in connection.execute(text("SELECT table_name FROM projection_tables")):
+            connection.execute(text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
 
@@ -98,9 +101,13 @@ def client(app):
 
 @pytest.fixture
 def session(app):
-    """A database session for arranging a test, outside any request."""
+    """A database session for arranging and checking a test, outside any request. It never holds
+    SQLite's write lock while it reads; call `session.rollback()` before reading what a request
+    wrote (a SQLite read transaction sees the database as it was when it began)."""
     with app.app_context():
-        yield db.session()
+        test_session = db.open_session(app, writing=False)
+        yield test_session
+        test_session.close()
 
 
 @pytest.fixture

@@ -22,11 +22,11 @@ OPENROSA_VERSION = "1.0"
 XML_MIMETYPE = "text/xml; charset=utf-8"
 
 # Collect sends the header on every request; browsers and plain downloads do not.
-_NEEDS_OPENROSA_HEADER = {"form_list", "manifest"}
+_NEEDS_OPENROSA_HEADER = {"form_list", "manifest", "submission", "submission_preflight"}
 
 
 def init_app(app: Flask) -> None:
-    from server.openrosa import form_download, form_list, manifest  # noqa: F401  (routes)
+    from server.openrosa import form_download, form_list, manifest, submission  # noqa: F401
 
     app.register_blueprint(bp, url_prefix="/collect/key/<token>", name=TOKEN_BLUEPRINT)
     app.register_blueprint(bp, url_prefix="/collect")

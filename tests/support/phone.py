@@ -16,6 +16,7 @@ from lxml import etree
 
 FORM_LIST_NS = {"x": "http://openrosa.org/xforms/xformsList"}
 MANIFEST_NS = {"m": "http://openrosa.org/xforms/xformsManifest"}
+XML_PART = "xml_submission_file"
 COLLECT_HEADERS = {
     "X-OpenRosa-Version": "1.0",
     "User-Agent": "org.odk.collect.android/v2025.2.3 (muntada tests)",
@@ -33,7 +34,8 @@ class Reply:
         return etree.fromstring(self.body)
 
 
-Transport = Callable[[str, str, dict[str, str]], Reply]  # (method, url, headers) -> Reply
+# (method, url, headers, body) -> Reply
+Transport = Callable[..., Reply]
 
 
 @dataclass
@@ -56,6 +58,32 @@ class Phone:
 
     def get(self, url: str, headers: dict[str, str] | None = None) -> Reply:
         return self.request("GET", url, headers)
+
+    def submit(self, xml: bytes, attachments: dict[str, bytes] | None = None, *,
+               incomplete: bool = False, headers: dict[str, str] | None = None) -> Reply:
+        """POST an instance as Collect does: multipart, the XML in xml_submission_file."""
+        boundary = "----muntada-phone-boundary"
+        parts = [(XML_PART, "submission.xml", "text/xml", xml)]
+        parts += [(name, name, "application/octet-stream", body)
+                  for name, body in (attachments or {}).items()]
+        if incomplete:
+            parts.append(("*isIncomplete*", None, None, b"yes"))
+        body = b""
+        for name, filename, content_type, data in parts:
+            disposition = f'form-data; name="{name}"' + (
+                f'; filename="{filename}"' if filename else "")
+            body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n".encode()
+            if content_type:
+                body += f"Content-Type: {content_type}\r\n".encode()
+            body += b"\r\n" + data + b"\r\n"
+        body += f"--{boundary}--\r\n".encode()
+        return self.post("submission?deviceID=collect:muntada-test", body, {
+            "Content-Type": f"multipart/form-data; boundary={boundary}", **(headers or {})})
+
+    def post(self, url: str, body: bytes, headers: dict[str, str] | None = None) -> Reply:
+        if not urlsplit(url).scheme:
+            url = f"{self.server_url}/{url.lstrip('/')}"
+        return self.transport("POST", url, {**COLLECT_HEADERS, **(headers or {})}, body)
 
     def form_list(self, form_id: str | None = None) -> list[dict[str, str]]:
         query = "?deviceID=collect:muntada-test" + (f"&formID={form_id}" if form_id else "")
@@ -105,11 +133,11 @@ class Phone:
 
 def flask_transport(client, base_headers: dict[str, str] | None = None) -> Transport:
     """Requests through the Flask test client (real HTTP semantics, no socket)."""
-    def send(method: str, url: str, headers: dict[str, str]) -> Reply:
+    def send(method: str, url: str, headers: dict[str, str], body: bytes | None = None) -> Reply:
         parts = urlsplit(url)
         response = client.open(parts.path + (f"?{parts.query}" if parts.query else ""),
                                method=method, headers={**(base_headers or {}), **headers},
-                               base_url=f"{parts.scheme}://{parts.netloc}")
+                               base_url=f"{parts.scheme}://{parts.netloc}", data=body)
         try:
             return Reply(response.status_code, dict(response.headers), response.get_data())
         finally:
@@ -119,7 +147,7 @@ def flask_transport(client, base_headers: dict[str, str] | None = None) -> Trans
 
 def http_transport(session) -> Transport:
     """Requests over a real socket with a `requests.Session`."""
-    def send(method: str, url: str, headers: dict[str, str]) -> Reply:
-        response = session.request(method, url, headers=headers, timeout=30)
+    def send(method: str, url: str, headers: dict[str, str], body: bytes | None = None) -> Reply:
+        response = session.request(method, url, headers=headers, data=body, timeout=30)
         return Reply(response.status_code, dict(response.headers), response.content)
     return send

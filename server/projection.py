@@ -1,0 +1,177 @@
+"""The relational tables: typed rows that analysts query with plain SQL, a projection of the raw
+submissions that `muntada renormalise` can rebuild at any time.
+
+`ensure` grows a form's tables when a version is loaded (DDL stays off the submission path);
+`write` replaces one submission's rows. The sync core decides shapes, names and values; this
+module only maps them onto SQLAlchemy tables.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from forms import FormStructure
+from server.models import Form, ProjectionColumn, ProjectionTable, Submission, SubmissionDef
+from server.queries import projection as queries
+from sync import tables as shapes
+from sync.normalise import Rows
+
+# SQLite has no decimal type; values are kept as numbers, which is what analysts read anyway.
+warnings.filterwarnings("ignore", message=r"Dialect sqlite\+pysqlite does \*not\* support Decimal")
+
+SQL_TYPES = {
+    "integer": sa.BigInteger,
+    "decimal": sa.Numeric,
+    "date": sa.Date,
+    "datetime": lambda: sa.DateTime(timezone=True),
+    "time": sa.Time,
+    "text": sa.Text,
+}
+
+
+def _system_columns(kind: str) -> list[sa.Column]:
+    if kind == "form":
+        return [
+            sa.Column("_key", sa.Text, primary_key=True),
+            sa.Column("_submission_id", sa.Integer, nullable=False, unique=True),
+            sa.Column("_instance_id", sa.Text, nullable=False),
+            sa.Column("_submitted_at", sa.DateTime(timezone=True)),
+            sa.Column("_updated_at", sa.DateTime(timezone=True)),
+            sa.Column("_submitter", sa.Text),
+            sa.Column("_device_id", sa.Text),
+            sa.Column("_form_version", sa.Text),
+            sa.Column("_review_state", sa.Text),
+            sa.Column("_attachments_present", sa.Integer),
+            sa.Column("_attachments_expected", sa.Integer),
+            sa.Column("_edits", sa.Integer),
+        ]
+    if kind == "repeat":
+        return [
+            sa.Column("_key", sa.Text, primary_key=True),
+            sa.Column("_parent_key", sa.Text, nullable=False, index=True),
+            sa.Column("_submission_id", sa.Integer, nullable=False, index=True),
+            sa.Column("_position", sa.Integer, nullable=False),
+        ]
+    return [  # a select-multiple: one row per chosen value
+        sa.Column("_parent_key", sa.Text, primary_key=True),
+        sa.Column("_position", sa.Integer, primary_key=True),
+        sa.Column("_submission_id", sa.Integer, nullable=False, index=True),
+        sa.Column("value", sa.Text),
+    ]
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A form's tables as SQLAlchemy objects, and where each (path, kind, part) lives."""
+
+    tables: dict[str, sa.Table]  # table key → table
+    columns: dict[tuple[str, str, str, str], str]  # (table key, path, kind, part) → column name
+
+    @property
+    def root(self) -> sa.Table:
+        return self.tables[shapes.ROOT]
+
+
+def ensure(session: Session, form: Form, structure: FormStructure) -> bool:
+    """Create the tables and columns this version needs; True when anything was added."""
+    plan = shapes.plan(structure)
+    tables, columns = queries.mapping(session, form)
+    by_key = {t.key: t for t in tables}
+    key_of = {t.id: t.key for t in tables}
+    known = {(key_of[c.table_id], c.path, c.kind, c.part): c.column_name for c in columns}
+    taken: dict[str, set[str]] = {spec.key: set() for spec in plan.tables}
+    for (table_key, *_identity), name in known.items():
+        taken.setdefault(table_key, set()).add(name)
+    added = shapes.new_names(plan.columns, known, taken)
+    new_tables = [spec for spec in plan.tables if spec.key not in by_key]
+    if not added and not new_tables:
+        return False
+    taken_tables = queries.all_table_names(session)
+    for spec in new_tables:
+        by_key[spec.key] = ProjectionTable(
+            form_id=form.id, key=spec.key, parent_key=spec.parent, kind=spec.kind,
+            table_name=shapes.table_name(form.xml_form_id, spec.key, taken_tables))
+        session.add(by_key[spec.key])
+    session.flush()
+    for (table_key, path, kind, part), name in added.items():
+        session.add(ProjectionColumn(table_id=by_key[table_key].id, path=path, kind=kind,
+                                     part=part, column_name=name))
+    # A new table is created with all its columns in one statement; a known one grows.
+    for spec in new_tables:
+        queries.create_table(session, sa.Table(
+            by_key[spec.key].table_name, sa.MetaData(), *_system_columns(spec.kind),
+            *(sa.Column(name, SQL_TYPES[kind]()) for (key, _p, kind, _part), name
+              in added.items() if key == spec.key)))
+    fresh = {spec.key for spec in new_tables}
+    for (table_key, _path, kind, _part), name in added.items():
+        if table_key not in fresh:
+            queries.add_column(session, by_key[table_key].table_name,
+                               sa.Column(name, SQL_TYPES[kind]()))
+    form.projection_revision = (form.projection_revision or 0) + 1
+    session.flush()
+    return True
+
+
+def load(session: Session, form: Form) -> Projection:
+    """The form's tables, built once per worker for each revision of its mapping."""
+    key = (form.id, form.projection_revision, session.get_bind().url.render_as_string())
+    projection = _loaded.get(key)
+    if projection is None:
+        projection = _build(*queries.mapping(session, form))
+        _loaded[key] = projection
+    return projection
+
+
+_loaded: dict[tuple[int, int, str], Projection] = {}
+
+
+def _build(tables, columns) -> Projection:
+    metadata = sa.MetaData()
+    key_of = {t.id: t.key for t in tables}
+    sql_tables = {
+        t.key: sa.Table(t.table_name, metadata, *_system_columns(t.kind), *(
+            sa.Column(c.column_name, SQL_TYPES[c.kind]()) for c in columns if c.table_id == t.id))
+        for t in tables}
+    names = {(key_of[c.table_id], c.path, c.kind, c.part): c.column_name for c in columns}
+    return Projection(sql_tables, names)
+
+
+def write(session: Session, projection: Projection, submission: Submission,
+          definition: SubmissionDef, rows: Rows, *, submitter: str | None, edits: int) -> None:
+    """Replace this submission's rows with `rows` (the current version's)."""
+    queries.delete_submission_rows(session, projection.tables.values(), submission.id)
+    for key, table_rows in rows.tables.items():
+        table = projection.tables[key]
+        out = []
+        for row in table_rows:
+            values = {"_submission_id": submission.id}
+            for column, value in row.items():
+                if isinstance(column, shapes.ColumnSpec):
+                    values[projection.columns[(key, *column.identity)]] = value
+                else:
+                    values[column] = value
+            out.append(values)
+        if key == shapes.ROOT:
+            out[0].update(system_values(submission, definition, submitter=submitter,
+                                        edits=edits))
+        queries.insert_rows(session, table, out)
+
+
+def system_values(submission: Submission, definition: SubmissionDef, *,
+                  submitter: str | None, edits: int) -> dict:
+    return {
+        "_instance_id": definition.instance_id,
+        "_submitted_at": submission.created_at,
+        "_updated_at": definition.created_at,
+        "_submitter": submitter,
+        "_device_id": definition.device_id,
+        "_form_version": definition.form_version.version,
+        "_review_state": submission.review_state,
+        "_attachments_present": definition.attachments_present,
+        "_attachments_expected": definition.attachments_expected,
+        "_edits": edits,
+    }
