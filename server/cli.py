@@ -12,7 +12,7 @@ import click
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from server import collect_settings, create_app, db, migrate, problems
+from server import collect_settings, create_app, db, migrate, normalising, problems
 from server.accounts import create_app_user, create_user, normalise_name, revoke_app_user
 from server.form_loading import load_form, set_media, set_state
 from server.models import FORM_STATES, ROLES
@@ -20,6 +20,7 @@ from server.problems import Problem
 from server.programme import PROGRAMME_FORMS
 from server.queries import accounts as account_queries
 from server.queries import forms as form_queries
+from server.queries import submissions as submission_queries
 
 
 @contextmanager
@@ -222,6 +223,30 @@ def app_users_revoke(name: str) -> None:
         app_user = revoke_app_user(session, name)
         session.commit()
         click.echo(f"{app_user.name}\trevoked")
+
+
+@main.command(help="Rebuild the relational tables of a form (or of every form) from the raw "
+                   "submissions; picks up submissions whose normalising failed.")
+@click.argument("form_id", required=False)
+def renormalise(form_id: str | None) -> None:
+    with _database() as (_app, session):
+        targets = [_form(session, form_id)] if form_id else form_queries.list_forms(session)
+        for form in targets:
+            done, failed = normalising.renormalise(session, form)
+            session.commit()
+            click.echo(f"{form.xml_form_id}\t{done} rebuilt\t{failed} failed")
+
+
+@main.command("failures", help="List submissions whose relational rows could not be written; "
+                               "their raw record is kept.")
+@click.argument("form_id", required=False)
+def failures(form_id: str | None) -> None:
+    with _database() as (_app, session):
+        form = _form(session, form_id) if form_id else None
+        rows = submission_queries.failed_normalisations(session, form)
+        for definition in rows:
+            click.echo(f"{definition.instance_id}\t{definition.normalise_error}")
+        click.echo(f"{len(rows)} failed", err=True)
 
 
 @main.group(help="Web users: administrators, supervisors and analysts.")

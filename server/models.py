@@ -56,8 +56,9 @@ class Form(Base):
     current_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("form_versions.id", use_alter=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    # bumped whenever the form's relational tables gain a table or a column
-    projection_revision: Mapped[int] = mapped_column(Integer, default=0)
+    # a new random stamp whenever the form's relational tables gain a table or a column: workers
+    # rebuild their cached tables when it changes (a rolled-back stamp never comes back)
+    projection_revision: Mapped[str] = mapped_column(String(32), default="")
 
     current_version: Mapped[FormVersion | None] = relationship(
         foreign_keys=[current_version_id], post_update=True, lazy="joined")

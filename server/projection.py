@@ -8,6 +8,7 @@ module only maps them onto SQLAlchemy tables.
 
 from __future__ import annotations
 
+import uuid
 import warnings
 from dataclasses import dataclass
 
@@ -111,7 +112,7 @@ def ensure(session: Session, form: Form, structure: FormStructure) -> bool:
         if table_key not in fresh:
             queries.add_column(session, by_key[table_key].table_name,
                                sa.Column(name, SQL_TYPES[kind]()))
-    form.projection_revision = (form.projection_revision or 0) + 1
+    form.projection_revision = uuid.uuid4().hex
     session.flush()
     return True
 
@@ -121,12 +122,14 @@ def load(session: Session, form: Form) -> Projection:
     key = (form.id, form.projection_revision, session.get_bind().url.render_as_string())
     projection = _loaded.get(key)
     if projection is None:
+        if len(_loaded) > 256:
+            _loaded.clear()
         projection = _build(*queries.mapping(session, form))
         _loaded[key] = projection
     return projection
 
 
-_loaded: dict[tuple[int, int, str], Projection] = {}
+_loaded: dict[tuple[int, str, str], Projection] = {}
 
 
 def _build(tables, columns) -> Projection:

@@ -58,7 +58,7 @@ def current_defs(session: Session, form: Form, *, after_id: int = 0, limit: int 
         .join(SubmissionDef, SubmissionDef.id == Submission.current_def_id)
         .where(Submission.form_id == form.id, Submission.deleted_at.is_(None),
                Submission.id > after_id)
-        .order_by(Submission.id).limit(limit)).tuples().all()
+        .order_by(Submission.id).limit(limit)).all()
 
 
 def add_attachment(session: Session, definition: SubmissionDef, name: str, position: int,

@@ -119,8 +119,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_value_issues_submission_def_id'), ['submission_def_id'], unique=False)
 
     with op.batch_alter_table('forms', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('projection_revision', sa.Integer(), nullable=False,
-                                      server_default='0'))
+        batch_op.add_column(sa.Column('projection_revision', sa.String(length=32),
+                                      nullable=False, server_default=''))
 
 
 
