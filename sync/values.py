@@ -28,7 +28,8 @@ def ascii_digits(text: str) -> str:
 
 def parse(kind: str, text: str) -> Any:
     """The typed value of `text` for a column kind (see `sync.tables.COLUMN_KINDS`)."""
-    text = text.strip()
+    if kind != "text":  # text is kept exactly as typed; cleaning belongs to exports
+        text = text.strip()
     try:
         return _PARSERS[kind](text)
     except (ValueError, InvalidOperation, OverflowError) as error:
