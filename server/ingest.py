@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server import problems, projection
-from server.models import AppUser, Form, Submission, SubmissionDef, utcnow
+from server.models import AppUser, Form, FormVersion, Submission, SubmissionDef, utcnow
 from server.normalising import normalise_submission, structure_of
 from server.problems import Problem
 from server.queries import blobs as blob_queries
@@ -63,15 +63,15 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
     if ignored:
         log.info("submission %s: ignored files the form does not reference: %s",
                  identity.instance_id, ", ".join(n[:80] for n in ignored))
-    form_id, version_id = form.id, version.id
-    session.rollback()  # release the database while files are written
+    # End the reading transaction (nothing written; loaded objects stay loaded) so the database
+    # is free while files are written.
+    session.commit()
     # Files reach the disk before any row that names them is committed.
     stored = {name: store.put_stream(_chunks(upload.files[name]))
               for name in expected if name in upload.files}
     for attempt in range(ATTEMPTS):
         try:
-            receipt = _apply(session, form_id, version_id, identity, root, expected, stored,
-                             upload)
+            receipt = _apply(session, form, version, identity, root, expected, stored, upload)
             session.commit()
             return receipt
         except IntegrityError:
@@ -99,10 +99,9 @@ def _form_and_version(session: Session, identity: InstanceIdentity, app_user: Ap
     return form, version
 
 
-def _apply(session: Session, form_id: int, version_id: int, identity: InstanceIdentity, root,
-           expected: list[str], stored: dict[str, tuple[str, str, int]],
+def _apply(session: Session, form: Form, version: FormVersion, identity: InstanceIdentity,
+           root, expected: list[str], stored: dict[str, tuple[str, str, int]],
            upload: Upload) -> Receipt:
-    form = session.get(Form, form_id)
     same = queries.get_def(session, form, identity.instance_id)
     deprecated = queries.get_def(session, form, identity.deprecated_id) \
         if identity.is_edit else None
@@ -115,23 +114,24 @@ def _apply(session: Session, form_id: int, version_id: int, identity: InstanceId
                                 submitter_id=upload.app_user.id, device_id=upload.device_id)
         session.add(submission)
         session.flush()
-        definition = _new_def(session, form, submission, version_id, identity, upload,
+        definition = _new_def(session, form, submission, version, identity, upload,
                               expected, stored, carried={})
         submission.current_def_id = definition.id
         session.flush()
-        normalise_submission(session, form, submission, definition, root)
+        normalise_submission(session, form, submission, definition, version, root, first=True,
+                             submitter=upload.app_user.name)
     elif outcome is Outcome.RETRY:
         submission, definition = queries.get_submission(session, same.submission_id), same
         _add_missing_attachments(session, form, submission, definition, stored)
     elif outcome is Outcome.EDIT:
         submission = queries.get_submission(session, deprecated.submission_id)
         carried = {a.name: a.blob_sha256 for a in deprecated.attachments}
-        definition = _new_def(session, form, submission, version_id, identity, upload,
+        definition = _new_def(session, form, submission, version, identity, upload,
                               expected, stored, carried=carried)
         if not queries.set_current_def(session, submission, deprecated.id, definition.id):
             raise Problem(problems.EDIT_STALE)
         session.refresh(submission)
-        normalise_submission(session, form, submission, definition, root)
+        normalise_submission(session, form, submission, definition, version, root)
     else:
         raise _refusal(outcome, identity)
     return Receipt(outcome, submission.id, submission.instance_id,
@@ -147,19 +147,20 @@ def _held(session: Session, definition: SubmissionDef | None) -> Held | None:
                 deleted=submission.deleted_at is not None)
 
 
-def _new_def(session: Session, form: Form, submission: Submission, version_id: int,
+def _new_def(session: Session, form: Form, submission: Submission, version: FormVersion,
              identity: InstanceIdentity, upload: Upload, expected: list[str],
              stored: dict[str, tuple[str, str, int]], *, carried: dict[str, str | None]
              ) -> SubmissionDef:
     blobs = {name: stored[name][0] if name in stored else carried.get(name)
              for name in expected}
     definition = SubmissionDef(
-        submission_id=submission.id, form_id=form.id, form_version_id=version_id,
+        submission_id=submission.id, form_id=form.id, form_version_id=version.id,
         instance_id=identity.instance_id, deprecated_id=identity.deprecated_id,
         xml=upload.xml, xml_sha256=identity.sha256, submitter_id=upload.app_user.id,
         device_id=upload.device_id, user_agent=(upload.user_agent or "")[:255] or None,
         attachments_expected=len(expected),
-        attachments_present=sum(1 for sha in blobs.values() if sha))
+        attachments_present=sum(1 for sha in blobs.values() if sha),
+        normalised_at=utcnow())  # corrected by normalise_submission if the rows fail
     session.add(definition)
     session.flush()  # the unique (form, instanceID) constraint speaks here when phones race
     for position, name in enumerate(expected, start=1):

@@ -61,7 +61,7 @@ class Form(Base):
     projection_revision: Mapped[str] = mapped_column(String(32), default="")
 
     current_version: Mapped[FormVersion | None] = relationship(
-        foreign_keys=[current_version_id], post_update=True, lazy="joined")
+        foreign_keys=[current_version_id], post_update=True)
 
 
 class FormVersion(Base):
@@ -73,7 +73,8 @@ class FormVersion(Base):
     form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"), index=True)
     version: Mapped[str] = mapped_column(String(255), default="")
     title: Mapped[str] = mapped_column(String(1000))
-    xform: Mapped[bytes] = mapped_column(LargeBinary)
+    # deferred: the XForm is read when served or parsed, not with every lookup of its version
+    xform: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     xform_md5: Mapped[str] = mapped_column(String(32))
     xform_sha256: Mapped[str] = mapped_column(String(64))
     source_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"), nullable=True)
@@ -82,7 +83,7 @@ class FormVersion(Base):
 
     form: Mapped[Form] = relationship(foreign_keys=[form_id])
     media: Mapped[list[FormMedia]] = relationship(
-        back_populates="form_version", order_by="FormMedia.name", lazy="selectin")
+        back_populates="form_version", order_by="FormMedia.name")
 
 
 class FormMedia(Base):
@@ -114,7 +115,7 @@ class AppUser(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
-    forms: Mapped[list[Form]] = relationship(secondary="app_user_forms", lazy="selectin")
+    forms: Mapped[list[Form]] = relationship(secondary="app_user_forms")
 
 
 class AppUserForm(Base):
@@ -182,7 +183,7 @@ class SubmissionDef(Base):
 
     form_version: Mapped[FormVersion] = relationship()
     attachments: Mapped[list[SubmissionAttachment]] = relationship(
-        order_by="SubmissionAttachment.position", lazy="selectin")
+        order_by="SubmissionAttachment.position")
 
 
 class SubmissionAttachment(Base):

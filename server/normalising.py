@@ -39,21 +39,27 @@ def structure_of(version: FormVersion) -> tuple[FormStructure, tables.Plan]:
 
 
 def normalise_submission(session: Session, form: Form, submission: Submission,
-                         definition: SubmissionDef, root: etree._Element | None = None) -> bool:
+                         definition: SubmissionDef, version: FormVersion | None = None,
+                         root: etree._Element | None = None, *, first: bool = False,
+                         submitter: str | None = None) -> bool:
     """Write the rows of `definition` (the current version); record a failure instead of raising.
+
+    `first`: a brand-new submission, which has no rows or issues to replace yet.
     """
     try:
         with session.begin_nested():
-            _structure, plan = structure_of(definition.form_version)
+            _structure, plan = structure_of(version or definition.form_version)
             rows = normalise(plan, root if root is not None else parse_xml(definition.xml),
                              submission.instance_id)
+            if submitter is None:
+                submitter = queries.app_user_name(session, submission.submitter_id)
             projection.write(session, projection.load(session, form), submission, definition,
-                             rows, submitter=queries.app_user_name(session,
-                                                                   submission.submitter_id),
-                             edits=queries.count_defs(session, submission) - 1)
-            queries.replace_value_issues(session, definition, rows.issues)
-            definition.normalised_at = utcnow()
-            definition.normalise_error = None
+                             rows, submitter=submitter, replace=not first,
+                             edits=0 if first else queries.count_defs(session, submission) - 1)
+            queries.replace_value_issues(session, definition, rows.issues, replace=not first)
+            if definition.normalised_at is None or definition.normalise_error is not None:
+                definition.normalised_at = utcnow()
+                definition.normalise_error = None
         return True
     except Exception as error:  # the raw record is safe; keep the reason where people see it
         log.exception("normalising submission %s of form %s failed", submission.instance_id,

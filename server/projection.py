@@ -144,9 +144,11 @@ def _build(tables, columns) -> Projection:
 
 
 def write(session: Session, projection: Projection, submission: Submission,
-          definition: SubmissionDef, rows: Rows, *, submitter: str | None, edits: int) -> None:
+          definition: SubmissionDef, rows: Rows, *, submitter: str | None, edits: int,
+          replace: bool = True) -> None:
     """Replace this submission's rows with `rows` (the current version's)."""
-    queries.delete_submission_rows(session, projection.tables.values(), submission.id)
+    if replace:
+        queries.delete_submission_rows(session, projection.tables.values(), submission.id)
     for key, table_rows in rows.tables.items():
         table = projection.tables[key]
         out = []

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from server.models import AppUser, AppUserForm, Form, FormMedia, FormVersion
 
@@ -12,8 +12,12 @@ def get_form(session: Session, xml_form_id: str) -> Form | None:
     return session.scalar(select(Form).where(Form.xml_form_id == xml_form_id))
 
 
+_WITH_MEDIA = joinedload(Form.current_version).selectinload(FormVersion.media)
+
+
 def list_forms(session: Session) -> Sequence[Form]:
-    return session.scalars(select(Form).order_by(Form.xml_form_id)).unique().all()
+    return session.scalars(select(Form).options(_WITH_MEDIA).order_by(Form.xml_form_id)
+                           ).unique().all()
 
 
 def get_version(session: Session, form: Form, version: str) -> FormVersion | None:
@@ -30,7 +34,7 @@ def forms_for_phone(session: Session, app_user: AppUser, *, states: Sequence[str
                     xml_form_id: str | None = None) -> Sequence[Form]:
     """Forms an app user may fill, in the given states, ordered by title as Central lists them."""
     query = (select(Form).join(FormVersion, Form.current_version_id == FormVersion.id)
-             .where(Form.state.in_(states)))
+             .options(_WITH_MEDIA).where(Form.state.in_(states)))
     if not app_user.all_forms:
         query = query.where(Form.id.in_(
             select(AppUserForm.form_id).where(AppUserForm.app_user_id == app_user.id)))

@@ -67,9 +67,11 @@ def add_attachment(session: Session, definition: SubmissionDef, name: str, posit
                                      position=position, blob_sha256=blob_sha256))
 
 
-def replace_value_issues(session: Session, definition: SubmissionDef, issues) -> None:
-    session.execute(sa.delete(ValueIssueRecord).where(
-        ValueIssueRecord.submission_def_id == definition.id))
+def replace_value_issues(session: Session, definition: SubmissionDef, issues, *,
+                         replace: bool = True) -> None:
+    if replace:
+        session.execute(sa.delete(ValueIssueRecord).where(
+            ValueIssueRecord.submission_def_id == definition.id))
     session.add_all(ValueIssueRecord(submission_def_id=definition.id, row_key=i.key,
                                      path=i.path, raw=i.raw, reason=i.reason) for i in issues)
 
