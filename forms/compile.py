@@ -11,9 +11,12 @@ import re
 import tempfile
 import warnings as python_warnings
 from dataclasses import dataclass
+from io import BytesIO
+from pathlib import PurePath
 
 from pyxform.errors import PyXFormError
 from pyxform.validators import odk_validate
+from pyxform.xls2json_backends import Definition, SupportedFileTypes
 from pyxform.xls2xform import convert
 
 from forms.errors import FormError
@@ -35,11 +38,14 @@ class CompiledForm:
     itemsets_csv: bytes | None = None
 
 
-def compile_form(data: bytes, *, validate: bool = False) -> CompiledForm:
+def compile_form(data: bytes, *, validate: bool = False,
+                 filename: str | None = None) -> CompiledForm:
     """Compile an XLSForm (.xlsx, .xls, .csv, .md) or accept a ready XForm.
 
     With `validate`, the XForm is also checked by ODK Validate (JavaRosa, shipped in pyxform), the
-    engine Collect itself runs, so a form that passes will open on the phone.
+    engine Collect itself runs, so a form that passes will open on the phone. `filename` gives the
+    form id when the settings sheet has none, as pyxform does for a file on disk (the name only:
+    the type is still read from the content).
     """
     file_type = detect_file_type(data)
     if file_type == "xform":
@@ -49,7 +55,9 @@ def compile_form(data: bytes, *, validate: bool = False) -> CompiledForm:
         # openpyxl and xlrd warn about workbook oddities; those belong to the form's warnings.
         with python_warnings.catch_warnings(record=True) as caught:
             python_warnings.simplefilter("always")
-            result = convert(xlsform=data, warnings=warnings, validate=validate,
+            source = Definition(data=BytesIO(data), file_type=SupportedFileTypes(f".{file_type}"),
+                                file_path_stem=PurePath(filename).stem if filename else None)
+            result = convert(xlsform=source, warnings=warnings, validate=validate,
                              file_type=f".{file_type}")
         warnings.extend(str(w.message) for w in caught)
     except odk_validate.ODKValidateError as error:

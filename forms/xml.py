@@ -33,7 +33,7 @@ class UnsafeXMLError(ValueError):
 
 def parse_xml(data: bytes) -> etree._Element:
     """Return the root element of `data`, or raise UnsafeXMLError."""
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+    if _declares_doctype(data):
         raise UnsafeXMLError("XML with a document type (DOCTYPE or ENTITY) is not accepted.")
     parser = etree.XMLParser(**_PARSER_OPTIONS)
     try:
@@ -45,6 +45,19 @@ def parse_xml(data: bytes) -> etree._Element:
     if root.getroottree().docinfo.doctype:
         raise UnsafeXMLError("XML with a document type (DOCTYPE or ENTITY) is not accepted.")
     return root
+
+
+def _declares_doctype(data: bytes) -> bool:
+    text = data
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4]:
+        # UTF-16 or UTF-32 hides the markup from a byte search; look at the characters
+        for encoding in ("utf-16", "utf-32"):
+            try:
+                text = data.decode(encoding).encode("utf-8")
+                break
+            except UnicodeDecodeError:
+                continue
+    return b"<!DOCTYPE" in text or b"<!ENTITY" in text
 
 
 def local_name(element: etree._Element) -> str:

@@ -103,7 +103,8 @@ def forms_load_programme() -> None:
 def _add(app: Flask, session: Session, file: Path, media_files, validate: bool | None) -> None:
     validate = app.config["VALIDATE_FORMS"] if validate is None else validate
     result = load_form(session, app.extensions["blobs"], file.read_bytes(),
-                       {m.name: m.read_bytes() for m in media_files}, validate=validate)
+                       {m.name: m.read_bytes() for m in media_files}, validate=validate,
+                       filename=file.name)
     session.commit()
     status = "loaded" if result.created else "already loaded"
     click.echo(f"{result.form.xml_form_id}\t{result.version.version}\t{status}")

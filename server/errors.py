@@ -60,7 +60,7 @@ def render(problem: Problem) -> Response:
 
 def _from_http_exception(error: HTTPException) -> Response:
     if error.code == 413:
-        limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        limit = request.max_content_length or current_app.config["MAX_SUBMISSION_BYTES"]
         return render(Problem(problems.TOO_LARGE, limit=limit))
     problem_type = _HTTP_PROBLEMS.get(error.code or 500)
     if problem_type is None:

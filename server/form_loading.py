@@ -41,10 +41,13 @@ class LoadResult:
 
 
 def load_form(session: Session, store: BlobStore, source: bytes,
-              media: Mapping[str, bytes] | None = None, *, validate: bool = True) -> LoadResult:
-    """Compile `source`, store it as a new version (or recognise it) and attach `media`."""
+              media: Mapping[str, bytes] | None = None, *, validate: bool = True,
+              filename: str | None = None) -> LoadResult:
+    """Compile `source`, store it as a new version (or recognise it) and attach `media`.
+
+    `filename` is the uploaded file's name: the form id when the settings sheet has none."""
     try:
-        compiled = compile_form(source, validate=validate)
+        compiled = compile_form(source, validate=validate, filename=filename)
         structure = read_structure(compiled.xform)
     except FormError as error:
         raise Problem(problems.FORM_INVALID, reason=str(error)) from error

@@ -30,6 +30,7 @@ from sync.attachments import expected_attachments
 from sync.instance import InstanceError, InstanceIdentity, read_identity
 
 log = logging.getLogger(__name__)
+MAX_ATTACHMENT_NAME = 255  # Android's own limit for a file name
 ATTEMPTS = 5  # phones racing with the same instance: the loser re-reads and finds the winner
 
 
@@ -59,6 +60,10 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
     form, version = _form_and_version(session, identity, upload.app_user)
     structure, _plan = structure_of(version)
     expected = expected_attachments(structure, root)
+    too_long = [name for name in expected if len(name) > MAX_ATTACHMENT_NAME]
+    if too_long:
+        raise Problem(problems.SUBMISSION_INVALID, reason=(
+            f"an attachment name is longer than {MAX_ATTACHMENT_NAME} characters"))
     ignored = sorted(set(upload.files) - set(expected))
     if ignored:
         log.info("submission %s: ignored files the form does not reference: %s",

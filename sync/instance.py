@@ -15,6 +15,8 @@ from lxml import etree
 
 from forms.xml import UnsafeXMLError, local_name, parse_xml
 
+MAX_ID_LENGTH = 255  # Collect's IDs are 41 characters; the columns hold 255
+
 
 class InstanceError(ValueError):
     """The XML cannot be a submission of any form."""
@@ -47,11 +49,16 @@ def read_identity(xml: bytes) -> tuple[InstanceIdentity, etree._Element]:
                             "its root element).")
     sha256 = hashlib.sha256(xml).hexdigest()
     instance_id = _meta(root, "instanceID")
+    deprecated_id = _meta(root, "deprecatedID")
+    for name, value in (("instanceID", instance_id), ("deprecatedID", deprecated_id),
+                        ("form id", form_id)):
+        if value is not None and len(value) > MAX_ID_LENGTH:
+            raise InstanceError(f"The {name} is longer than {MAX_ID_LENGTH} characters.")
     return InstanceIdentity(
         form_id=form_id,
         version=(root.get("version") or "").strip(),
         instance_id=instance_id or f"sha256:{sha256}",
-        deprecated_id=_meta(root, "deprecatedID"),
+        deprecated_id=deprecated_id,
         root_name=local_name(root),
         sha256=sha256,
         has_instance_id=instance_id is not None,

@@ -17,6 +17,9 @@ from forms.xml import local_name
 from sync.tables import ROOT, Plan
 from sync.values import ValueProblem, geopoint, parse
 
+# OpenRosa metadata a client may add without the form declaring it (deprecatedID on edits...)
+_META = "/meta/"
+
 
 @dataclass(frozen=True)
 class ValueIssue:
@@ -38,8 +41,15 @@ def normalise(plan: Plan, root: etree._Element, key: str) -> Rows:
     rows = Rows()
     top: dict[Any, Any] = {"_key": key}
     rows.tables[ROOT].append(top)
-    _walk(plan, rows, root, "", ROOT, top, key)
+    if not is_encrypted(root):  # an encrypted envelope has no answers to read until decrypted
+        _walk(plan, rows, root, "", ROOT, top, key)
     return rows
+
+
+def is_encrypted(root: etree._Element) -> bool:
+    return root.get("encrypted") == "yes" or any(
+        isinstance(child.tag, str) and local_name(child) == "base64EncryptedKey"
+        for child in root)
 
 
 def _walk(plan: Plan, rows: Rows, element: etree._Element, prefix: str, table: str,
@@ -59,7 +69,7 @@ def _walk(plan: Plan, rows: Rows, element: etree._Element, prefix: str, table: s
             _value(plan, rows, path, child.text or "", row, row_key)
         elif len(child):
             _walk(plan, rows, child, path, table, row, row_key)  # a group: same row
-        elif (child.text or "").strip():
+        elif (child.text or "").strip() and not path.startswith(_META):
             rows.issues.append(ValueIssue(row_key, path, child.text or "",
                                           "the form has no such field"))
 

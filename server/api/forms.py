@@ -31,7 +31,8 @@ def upload_form():
         media[name] = part.read()
     session = db.session()
     result = load_form(session, current_app.extensions["blobs"], upload.read(), media,
-                       validate=current_app.config["VALIDATE_FORMS"])
+                       validate=current_app.config["VALIDATE_FORMS"],
+                       filename=upload.filename)
     session.commit()
     return LoadResultSchema().dump(result), 201 if result.created else 200
 

@@ -13,7 +13,7 @@ from email.utils import formatdate
 from flask import Blueprint, Flask, g, request
 from flask.typing import ResponseReturnValue
 
-from server import auth, problems
+from server import auth, db, problems
 from server.problems import Problem
 
 bp = Blueprint("collect", __name__)
@@ -49,6 +49,9 @@ def _identify_phone() -> None:
         g.app_user = auth.phone_by_token(g.phone_token)
     else:
         g.app_user = auth.phone_by_password()
+    # End the lookup's transaction before the body streams in: on SQLite a phone uploading
+    # slowly over 2G would otherwise hold the write lock, and every other phone would wait.
+    db.session().commit()
     endpoint = (request.endpoint or "").rsplit(".", 1)[-1]
     if endpoint in _NEEDS_OPENROSA_HEADER and "X-OpenRosa-Version" not in request.headers:
         raise Problem(problems.OPENROSA_VERSION_MISSING)

@@ -78,3 +78,10 @@ def test_odk_validate_rejects_what_collect_would_reject():
         """), validate=True)
     assert "Cycle detected" in caught.value.message
     assert "tmp" not in caught.value.message
+
+
+def test_without_a_form_id_the_file_name_gives_it_as_for_a_file_on_disk():
+    survey_only = b"| survey |\n| | type | name | label |\n| | text | a | A |\n"
+    assert b'id="household_survey"' in compile_form(
+        survey_only, filename="uploads/household_survey.xlsx").xform
+    assert b'id="data"' in compile_form(survey_only).xform

@@ -38,3 +38,18 @@ def test_an_empty_answer_is_null():
     rows = normalise(PLAN, parse_xml(meeting(women="")), "K")
     assert by_path(rows.tables[""][0])[("/attendance/women", None)] is None
     assert rows.issues == []
+
+
+def test_standard_metadata_the_form_does_not_declare_is_not_an_issue():
+    xml = meeting(deprecated_id="uuid:old")
+    assert normalise(PLAN, parse_xml(xml), "K").issues == []
+
+
+def test_an_encrypted_envelope_gives_only_the_submission_row():
+    envelope = parse_xml(
+        b'<data id="meeting" version="1" encrypted="yes" '
+        b'xmlns="http://opendatakit.org/submissions"><base64EncryptedKey>abc</base64EncryptedKey>'
+        b"<meta><instanceID>uuid:e</instanceID></meta>"
+        b"<encryptedXmlFile>submission.xml.enc</encryptedXmlFile></data>")
+    rows = normalise(PLAN, envelope, "uuid:e")
+    assert rows.tables[""] == [{"_key": "uuid:e"}] and rows.issues == []
