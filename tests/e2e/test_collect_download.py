@@ -128,3 +128,12 @@ def test_digest_login_with_a_password_app_user(deployment):
         with session.get(url, headers=headers, timeout=30) as response:
             assert response.status_code == 401
             _openrosa_error(response)
+
+
+def test_the_access_log_never_shows_a_token(deployment):
+    with requests.Session() as session:
+        Phone(http_transport(session), deployment.officer_url).form_list()
+    token = deployment.officer_url.rsplit("/", 1)[-1]
+    log = deployment.server.output()
+    assert "/collect/key/…/formList" in log
+    assert token not in log

@@ -9,8 +9,9 @@ cut would):
   in tests/e2e/crash_shim, active only in that server, kills it as `server.ingest.receive`
   returns): the phone saw the connection drop, and its identical retry must be recognised as the
   same submission.
-The database is read directly (sqlite3 or psycopg), the stored files on disk. A last test checks
-the stall that precedes the first crash: a phone stuck half-way must not hold up the others.
+The database is read directly (sqlite3 or psycopg), the stored files on disk. Two more tests:
+a phone stuck half-way must not hold up the others, and twenty identical posts at once leave one
+submission.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import os
 import signal
 import socket
 import sqlite3
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -355,3 +358,26 @@ def test_a_phone_still_uploading_does_not_hold_up_other_phones(site):
         assert_no_answer_yet(sock)
     assert reply.status == 201, reply.body
     assert_stored_once(site, other_id, {})
+
+
+def test_twenty_identical_posts_at_the_same_moment_leave_one_submission(site):
+    """A phone on a flaky network, or twenty: the database's unique constraints back the
+    decision up, on SQLite and PostgreSQL alike, and nobody gets a 500."""
+    site.serve(MUNTADA_WORKERS="4")
+    attachments = {"a.jpg": b"\xff\xd8" + b"a" * 50_000}
+    instance_id = new_id()
+    xml = meeting(instance_id=instance_id, photos=tuple(attachments))
+    start = threading.Barrier(20)
+
+    def post(_n: int) -> int:
+        with requests.Session() as session:
+            phone = Phone(http_transport(session), site.officer_url)
+            start.wait(timeout=30)
+            return phone.submit(xml, attachments).status
+
+    with ThreadPoolExecutor(20) as pool:
+        statuses = list(pool.map(post, range(20)))
+
+    assert statuses == [201] * 20, statuses
+    assert_stored_once(site, instance_id, attachments)
+    assert site.rows("SELECT COUNT(*) FROM f_meeting WHERE _key = ?", instance_id) == [(1,)]
