@@ -26,8 +26,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     errors.init_app(app)
 
-    from server import api, openrosa
+    from server import api, openrosa, pages
 
     openrosa.init_app(app)
     api.init_app(app)
+    pages.init_app(app)
     return app

@@ -1,0 +1,25 @@
+"""Pages for people. Until the review workspace brings sign-in with sessions, the few pages here
+ask the browser for an administrator's name and password (HTTP Digest, or Basic over HTTPS)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, g
+
+from server import auth, db, problems
+from server.problems import Problem
+from server.queries import accounts as account_queries
+
+bp = Blueprint("pages", __name__)
+
+
+def init_app(app: Flask) -> None:
+    from server.pages import app_users  # noqa: F401  (routes)
+
+    app.register_blueprint(bp)
+
+
+@bp.before_request
+def _administrators_only() -> None:
+    g.user = auth.authenticate(lambda name: account_queries.user_by_username(db.session(), name))
+    if g.user.role != "administrator":
+        raise Problem(problems.FORBIDDEN)

@@ -1,0 +1,26 @@
+"""`/app-users/<name>`: the settings QR code an officer scans to set up ODK Collect."""
+
+from __future__ import annotations
+
+import base64
+
+from flask import render_template, request
+
+from server import collect_settings, db, problems
+from server.accounts import normalise_name
+from server.pages import bp
+from server.problems import Problem
+from server.queries import accounts as account_queries
+
+
+@bp.get("/app-users/<name>")
+def app_user_qr(name: str):
+    app_user = account_queries.app_user_by_name(db.session(), normalise_name(name))
+    if app_user is None:
+        raise Problem(problems.APP_USER_NOT_FOUND, name=name)
+    url = collect_settings.server_url(request.host_url, app_user.token)
+    png = collect_settings.qr_png(collect_settings.encode(collect_settings.collect_settings(url)))
+    forms = None if app_user.all_forms else [f.xml_form_id for f in app_user.forms]
+    response = render_template("app_user_qr.html", app_user=app_user, server_url=url,
+                               forms=forms, qr=base64.b64encode(png).decode("ascii"))
+    return response, 200, {"Cache-Control": "no-store"}  # the page carries the phone's token

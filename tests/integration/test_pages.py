@@ -1,0 +1,39 @@
+"""The app user's QR code page: what an administrator prints or shows to set up a phone."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import zxingcpp
+from PIL import Image
+
+from server import collect_settings
+
+
+def test_the_page_shows_the_qr_code_that_sets_up_collect(admin, make_phone):
+    phone = make_phone("officer-mosul")
+
+    response = admin.get("/app-users/officer-mosul")
+
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert response.headers["Cache-Control"] == "no-store"
+    page = response.get_data(as_text=True)
+    assert 'dir="rtl"' in page and "ODK Collect" in page
+    png = base64.b64decode(re.search(r'data:image/png;base64,([^"]+)"', page).group(1))
+    (barcode,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    url = collect_settings.decode(barcode.text)["general"]["server_url"]
+    assert url == "https://localhost" + phone.server_url.split("localhost", 1)[1]
+
+
+def test_the_page_asks_for_an_administrator(client, make_phone):
+    make_phone("officer-mosul")
+    response = client.get("/app-users/officer-mosul")
+    assert response.status_code == 401 and response.mimetype == "text/html"
+    assert response.headers["WWW-Authenticate"].startswith("Digest ")
+
+
+def test_an_unknown_app_user_is_an_html_404(admin):
+    response = admin.get("/app-users/nobody")
+    assert response.status_code == 404 and b"nobody" in response.data
