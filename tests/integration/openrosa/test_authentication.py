@@ -17,7 +17,9 @@ HEADERS = {"X-OpenRosa-Version": "1.0"}
 def digest_header(client, path: str, username: str, password: str, *, base_url: str,
                   method: str = "GET") -> str:
     """Answer the server's Digest challenge exactly as RFC 2617 (qop=auth) says."""
-    challenge = client.get(path, headers=HEADERS, base_url=base_url)
+    # the challenge comes from an unauthenticated request (HEAD for the submission address)
+    challenge = client.open(path, method="HEAD" if method == "POST" else "GET", headers=HEADERS,
+                            base_url=base_url)
     assert challenge.status_code == 401
     params = challenges(challenge)[0].parameters
     ha1 = hashlib.md5(f"{username}:{params['realm']}:{password}".encode()).hexdigest()

@@ -187,3 +187,24 @@ def test_a_form_the_app_user_may_not_fill_is_refused(load, make_phone, session):
     reply = limited.submit(meeting())
     assert reply.status == 403
     assert count(session, Submission) == 0
+
+
+def test_a_password_app_user_submits_over_digest(form, make_phone, client, session):
+    from tests.integration.openrosa.test_authentication import digest_header
+
+    make_phone("amina", password="sulaymaniyah-2016")
+    phone = make_phone("scratch")  # only to build the multipart body the way Collect does
+    sent = {}
+    phone.transport = lambda method, url, headers, body=None: sent.update(
+        headers=headers, body=body)
+    phone.submit(meeting())
+    header = digest_header(client, "/collect/submission", "amina", "sulaymaniyah-2016",
+                           base_url="http://localhost", method="POST")
+
+    response = client.post("/collect/submission", data=sent["body"],
+                           headers={**sent["headers"], "Authorization": header})
+
+    assert response.status_code == 201
+    session.rollback()
+    submitter = session.scalar(sa.select(Submission.submitter_id))
+    assert submitter is not None
