@@ -37,6 +37,7 @@ forms-render: install
 
 bench: install
 	$(BIN)/python bench/forms.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
