@@ -3,6 +3,7 @@ several worker processes writing at once."""
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context, request
@@ -16,8 +17,12 @@ def make_engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
+        queue = _WriterQueue(Path(path).with_suffix(".writers") if path else None)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "begin", queue.begin)
+        event.listen(engine, "commit", queue.release)
+        event.listen(engine, "rollback", queue.release)
+        event.listen(engine.pool, "checkin", lambda dbapi, record: queue.release_record(record))
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -35,12 +40,38 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection) -> None:
-    # A transaction that may write says so up front: in WAL mode a reader that later tries to
-    # write fails at once ("database is locked") if another writer went first, whatever the
-    # busy timeout; BEGIN IMMEDIATE waits for the lock instead.
-    immediate = connection.get_execution_options().get("sqlite_immediate")
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+class _WriterQueue:
+    """SQLite's writers, one at a time, in turn.
+
+    A transaction that may write says so up front (BEGIN IMMEDIATE): in WAL mode a reader that
+    later tries to write fails at once ("database is locked") if another writer went first,
+    whatever the busy timeout. And writers wait on a lock file first, because SQLite's own busy
+    handler sleeps up to 100 ms between tries while the lock sits free: with the file lock the
+    next writer wakes the moment the last one commits, in every worker process.
+    """
+
+    def __init__(self, lock_path: Path | None):
+        self.lock_path = lock_path
+
+    def begin(self, connection) -> None:
+        immediate = connection.get_execution_options().get("sqlite_immediate")
+        if immediate and self.lock_path is not None:
+            record = connection.connection._connection_record
+            if "writer_lock" not in record.info:
+                handle = open(self.lock_path, "a+b")  # noqa: SIM115 (closed in release)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                record.info["writer_lock"] = handle
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    def release(self, connection) -> None:
+        self.release_record(connection.connection._connection_record)
+
+    @staticmethod
+    def release_record(record) -> None:
+        handle = record.info.pop("writer_lock", None) if record is not None else None
+        if handle is not None:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
 
 
 def init_app(app: Flask) -> None:
@@ -57,12 +88,20 @@ def session() -> Session:
     """The current request's session, opened on first use.
 
     On SQLite a request that may write takes the write lock when its transaction begins (see
-    `_sqlite_begin`); GET and HEAD only read, and never wait for writers.
+    `_sqlite_begin`); GET and HEAD only read, and never wait for writers. A request that marks
+    `g.explicit_write_lock` reads freely and takes the lock itself with `begin_write`, for the
+    few statements that need it (the submission path).
     """
     if "db_session" not in g:
-        reading = has_request_context() and request.method in ("GET", "HEAD")
+        reading = has_request_context() and (
+            request.method in ("GET", "HEAD") or g.get("explicit_write_lock", False))
         g.db_session = open_session(current_app, writing=not reading)
     return g.db_session
+
+
+def begin_write(db_session: Session) -> None:
+    """Start a transaction that holds SQLite's write lock from its first statement."""
+    db_session.connection(execution_options={"sqlite_immediate": True})
 
 
 def open_session(app: Flask, *, writing: bool) -> Session:

@@ -16,7 +16,7 @@ from typing import BinaryIO
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server import problems, projection
+from server import db, problems, projection
 from server.models import AppUser, Form, FormVersion, Submission, SubmissionDef, utcnow
 from server.normalising import normalise_submission, structure_of
 from server.problems import Problem
@@ -28,6 +28,7 @@ from server.storage import BlobStore
 from sync.arrival import Held, Outcome, decide
 from sync.attachments import expected_attachments
 from sync.instance import InstanceError, InstanceIdentity, read_identity
+from sync.normalise import Rows, normalise
 
 log = logging.getLogger(__name__)
 MAX_ATTACHMENT_NAME = 255  # Android's own limit for a file name
@@ -58,7 +59,7 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
     except InstanceError as error:
         raise Problem(problems.SUBMISSION_INVALID, reason=str(error)) from error
     form, version = _form_and_version(session, identity, upload.app_user)
-    structure, _plan = structure_of(version)
+    structure, plan = structure_of(version)
     expected = expected_attachments(structure, root)
     too_long = [name for name in expected if len(name) > MAX_ATTACHMENT_NAME]
     if too_long:
@@ -68,6 +69,10 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
     if ignored:
         log.info("submission %s: ignored files the form does not reference: %s",
                  identity.instance_id, ", ".join(n[:80] for n in ignored))
+    # A new instance's rows are known before any lock is taken (an edit's key is the first
+    # version's, found under the lock).
+    rows = None if identity.is_edit else _rows(plan, root, identity)
+    projection.load(session, form)  # the form's tables, cached per worker
     # End the reading transaction (nothing written; loaded objects stay loaded) so the database
     # is free while files are written.
     session.commit()
@@ -76,7 +81,8 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
               for name in expected if name in upload.files}
     for attempt in range(ATTEMPTS):
         try:
-            receipt = _apply(session, form, version, identity, root, expected, stored, upload)
+            receipt = _apply(session, form, version, identity, root, expected, stored, upload,
+                             rows)
             session.commit()
             return receipt
         except IntegrityError:
@@ -106,7 +112,8 @@ def _form_and_version(session: Session, identity: InstanceIdentity, app_user: Ap
 
 def _apply(session: Session, form: Form, version: FormVersion, identity: InstanceIdentity,
            root, expected: list[str], stored: dict[str, tuple[str, str, int]],
-           upload: Upload) -> Receipt:
+           upload: Upload, rows: Rows | None) -> Receipt:
+    db.begin_write(session)
     same = queries.get_def(session, form, identity.instance_id)
     deprecated = queries.get_def(session, form, identity.deprecated_id) \
         if identity.is_edit else None
@@ -124,7 +131,7 @@ def _apply(session: Session, form: Form, version: FormVersion, identity: Instanc
         submission.current_def_id = definition.id
         session.flush()
         normalise_submission(session, form, submission, definition, version, root, first=True,
-                             submitter=upload.app_user.name)
+                             submitter=upload.app_user.name, rows=rows)
     elif outcome is Outcome.RETRY:
         submission, definition = queries.get_submission(session, same.submission_id), same
         _add_missing_attachments(session, form, submission, definition, stored)
@@ -141,6 +148,14 @@ def _apply(session: Session, form: Form, version: FormVersion, identity: Instanc
         raise _refusal(outcome, identity)
     return Receipt(outcome, submission.id, submission.instance_id,
                    definition.attachments_present, definition.attachments_expected)
+
+
+def _rows(plan, root, identity: InstanceIdentity) -> Rows | None:
+    try:
+        return normalise(plan, root, identity.instance_id)
+    except Exception:  # never refuse data for it: normalise_submission records the failure
+        log.exception("reading the rows of %s failed", identity.instance_id)
+        return None
 
 
 def _held(session: Session, definition: SubmissionDef | None) -> Held | None:

@@ -20,7 +20,7 @@ from server.queries import forms as form_queries
 from server.queries import projection as projection_queries
 from server.queries import submissions as queries
 from sync import tables
-from sync.normalise import normalise
+from sync.normalise import Rows, normalise
 
 log = logging.getLogger(__name__)
 _STRUCTURES: OrderedDict[str, tuple[FormStructure, tables.Plan]] = OrderedDict()
@@ -41,16 +41,17 @@ def structure_of(version: FormVersion) -> tuple[FormStructure, tables.Plan]:
 def normalise_submission(session: Session, form: Form, submission: Submission,
                          definition: SubmissionDef, version: FormVersion | None = None,
                          root: etree._Element | None = None, *, first: bool = False,
-                         submitter: str | None = None) -> bool:
+                         submitter: str | None = None, rows: Rows | None = None) -> bool:
     """Write the rows of `definition` (the current version); record a failure instead of raising.
 
     `first`: a brand-new submission, which has no rows or issues to replace yet.
     """
     try:
         with session.begin_nested():
-            _structure, plan = structure_of(version or definition.form_version)
-            rows = normalise(plan, root if root is not None else parse_xml(definition.xml),
-                             submission.instance_id)
+            if rows is None:
+                _structure, plan = structure_of(version or definition.form_version)
+                rows = normalise(plan, root if root is not None else parse_xml(definition.xml),
+                                 submission.instance_id)
             if submitter is None:
                 submitter = queries.app_user_name(session, submission.submitter_id)
             projection.write(session, projection.load(session, form), submission, definition,

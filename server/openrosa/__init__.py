@@ -45,12 +45,13 @@ def _give_token(endpoint: str, values: dict) -> None:
 
 @bp.before_request
 def _identify_phone() -> None:
+    g.explicit_write_lock = True  # ingest takes SQLite's write lock only around its writes
     if g.phone_token is not None:
         g.app_user = auth.phone_by_token(g.phone_token)
     else:
         g.app_user = auth.phone_by_password()
-    # End the lookup's transaction before the body streams in: on SQLite a phone uploading
-    # slowly over 2G would otherwise hold the write lock, and every other phone would wait.
+    # End the lookup's transaction before the body streams in: a phone uploading slowly over
+    # 2G must not hold a database transaction (nor, on SQLite, a snapshot) open meanwhile.
     db.session().commit()
     endpoint = (request.endpoint or "").rsplit(".", 1)[-1]
     if endpoint in _NEEDS_OPENROSA_HEADER and "X-OpenRosa-Version" not in request.headers:

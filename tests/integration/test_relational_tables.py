@@ -159,7 +159,7 @@ def test_a_normalising_failure_keeps_the_record_and_renormalise_recovers(
     def broken(*_args, **_kwargs):
         raise RuntimeError("disk full while writing rows")
 
-    monkeypatch.setattr("server.normalising.normalise", broken)
+    monkeypatch.setattr("server.projection.write", broken)
     assert phone.submit(meeting()).status == 201
     session.rollback()
     definition = session.scalar(sa.select(SubmissionDef))
