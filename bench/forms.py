@@ -259,19 +259,25 @@ def _percentile(ordered: list[float], percent: float) -> float:
     return ordered[int(rank) - 1]
 
 
+def server_environment(root: Path, port: int, workers: int) -> dict[str, str]:
+    """What an operator would set for a server in `root`, and nothing inherited."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MUNTADA_") and k != "DATABASE_URL"}
+    env.update({
+        "MUNTADA_DATA_DIR": str(root / "data"),
+        "MUNTADA_VALIDATE_FORMS": "false",  # compiling is measured on its own, not here
+        "MUNTADA_WORKERS": str(workers),
+        "MUNTADA_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "MUNTADA_LOG_LEVEL": "WARNING",
+    })
+    return env
+
+
 def bench_serve(workers: int, seconds: float, max_operations: int, phones: list[int]) -> None:
     with tempfile.TemporaryDirectory(prefix="muntada-bench-") as tmp:
         root = Path(tmp)
         port = _free_port()
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("MUNTADA_") and k != "DATABASE_URL"}
-        env.update({
-            "MUNTADA_DATA_DIR": str(root / "data"),
-            "MUNTADA_VALIDATE_FORMS": "false",  # compiling is measured in (a), not here
-            "MUNTADA_WORKERS": str(workers),
-            "MUNTADA_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "MUNTADA_LOG_LEVEL": "WARNING",
-        })
+        env = server_environment(root, port, workers)
         loaded = _cli(env, "forms", "load-programme")
         created = _cli(env, "app-users", "create", "bench-phone")
         base = re.search(r"^Collect server URL: (\S+)$", created, re.MULTILINE).group(1)

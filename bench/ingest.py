@@ -57,6 +57,7 @@ from bench.forms import (  # noqa: E402
     _cli,
     _free_port,
     _percentile,
+    server_environment,
 )
 from server.settings import SETTINGS  # noqa: E402
 
@@ -563,16 +564,7 @@ def bench_server(kind: str, workers: int, args, photo: bytes) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="muntada-bench-ingest-") as tmp:
         root = Path(tmp)
         port = _free_port()
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("MUNTADA_") and k != "DATABASE_URL"}
-        env.update({
-            "MUNTADA_DATA_DIR": str(root / "data"),
-            "MUNTADA_VALIDATE_FORMS": "false",
-            "MUNTADA_WORKERS": str(workers),
-            "MUNTADA_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            "MUNTADA_LOG_LEVEL": "WARNING",
-            "XDG_RUNTIME_DIR": str(root),
-        })
+        env = server_environment(root, port, workers)
         url = f"sqlite:///{root / 'data' / 'muntada.sqlite'}"
         if postgres is not None:
             postgres.create()

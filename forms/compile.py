@@ -21,7 +21,7 @@ from pyxform.xls2xform import convert
 
 from forms.errors import FormError
 from forms.filetype import detect_file_type
-from forms.structure import read_structure
+from forms.structure import FormStructure, read_structure
 
 _ROW = re.compile(r"\[row\s*:\s*(\d+)\]", re.IGNORECASE)
 _SHEET = re.compile(r"(?:on|in) the '([A-Za-z_ ]+)' sheet", re.IGNORECASE)
@@ -32,6 +32,7 @@ class CompiledForm:
     """The XForm exactly as it will be served to phones, and how it was made."""
 
     xform: bytes
+    structure: FormStructure  # reading it is the check that the rest of the system can use it
     source_type: str
     warnings: tuple[str, ...]
     # select_one_external choices: pyxform moves them into a CSV the phone downloads as media
@@ -65,10 +66,9 @@ def compile_form(data: bytes, *, validate: bool = False,
     except Exception as error:  # pyxform fails with plain TypeError/KeyError on some sheets too
         raise _form_error(error, tuple(warnings)) from error
     xform = result.xform.encode("utf-8")
-    _check_xform(xform)
     itemsets = result.itemsets.encode("utf-8") if result.itemsets else None
-    return CompiledForm(xform=xform, source_type=file_type, warnings=tuple(warnings),
-                        itemsets_csv=itemsets)
+    return CompiledForm(xform=xform, structure=read_structure(xform), source_type=file_type,
+                        warnings=tuple(warnings), itemsets_csv=itemsets)
 
 
 def validate_xform(xform: bytes) -> tuple[str, ...]:
@@ -87,14 +87,9 @@ def validate_xform(xform: bytes) -> tuple[str, ...]:
 
 
 def _accept_xform(data: bytes, *, validate: bool) -> CompiledForm:
-    _check_xform(data)
+    structure = read_structure(data)
     warnings = validate_xform(data) if validate else ()
-    return CompiledForm(xform=data, source_type="xform", warnings=warnings)
-
-
-def _check_xform(xform: bytes) -> None:
-    # Reading the structure is the real check that the rest of the system can use the form.
-    read_structure(xform)
+    return CompiledForm(xform=data, structure=structure, source_type="xform", warnings=warnings)
 
 
 def _form_error(error: Exception, warnings: tuple[str, ...]) -> FormError:

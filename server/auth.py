@@ -45,6 +45,14 @@ def phone_by_password() -> AppUser:
     return authenticate(lambda name: account_queries.app_user_by_name(db.session(), name))
 
 
+def administrator():
+    """The web user calling, who must be an administrator (pages and API of this stage)."""
+    user = authenticate(lambda name: account_queries.user_by_username(db.session(), name))
+    if user.role != "administrator":
+        raise Problem(problems.FORBIDDEN)
+    return user
+
+
 def authenticate(lookup: Callable[[str], Account | None]) -> Account:
     """Check the Authorization header against accounts found by `lookup`; 401 otherwise."""
     auth = request.authorization

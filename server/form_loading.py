@@ -15,7 +15,7 @@ from hashlib import md5, sha256
 
 from sqlalchemy.orm import Session
 
-from forms import FormError, FormStructure, compile_form, read_structure
+from forms import FormError, FormStructure, compile_form
 from server import problems, projection
 from server.models import FORM_STATES, Form, FormMedia, FormVersion, utcnow
 from server.problems import Problem
@@ -48,7 +48,7 @@ def load_form(session: Session, store: BlobStore, source: bytes,
     `filename` is the uploaded file's name: the form id when the settings sheet has none."""
     try:
         compiled = compile_form(source, validate=validate, filename=filename)
-        structure = read_structure(compiled.xform)
+        structure = compiled.structure
     except FormError as error:
         raise Problem(problems.FORM_INVALID, reason=str(error)) from error
     if "/" in structure.form_id:

@@ -11,9 +11,8 @@ from typing import Any
 from flask import Blueprint, Flask, g, request
 from marshmallow import Schema, ValidationError
 
-from server import auth, db, problems
+from server import auth, problems
 from server.problems import Problem
-from server.queries import accounts as account_queries
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -26,9 +25,7 @@ def init_app(app: Flask) -> None:
 
 @bp.before_request
 def _identify_user() -> None:
-    g.user = auth.authenticate(lambda name: account_queries.user_by_username(db.session(), name))
-    if g.user.role != "administrator":
-        raise Problem(problems.FORBIDDEN)
+    g.user = auth.administrator()
 
 
 def load_json(schema: Schema) -> Any:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, g
 
-from server import auth, db, problems
-from server.problems import Problem
-from server.queries import accounts as account_queries
+from server import auth
 
 bp = Blueprint("pages", __name__)
 
@@ -20,6 +18,4 @@ def init_app(app: Flask) -> None:
 
 @bp.before_request
 def _administrators_only() -> None:
-    g.user = auth.authenticate(lambda name: account_queries.user_by_username(db.session(), name))
-    if g.user.role != "administrator":
-        raise Problem(problems.FORBIDDEN)
+    g.user = auth.administrator()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from forms import compile_form, read_structure
+from forms import compile_form
 from forms.xml import parse_xml
 from sync import tables
 from sync.normalise import normalise
 from tests.support.meeting import meeting, meeting_form
 
-PLAN = tables.plan(read_structure(compile_form(meeting_form()).xform))
+PLAN = tables.plan(compile_form(meeting_form()).structure)
 
 
 def by_path(row: dict) -> dict:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from forms import compile_form, read_structure
+from forms import compile_form
 from sync import tables
 from tests.support.meeting import meeting_form
 
 
 def test_one_table_for_the_form_one_per_repeat_one_per_select_multiple():
-    plan = tables.plan(read_structure(compile_form(meeting_form()).xform))
+    plan = tables.plan(compile_form(meeting_form()).structure)
     assert [(t.key, t.parent, t.kind) for t in plan.tables] == [
         ("", None, "form"), ("/topics", "", "choices"), ("/issue", "", "repeat"),
         ("/issue/action", "/issue", "repeat")]
