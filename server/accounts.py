@@ -71,10 +71,15 @@ def set_app_user_password(app_user: AppUser, password: str) -> None:
     app_user.digest_ha1 = digest_ha1(app_user.name, password)
 
 
-def revoke_app_user(session: Session, name: str) -> AppUser:
+def active_app_user(session: Session, name: str) -> AppUser:
     app_user = account_queries.app_user_by_name(session, normalise_name(name))
     if app_user is None:
         raise Problem(problems.APP_USER_NOT_FOUND, name=name)
+    return app_user
+
+
+def revoke_app_user(session: Session, name: str) -> AppUser:
+    app_user = active_app_user(session, name)
     app_user.token = None
     app_user.password_hash = None
     app_user.digest_ha1 = None

@@ -13,7 +13,13 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from server import collect_settings, create_app, db, migrate, normalising, problems
-from server.accounts import create_app_user, create_user, normalise_name, revoke_app_user
+from server.accounts import (
+    active_app_user,
+    create_app_user,
+    create_user,
+    normalise_name,
+    revoke_app_user,
+)
 from server.form_loading import load_form, set_media, set_state
 from server.models import FORM_STATES, ROLES
 from server.problems import Problem
@@ -189,9 +195,7 @@ def app_users_create(name: str, form_ids: tuple[str, ...], password: bool,
 @click.argument("name")
 def app_users_show(name: str) -> None:
     with _database() as (app, session):
-        app_user = account_queries.app_user_by_name(session, normalise_name(name))
-        if app_user is None:
-            raise Problem(problems.APP_USER_NOT_FOUND, name=name)
+        app_user = active_app_user(session, name)
         _show(app, app_user)
 
 
@@ -200,10 +204,9 @@ def app_users_show(name: str) -> None:
 @click.argument("png", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 def app_users_qr(name: str, png: Path) -> None:
     with _database() as (app, session):
-        app_user = account_queries.app_user_by_name(session, normalise_name(name))
-        if app_user is None:
-            raise Problem(problems.APP_USER_NOT_FOUND, name=name)
-        png.write_bytes(collect_settings.qr_png(_payload(app, app_user.token)))
+        app_user = active_app_user(session, name)
+        png.write_bytes(collect_settings.qr_png(
+            collect_settings.payload_for(app.config["PUBLIC_URL"], app_user.token)))
         click.echo(f"QR code for {app_user.name} written to {png}")
 
 
@@ -269,17 +272,13 @@ def users_create(username: str, role: str, password_stdin: bool) -> None:
         click.echo(f"{user.username}\t{user.role}")
 
 
-def _payload(app: Flask, token: str) -> str:
-    url = collect_settings.server_url(app.config["PUBLIC_URL"], token)
-    return collect_settings.encode(collect_settings.collect_settings(url))
-
-
 def _show(app: Flask, app_user) -> None:
     url = collect_settings.server_url(app.config["PUBLIC_URL"], app_user.token)
     click.echo(f"App user: {app_user.name}")
     click.echo(f"Collect server URL: {url}")
     click.echo("In ODK Collect: Add project → Configure with QR code → scan this code:")
-    click.echo(collect_settings.qr_terminal(_payload(app, app_user.token)))
+    click.echo(collect_settings.qr_terminal(
+        collect_settings.payload_for(app.config["PUBLIC_URL"], app_user.token)))
     click.echo("Or: Add project → Manually → paste the server URL above.")
     if "127.0.0.1" in url or "localhost" in url:
         click.echo("A phone cannot reach 127.0.0.1: serve with --host 0.0.0.0 and set "

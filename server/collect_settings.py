@@ -33,6 +33,11 @@ def collect_settings(url: str, *, project_name: str = PROJECT_NAME) -> dict:
     }
 
 
+def payload_for(base_url: str, token: str) -> str:
+    """What the QR code of the app user with `token` carries, for a server at `base_url`."""
+    return encode(collect_settings(server_url(base_url, token)))
+
+
 def encode(settings: dict) -> str:
     raw = json.dumps(settings, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return base64.b64encode(zlib.compress(raw)).decode("ascii")

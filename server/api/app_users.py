@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from server import collect_settings, db, problems
-from server.accounts import create_app_user, normalise_name, revoke_app_user
+from server import collect_settings, db
+from server.accounts import active_app_user, create_app_user, revoke_app_user
 from server.api import bp, load_json
 from server.api.schemas import AppUserCreatedSchema, AppUserCreateSchema, AppUserSchema
-from server.problems import Problem
 from server.queries import accounts as account_queries
 
 
@@ -38,11 +37,8 @@ def revoke(name: str):
 
 @bp.get("/app-users/<name>/qr.png")
 def qr_code(name: str):
-    app_user = account_queries.app_user_by_name(db.session(), normalise_name(name))
-    if app_user is None:
-        raise Problem(problems.APP_USER_NOT_FOUND, name=name)
-    url = collect_settings.server_url(request.host_url, app_user.token)
-    payload = collect_settings.encode(collect_settings.collect_settings(url))
+    app_user = active_app_user(db.session(), name)
+    payload = collect_settings.payload_for(request.host_url, app_user.token)
     response = Response(collect_settings.qr_png(payload), mimetype="image/png")
     response.headers["Cache-Control"] = "no-store"  # it carries the phone's credential
     return response

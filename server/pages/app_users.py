@@ -6,20 +6,16 @@ import base64
 
 from flask import render_template, request
 
-from server import collect_settings, db, problems
-from server.accounts import normalise_name
+from server import collect_settings, db
+from server.accounts import active_app_user
 from server.pages import bp
-from server.problems import Problem
-from server.queries import accounts as account_queries
 
 
 @bp.get("/app-users/<name>")
 def app_user_qr(name: str):
-    app_user = account_queries.app_user_by_name(db.session(), normalise_name(name))
-    if app_user is None:
-        raise Problem(problems.APP_USER_NOT_FOUND, name=name)
+    app_user = active_app_user(db.session(), name)
     url = collect_settings.server_url(request.host_url, app_user.token)
-    png = collect_settings.qr_png(collect_settings.encode(collect_settings.collect_settings(url)))
+    png = collect_settings.qr_png(collect_settings.payload_for(request.host_url, app_user.token))
     forms = None if app_user.all_forms else [f.xml_form_id for f in app_user.forms]
     response = render_template("app_user_qr.html", app_user=app_user, server_url=url,
                                forms=forms, qr=base64.b64encode(png).decode("ascii"))
