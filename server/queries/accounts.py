@@ -29,7 +29,3 @@ def list_app_users(session: Session) -> Sequence[AppUser]:
 def user_by_username(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(
         User.username == username, User.disabled_at.is_(None)))
-
-
-def list_users(session: Session) -> Sequence[User]:
-    return session.scalars(select(User).order_by(User.username)).all()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from server.models import AppUser, AppUserForm, Form, FormMedia, FormVersion
@@ -51,5 +51,4 @@ def get_media(session: Session, version: FormVersion, name: str) -> FormMedia | 
 def forms_by_ids(session: Session, xml_form_ids: Sequence[str]) -> Sequence[Form]:
     if not xml_form_ids:
         return []
-    return session.scalars(select(Form).where(or_(
-        *(Form.xml_form_id == form_id for form_id in xml_form_ids)))).unique().all()
+    return session.scalars(select(Form).where(Form.xml_form_id.in_(xml_form_ids))).all()

@@ -24,11 +24,6 @@ def get_submission(session: Session, submission_id: int) -> Submission | None:
     return session.get(Submission, submission_id)
 
 
-def submission_by_instance(session: Session, form: Form, instance_id: str) -> Submission | None:
-    """The submission any of whose versions carries this instanceID."""
-    return session.scalar(sa.select(Submission).join(
-        SubmissionDef, SubmissionDef.submission_id == Submission.id).where(
-        SubmissionDef.form_id == form.id, SubmissionDef.instance_id == instance_id))
 
 
 def count_defs(session: Session, submission: Submission) -> int:
@@ -36,9 +31,6 @@ def count_defs(session: Session, submission: Submission) -> int:
         SubmissionDef.submission_id == submission.id))
 
 
-def list_defs(session: Session, submission: Submission) -> Sequence[SubmissionDef]:
-    return session.scalars(sa.select(SubmissionDef).where(
-        SubmissionDef.submission_id == submission.id).order_by(SubmissionDef.id)).all()
 
 
 def set_current_def(session: Session, submission: Submission, old_def_id: int,
@@ -76,10 +68,6 @@ def replace_value_issues(session: Session, definition: SubmissionDef, issues, *,
                                      path=i.path, raw=i.raw, reason=i.reason) for i in issues)
 
 
-def value_issues(session: Session, definition: SubmissionDef) -> Sequence[ValueIssueRecord]:
-    return session.scalars(sa.select(ValueIssueRecord).where(
-        ValueIssueRecord.submission_def_id == definition.id).order_by(
-        ValueIssueRecord.id)).all()
 
 
 def failed_normalisations(session: Session, form: Form | None = None
