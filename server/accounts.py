@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from collections.abc import Sequence
 
 from argon2 import PasswordHasher
@@ -12,7 +13,8 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy.orm import Session
 
 from server import problems
-from server.models import ROLES, AppUser, User, utcnow
+from server.access import SCOPE_KINDS
+from server.models import ROLES, AppUser, User, UserScope, utcnow
 from server.problems import Problem
 from server.queries import accounts as account_queries
 from server.queries import forms as form_queries
@@ -25,7 +27,14 @@ _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 
 def normalise_name(name: str) -> str:
-    return name.strip().casefold()
+    # NFKC first: full-width or compatibility forms of a name are the same name
+    return unicodedata.normalize("NFKC", name).strip().casefold()
+
+
+def canonical_email(email: str) -> str:
+    """One spelling per mailbox: case, compatibility forms and a `+tag` make no new account."""
+    local, at, domain = normalise_name(email).partition("@")
+    return f"{local.split('+', 1)[0]}{at}{domain}"
 
 
 def hash_password(password: str) -> str:
@@ -91,20 +100,57 @@ def new_token() -> str:
     return secrets.token_urlsafe(48)  # 64 characters, like ODK Central's app user tokens
 
 
-def create_user(session: Session, username: str, password: str, role: str) -> User:
+def create_user(session: Session, username: str, password: str, role: str, *,
+                email: str | None = None, personal_data: bool = False,
+                scopes: Sequence[tuple[str, str]] = ()) -> User:
     username = normalise_name(username)
     if role not in ROLES:
         raise Problem(problems.INVALID_FIELD, field="role",
                       reason=f"must be one of {', '.join(ROLES)}")
-    if not username:
-        raise Problem(problems.INVALID_FIELD, field="username", reason="it is empty")
-    if len(password) < 10:
-        raise Problem(problems.INVALID_FIELD, field="password",
-                      reason="it must have at least 10 characters")
-    if account_queries.user_by_username(session, username) is not None:
+    if not username or "@" in username:
+        raise Problem(problems.INVALID_FIELD, field="username",
+                      reason="it is empty or contains @")
+    check_new_password(password)
+    email = canonical_email(email) if email else None
+    if account_queries.user_by_username(session, username, active=False) is not None or (
+            email and account_queries.user_by_email(session, email) is not None):
         raise Problem(problems.USER_EXISTS, name=username)
-    user = User(username=username, role=role, password_hash=hash_password(password),
-                digest_ha1=digest_ha1(username, password))
+    user = User(username=username, email=email, role=role, personal_data=personal_data,
+                password_hash=hash_password(password), digest_ha1=digest_ha1(username, password))
+    set_scopes(user, scopes)
     session.add(user)
     session.flush()
     return user
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < 10:
+        raise Problem(problems.INVALID_FIELD, field="password",
+                      reason="it must have at least 10 characters")
+
+
+def set_password(user: User, password: str) -> None:
+    check_new_password(password)
+    user.password_hash = hash_password(password)
+    user.digest_ha1 = digest_ha1(user.username, password)
+    user.session_epoch += 1  # every other browser signed in as this user is signed out
+
+
+def set_scopes(user: User, scopes: Sequence[tuple[str, str]]) -> None:
+    wanted = {(kind, value.strip()) for kind, value in scopes if value.strip()}
+    bad = sorted(kind for kind, _ in wanted if kind not in SCOPE_KINDS)
+    if bad:
+        raise Problem(problems.INVALID_FIELD, field="scope",
+                      reason=f"must be one of {', '.join(SCOPE_KINDS)}")
+    user.scopes = [UserScope(kind=kind, value=value) for kind, value in sorted(wanted)]
+
+
+def login_account(session: Session, identifier: str) -> tuple[str, User | None]:
+    """The account a login form names, by user name or e-mail, and the key its failed logins
+    are counted under: every spelling of one account shares one key."""
+    if "@" in identifier:
+        email = canonical_email(identifier)
+        user = account_queries.user_by_email(session, email)
+        return (user.username if user else email), user
+    username = normalise_name(identifier)
+    return username, account_queries.user_by_username(session, username)

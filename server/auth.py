@@ -25,7 +25,7 @@ from server.queries import accounts as account_queries
 
 _digest = HTTPDigestAuth(realm=REALM, use_ha1_pw=True, qop="auth")
 # A real hash to check against when the user does not exist, so timing tells nothing.
-_DUMMY_HASH = hash_password(secrets.token_hex(16))
+DUMMY_HASH = hash_password(secrets.token_hex(16))
 
 
 class Account(Protocol):
@@ -65,7 +65,7 @@ def authenticate(lookup: Callable[[str], Account | None]) -> Account:
             return account
     elif auth.type == "basic" and request.is_secure:
         password_hash = account.password_hash if account is not None else None
-        if check_password(password_hash or _DUMMY_HASH, auth.password or "") and password_hash:
+        if check_password(password_hash or DUMMY_HASH, auth.password or "") and password_hash:
             return account
     raise _challenge(problems.AUTHENTICATION_FAILED)
 

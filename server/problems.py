@@ -64,6 +64,11 @@ TOKEN_INVALID = _p(
     "403.1", "This phone's access has been revoked or is not valid. Ask your administrator "
              "for a new QR code.")
 FORBIDDEN = _p("403.2", "You are not allowed to do this.")
+CSRF_FAILED = _p(
+    "403.4", "This form has expired or did not come from this site. Go back, reload the page "
+    "and try again.")
+OWN_RIGHTS = _p(
+    "403.5", "You cannot change your own role or permissions; ask another administrator.")
 FORM_NOT_ALLOWED = _p(
     "403.3", "This phone may not send the form '{form_id}'. Ask your administrator for access.")
 NOT_FOUND = _p("404.1", "Nothing was found at this address.")

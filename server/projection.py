@@ -180,3 +180,16 @@ def system_values(submission: Submission, definition: SubmissionDef, *,
         "_attachments_expected": definition.attachments_expected,
         "_edits": edits,
     }
+
+
+def place_columns(projection: Projection, names: tuple[str, ...]) -> dict[str, sa.Column]:
+    """The root table's columns for the fields called `names` (the shallowest of each name,
+    so a `governorate` inside a group still counts), as scope and filters need them."""
+    found: dict[str, tuple[int, str]] = {}
+    for (key, path, _kind, part), column in projection.columns.items():
+        name = path.rsplit("/", 1)[-1]
+        if key == shapes.ROOT and not part and name in names:
+            depth = path.count("/")
+            if name not in found or depth < found[name][0]:
+                found[name] = (depth, column)
+    return {name: projection.root.c[column] for name, (_depth, column) in found.items()}

@@ -16,6 +16,7 @@ from server.accounts import create_app_user, create_user
 from server.db import make_engine
 from server.form_loading import load_form
 from server.models import Base
+from tests.support import web
 from tests.support.phone import Phone, flask_transport
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -181,6 +182,36 @@ def admin(client, session) -> ApiClient:
     create_user(session, "admin", ADMIN_PASSWORD, "administrator")
     session.commit()
     return ApiClient(client, "admin", ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def make_user(session):
+    """A web user of `role` with the test password; scopes as (kind, value) pairs."""
+
+    def make(username: str, role: str, *, scopes=(), personal_data: bool = False,
+             email: str | None = None):
+        user = create_user(session, username, web.PASSWORD, role, scopes=scopes,
+                           personal_data=personal_data, email=email)
+        session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def browser_for(app, make_user):
+    """A signed-in browser for a new user: `browser_for("supervisor", scopes=[...])`."""
+    counter = iter(range(1, 1000))
+
+    def sign_in(role: str, *, username: str | None = None, **options) -> web.Browser:
+        username = username or f"{role}{next(counter)}"
+        make_user(username, role, **options)
+        browser = web.Browser(app)
+        response = browser.sign_in(username)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return browser
+
+    return sign_in
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,11 @@ from flask import render_template, request
 
 from server import collect_settings, db
 from server.accounts import active_app_user
-from server.pages import bp
+from server.pages import bp, require
 
 
 @bp.get("/app-users/<name>")
+@require("app_users.manage")
 def app_user_qr(name: str):
     app_user = active_app_user(db.session(), name)
     url = collect_settings.server_url(request.host_url, app_user.token)

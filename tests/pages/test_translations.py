@@ -1,0 +1,44 @@
+"""Every word of the interface in Arabic, Kurdish and English."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+
+from server import i18n
+
+SERVER = Path(i18n.__file__).parent
+METHODS = [("templates/**.html", "jinja2"), ("**.py", "python")]
+
+
+def interface_messages() -> set[str]:
+    found = {message for _file, _line, message, _comments, _context
+             in extract_from_dir(SERVER, METHODS, keywords={"_": None, "gettext": None})
+             if isinstance(message, str)}
+    return found | set(i18n.DYNAMIC_MESSAGES)
+
+
+def test_the_interface_has_words_to_translate():
+    messages = interface_messages()
+    assert {"Sign in", "Audit log", "approved"} <= messages
+
+
+@pytest.mark.parametrize("code", ["ar", "ckb"])
+def test_every_word_is_translated(code):
+    catalogue = i18n.catalogue(code)
+    missing = sorted(interface_messages() - set(catalogue))
+    assert not missing, f"{len(missing)} messages lack a {code} translation: {missing[:20]}"
+
+
+@pytest.mark.parametrize("code", ["ar", "ckb"])
+def test_translations_keep_their_placeholders(code):
+    for message, translation in i18n.catalogue(code).items():
+        assert _placeholders(translation) == _placeholders(message), (message, translation)
+
+
+def _placeholders(text: str) -> set[str]:
+    import string
+
+    return {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name}
