@@ -262,12 +262,23 @@ def users() -> None:
                               "standard input with --password-stdin).")
 @click.argument("username")
 @click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--email", help="E-mail address; the user may sign in with it too.")
+@click.option("--personal-data", is_flag=True,
+              help="May see fields marked personal (names, phone numbers).")
+@click.option("--governorate", "governorates", multiple=True,
+              help="Limit to this governorate's submissions (repeatable).")
+@click.option("--forum", "forums", multiple=True,
+              help="Limit to this forum's submissions (repeatable).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def users_create(username: str, role: str, password_stdin: bool) -> None:
+def users_create(username: str, role: str, email: str | None, personal_data: bool,
+                 governorates: tuple[str, ...], forums: tuple[str, ...],
+                 password_stdin: bool) -> None:
     password = sys.stdin.readline().rstrip("\n") if password_stdin else \
         click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    scopes = [("governorate", g) for g in governorates] + [("forum", f) for f in forums]
     with _database() as (_app, session):
-        user = create_user(session, username, password, role)
+        user = create_user(session, username, password, role, email=email,
+                           personal_data=personal_data, scopes=scopes)
         session.commit()
         click.echo(f"{user.username}\t{user.role}")
 
