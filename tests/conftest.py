@@ -105,10 +105,11 @@ def session(app):
     """A database session for arranging and checking a test, outside any request. It never holds
     SQLite's write lock while it reads; call `session.rollback()` before reading what a request
     wrote (a SQLite read transaction sees the database as it was when it began)."""
-    with app.app_context():
-        test_session = db.open_session(app, writing=False)
-        yield test_session
-        test_session.close()
+    # No app context is held open: requests would share it (and its `g`, where the signed-in
+    # user is cached) instead of getting one each, as they do in production.
+    test_session = db.open_session(app, writing=False)
+    yield test_session
+    test_session.close()
 
 
 @pytest.fixture

@@ -80,7 +80,8 @@ def _identify() -> None:
     """Before every request of the app: who the reader is and which language they read."""
     if request.blueprint in ("collect", "collect_key", "api"):
         return
-    g.user = current_user if current_user.is_authenticated else None
+    # the user itself, not the proxy: the proxy would resolve to whatever g holds later
+    g.user = current_user._get_current_object() if current_user.is_authenticated else None
     g.language = i18n.choose(g.user.locale if g.user is not None else None)
 
 

@@ -1,0 +1,155 @@
+"""Every route of the app, asked by every kind of caller: the server decides, not the page.
+
+The table below must name every route; a new route without its line fails the test, so nobody
+adds a page or an API call without saying who may use it.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from server.accounts import create_app_user, create_user
+from tests.support.web import PASSWORD, Browser
+
+ROLES = ("anonymous", "administrator", "supervisor", "analyst")
+OK, LOGIN, FORBIDDEN, NOT_FOUND, UNAUTHORISED = "ok", "login", "403", "404", "401"
+
+
+def everyone(outcome):
+    return dict.fromkeys(ROLES, outcome)
+
+
+def signed_in(administrator=OK, supervisor=OK, analyst=OK):
+    return {"anonymous": LOGIN, "administrator": administrator, "supervisor": supervisor,
+            "analyst": analyst}
+
+
+ADMIN_PAGE = signed_in(supervisor=FORBIDDEN, analyst=FORBIDDEN)
+ADMIN_API = {"anonymous": UNAUTHORISED, "administrator": OK, "supervisor": FORBIDDEN,
+             "analyst": FORBIDDEN}
+# OpenRosa with a password is for app users (phones), never for web accounts.
+PHONES_ONLY = everyone(UNAUTHORISED)
+# The token in the path is the phone's credential, whoever holds it.
+TOKEN = everyone(OK)
+
+EXPECTED: dict[tuple[str, str], dict[str, str]] = {
+    ("pages.home", "GET"): signed_in(),
+    ("pages.login", "GET"): everyone(OK),
+    ("pages.login", "POST"): everyone(UNAUTHORISED),  # the walk's password is wrong
+    ("pages.logout", "POST"): everyone(LOGIN),  # signed out, or never signed in
+    ("pages.change_password", "GET"): signed_in(),
+    ("pages.change_password", "POST"): signed_in(),
+    ("pages.choose_language", "POST"): everyone(OK),
+    ("pages.forms_index", "GET"): signed_in(),
+    ("pages.users_index", "GET"): ADMIN_PAGE,
+    ("pages.new_user", "GET"): ADMIN_PAGE,
+    ("pages.new_user", "POST"): ADMIN_PAGE,
+    ("pages.edit_user", "GET"): ADMIN_PAGE,
+    ("pages.edit_user", "POST"): ADMIN_PAGE,
+    ("pages.audit_log", "GET"): ADMIN_PAGE,
+    ("pages.app_user_qr", "GET"): ADMIN_PAGE,
+    ("static", "GET"): everyone(OK),
+    ("api.list_forms", "GET"): ADMIN_API,
+    ("api.upload_form", "POST"): ADMIN_API,
+    ("api.get_form", "GET"): ADMIN_API,
+    ("api.patch_form", "PATCH"): ADMIN_API,
+    ("api.put_media", "PUT"): ADMIN_API,
+    ("api.list_app_users", "GET"): ADMIN_API,
+    ("api.create", "POST"): ADMIN_API,
+    ("api.revoke", "DELETE"): ADMIN_API,
+    ("api.qr_code", "GET"): ADMIN_API,
+    **{(f"collect.{name}", method): PHONES_ONLY for name, method in (
+        ("form_list", "GET"), ("form_download", "GET"), ("media_file", "GET"),
+        ("manifest", "GET"), ("submission", "POST"), ("submission_preflight", "HEAD"))},
+    **{(f"collect_key.{name}", method): TOKEN for name, method in (
+        ("form_list", "GET"), ("form_download", "GET"), ("media_file", "GET"),
+        ("manifest", "GET"), ("submission_preflight", "HEAD"))},
+    # a body-less POST is a bad submission (400) for whoever holds the token
+    ("collect_key.submission", "POST"): TOKEN,
+}
+# Path values other than the world's defaults.
+OVERRIDES = {"revoke": {"name": "spare"}, "media_file": {"name": "forums.csv"},
+             "put_media": {"name": "forums.csv"}}
+# Routes that end the caller's session or change shared data go last.
+LAST = {("pages.logout", "POST"), ("api.revoke", "DELETE")}
+
+
+@pytest.fixture
+def world(app, session, programme):
+    officer = create_app_user(session, "officer")
+    create_app_user(session, "spare")
+    users = {role: create_user(session, role, PASSWORD, role,
+                               scopes=[("governorate", "baghdad")] if role == "supervisor"
+                               else ()) for role in ROLES[1:]}
+    session.commit()
+    values = {"xml_form_id": "forum_meeting", "name": "officer", "token": officer.token,
+              "user_id": users["supervisor"].id, "filename": "muntada.css"}
+    return values
+
+
+def routes(app):
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"OPTIONS"}):
+            if method == "HEAD" and "GET" in rule.methods:
+                continue
+            yield rule, method
+
+
+def test_every_route_has_its_line_in_the_table(app):
+    found = {(rule.endpoint, method) for rule, method in routes(app)}
+    assert found - set(EXPECTED) == set(), "routes without a line"
+    assert set(EXPECTED) - found == set(), "lines for routes that do not exist"
+
+
+def test_every_route_answers_each_role_as_the_table_says(app, world):
+    mismatches = []
+    for role in ROLES:
+        caller = Caller(app, role)
+        ordered = sorted(routes(app), key=lambda rm: (rm[0].endpoint, rm[1]) in LAST)
+        for rule, method in ordered:
+            values = dict(world, **OVERRIDES.get(rule.endpoint.split(".")[-1], {}))
+            path = rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]
+            outcome = caller.ask(method, path, rule.endpoint)
+            expected = EXPECTED[(rule.endpoint, method)][role]
+            if outcome != expected:
+                mismatches.append(f"{role:13} {method:6} {path}: {outcome}, expected {expected}")
+    assert not mismatches, "\n".join(mismatches)
+
+
+class Caller:
+    """A role as it reaches each surface: a signed-in browser for pages, Basic over HTTPS with
+    the same account for the API and OpenRosa."""
+
+    def __init__(self, app, role: str):
+        self.role = role
+        self.browser = Browser(app, base_url="https://localhost")
+        self.client = app.test_client()
+        self.headers = {"X-OpenRosa-Version": "1.0"}
+        if role != "anonymous":
+            assert self.browser.sign_in(role).status_code == 302
+            token = base64.b64encode(f"{role}:{PASSWORD}".encode()).decode()
+            self.headers["Authorization"] = f"Basic {token}"
+        else:
+            self.browser.get("/login")
+
+    def ask(self, method: str, path: str, endpoint: str) -> str:
+        if endpoint.startswith(("api.", "collect")):
+            response = self.client.open(path, method=method, headers=self.headers,
+                                        base_url="https://localhost")
+        elif method == "GET":
+            response = self.browser.get(path)
+        else:
+            response = self.browser.post(path, {"role": "no such role", "lang": "en"})
+        response.close()  # files (static, media) are streamed
+        return outcome_of(response)
+
+
+def outcome_of(response) -> str:
+    if response.status_code in (301, 302, 303) and \
+            response.headers.get("Location", "").startswith("/login"):
+        return LOGIN
+    if response.status_code in (401, 403, 404):
+        return str(response.status_code)
+    return OK
