@@ -135,3 +135,23 @@ def make_analyst(client, session):
 @pytest.fixture
 def analyst(make_analyst) -> Analyst:
     return make_analyst()
+
+
+@pytest.fixture
+def review(app, session):
+    """review(key, state): a supervisor's decision, as the review workspace records it."""
+    import sqlalchemy as sa
+
+    from server import projection
+    from server.models import Submission
+    from server.queries import forms as form_queries
+
+    def _review(key: str, state: str) -> None:
+        session.rollback()
+        form = form_queries.get_form(session, FORM_ID)
+        root = projection.load(session, form).root
+        session.execute(sa.update(Submission).where(Submission.instance_id == key).values(
+            review_state=state, reviewed_at=sa.func.now()))
+        session.execute(sa.update(root).where(root.c._key == key).values(_review_state=state))
+        session.commit()
+    return _review
