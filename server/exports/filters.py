@@ -38,7 +38,7 @@ class FilterSchema(Schema):
     formVersion = fields.List(fields.String(), load_default=list)
     where = fields.List(fields.String(), load_default=list,
                         metadata={"description": "A field's value: name=value, name>=value, "
-                                  "name~text (contains); operators = != > >= < <= ~"})
+                                  "name~text (contains, in any case); operators = != > >= < <= ~"})
     since = fields.AwareDateTime(load_default=None, default_timezone=UTC, metadata={
         "description": "Only what was added, edited or reviewed after this moment: the "
                        "`cursor` of the previous pull."})

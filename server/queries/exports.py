@@ -27,7 +27,7 @@ OPERATORS = {
     ">=": lambda column, value: column >= value,
     "<": lambda column, value: column < value,
     "<=": lambda column, value: column <= value,
-    "~": lambda column, value: column.contains(value, autoescape=True),
+    "~": lambda column, value: column.icontains(value, autoescape=True),
 }
 SUBMITTER_ID = Submission.submitter_id.label("submitter_id")
 
@@ -115,7 +115,7 @@ def tokens_of(session: Session, user: User | None = None) -> Sequence[tuple[ApiT
     query = sa.select(ApiToken, User.username).join(User, User.id == ApiToken.user_id)
     if user is not None:
         query = query.where(ApiToken.user_id == user.id)
-    return session.execute(query.order_by(User.username, ApiToken.name)).tuples().all()
+    return session.execute(query.order_by(User.username, ApiToken.name)).all()
 
 
 def token_named(session: Session, user: User, name: str) -> ApiToken | None:
