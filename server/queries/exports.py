@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from server.models import (
     ApiToken,
+    ExportJob,
+    Form,
     FormMedia,
     FormVersion,
     Submission,
@@ -137,3 +139,24 @@ def select_points(table: sa.Table, root: sa.Table, own: Sequence[str],
     return (sa.select(*(table.c[name] for name in own), *(root.c[name] for name in from_root))
             .select_from(joined).where(where)
             .order_by(root.c._submission_id, *([] if table is root else [table.c._key])))
+
+
+# -- export jobs ----------------------------------------------------------------------------------
+
+def job_of(session: Session, user: User, job_id: int) -> ExportJob | None:
+    """A user's own export job: nobody else's, whoever asks."""
+    return session.scalar(sa.select(ExportJob).where(ExportJob.id == job_id,
+                                                     ExportJob.user_id == user.id))
+
+
+def recent_jobs(session: Session, user: User, limit: int = 10) -> Sequence[ExportJob]:
+    return session.scalars(sa.select(ExportJob).where(ExportJob.user_id == user.id)
+                           .order_by(ExportJob.id.desc()).limit(limit)).all()
+
+
+def update_job(session: Session, job_id: int, **values) -> None:
+    session.execute(sa.update(ExportJob).where(ExportJob.id == job_id).values(**values))
+
+
+def form_by_id(session: Session, form_id: int) -> Form | None:
+    return session.get(Form, form_id)
