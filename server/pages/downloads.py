@@ -25,7 +25,8 @@ MIMETYPES = {"csv": "application/zip", "geojson": "application/geo+json",
 def downloads():
     session = db.session()
     forms = [f for f in form_queries.list_forms(session) if f.current_version is not None]
-    return render_template("downloads.html", forms=forms, formats=FORMATS, export_languages=LANGUAGES, all_languages=i18n.LANGUAGES,
+    return render_template("downloads.html", forms=forms, formats=FORMATS,
+                           export_languages=LANGUAGES, all_languages=i18n.LANGUAGES,
                            states=REVIEW_STATES, jobs=queries.recent_jobs(session, g.user),
                            personal=access.sees_personal_data(g.user))
 
