@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import multiprocessing
 import os
@@ -64,7 +65,8 @@ def load(data_dir: Path, database_url: str | None, submissions: int, seed: int) 
         session.commit()
         form = form_queries.get_form(session, FORM_ID)
         proj = projection.load(session, form)
-        forums = list(csv.DictReader(open(PROGRAMME_FORMS[0].media[0], encoding="utf-8")))
+        forums = list(csv.DictReader(io.StringIO(
+            PROGRAMME_FORMS[0].media[0].read_text(encoding="utf-8"))))
         root_columns = {(path, kind, part): name for (key, path, kind, part), name
                         in proj.columns.items() if key == ""}
         issue_columns = {(path, kind, part): name for (key, path, kind, part), name
@@ -146,7 +148,7 @@ def _values(rng, columns, forum, key) -> dict:
 # -- measured work, each in a fresh process --------------------------------------------------------
 
 def _peak_kib() -> int:
-    for line in open("/proc/self/status"):
+    for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     return 0
