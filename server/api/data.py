@@ -20,6 +20,7 @@ from server.api.data_schemas import (
     PageSchema,
     StructureSchema,
 )
+from server.api.schemas import FormSchema
 from server.exports import Options, prepare, write
 from server.exports import filters as filtering
 from server.exports.cells import row_maker
@@ -29,6 +30,14 @@ from server.queries import forms as form_queries
 
 MIMETYPES = {"csv": "application/zip", "geojson": "application/geo+json",
              "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@bp.get("/data/forms")
+@allow("data.download")
+def data_forms():
+    """The forms there is data of (the form management routes stay for administrators)."""
+    return FormSchema(many=True).dump(
+        [f for f in form_queries.list_forms(db.session()) if f.current_version is not None])
 
 
 @bp.get("/forms/<xml_form_id>/structure")

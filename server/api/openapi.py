@@ -46,7 +46,7 @@ def build_spec() -> dict:
         return {"description": "OK", "content": {"application/json": {
             "schema": {"type": "array", "items": schema} if many else schema}}}
 
-    spec.path("/forms", operations={"get": {
+    spec.path("/data/forms", operations={"get": {
         "summary": "Forms", "security": security,
         "responses": {"200": ok("Form", many=True), **_ERRORS}}})
     spec.path("/forms/{xml_form_id}/structure", operations={"get": {

@@ -143,9 +143,10 @@ def test_who_may_read_and_with_what(form, send, make_analyst, client, muntada):
 
     assert supervisor.get(DATA).status_code == 403
     assert admin.get(DATA).status_code == 200
-    # analysts read forms but do not manage them or app users
+    # analysts list the forms there is data of, but do not manage forms or app users
     analyst = Analyst(client, "analyst")
-    assert analyst.get("/api/v1/forms").status_code == 200
+    assert [f["xmlFormId"] for f in analyst.get("/api/v1/data/forms").get_json()] == [FORM_ID]
+    assert analyst.get("/api/v1/forms").status_code == 403
     assert analyst.get("/api/v1/app-users").status_code == 403
     assert analyst.client.patch(f"/api/v1/forms/{FORM_ID}", json={"state": "closed"},
                                 headers=analyst.headers,
