@@ -283,6 +283,64 @@ def users_create(username: str, role: str, email: str | None, personal_data: boo
         click.echo(f"{user.username}\t{user.role}")
 
 
+@main.group("api-tokens", help="Keys for analysts' scripts to the data API (Authorization: "
+                                "Bearer).")
+def api_tokens() -> None:
+    pass
+
+
+@api_tokens.command("create", help="Create a token for a web user who may download data; it is "
+                                   "printed once and only its hash is kept.")
+@click.argument("username")
+@click.argument("name")
+def api_tokens_create(username: str, name: str) -> None:
+    from server import access
+    from server.api import tokens
+
+    with _database() as (_app, session):
+        user = _web_user(session, username)
+        if not access.can(user, "data.download"):
+            raise click.ClickException(f"{user.username} is a {user.role}: only analysts and "
+                                       "administrators download data.")
+        _token, secret = tokens.create(session, user, name)
+        session.commit()
+        click.echo(secret)
+
+
+@api_tokens.command("list", help="List API tokens (never their secrets).")
+@click.argument("username", required=False)
+def api_tokens_list(username: str | None) -> None:
+    from server.queries import exports as export_queries
+
+    with _database() as (_app, session):
+        user = _web_user(session, username) if username else None
+        for token, owner in export_queries.tokens_of(session, user):
+            state = "revoked" if token.revoked_at else "active"
+            used = token.last_used_at.isoformat(timespec="seconds") if token.last_used_at \
+                else "never used"
+            click.echo(f"{owner}\t{token.name}\t{state}\t{used}")
+
+
+@api_tokens.command("revoke", help="Revoke a user's API token: scripts using it stop at once.")
+@click.argument("username")
+@click.argument("name")
+def api_tokens_revoke(username: str, name: str) -> None:
+    from server.api import tokens
+
+    with _database() as (_app, session):
+        if tokens.revoke(session, _web_user(session, username), name) is None:
+            raise click.ClickException(f"{username} has no active token named '{name}'.")
+        session.commit()
+        click.echo(f"Revoked {name}.")
+
+
+def _web_user(session: Session, username: str):
+    user = account_queries.user_by_username(session, normalise_name(username))
+    if user is None:
+        raise click.ClickException(f"There is no active web user named '{username}'.")
+    return user
+
+
 def _show(app: Flask, app_user) -> None:
     url = collect_settings.server_url(app.config["PUBLIC_URL"], app_user.token)
     click.echo(f"App user: {app_user.name}")

@@ -58,8 +58,21 @@ SUBMISSION_INVALID = _p("400.6", "The submission could not be read: {reason}")
 NO_XML_PART = _p(
     "400.7", "The request has no xml_submission_file part: send the form as "
              "multipart/form-data with the instance in a part named xml_submission_file.")
+EXPORT_FILTER_FIELD = _p(
+    "400.20", "There is no field '{name}' in this form's table to filter on. Use a column name "
+              "of the export or a field name of the form.")
+EXPORT_FILTER_VALUE = _p("400.21", "The filter on '{name}' is not valid: {reason}")
+EXPORT_FILTER_PERSONAL = _p(
+    "400.22", "'{name}' is personal data: it can only be filtered on by equality, and only by "
+              "users allowed to see personal data.")
+EXPORT_TABLE_UNKNOWN = _p(
+    "400.23", "The form '{form_id}' has no table '{table}'. Its tables are: {tables}.")
+EXPORT_OPTION_INVALID = _p("400.24", "The export option '{option}' is not valid: {reason}")
 AUTHENTICATION_REQUIRED = _p("401.1", "Please log in with your user name and password.")
 AUTHENTICATION_FAILED = _p("401.2", "The user name or password is not correct.")
+API_TOKEN_INVALID = _p(
+    "401.20", "This API token is not valid or has been revoked. Ask for a new one with "
+              "`muntada api-tokens create`.")
 TOKEN_INVALID = _p(
     "403.1", "This phone's access has been revoked or is not valid. Ask your administrator "
              "for a new QR code.")
@@ -67,6 +80,9 @@ FORBIDDEN = _p("403.2", "You are not allowed to do this.")
 CSRF_FAILED = _p(
     "403.4", "This form has expired or did not come from this site. Go back, reload the page "
     "and try again.")
+API_TOKEN_NOT_HERE = _p(
+    "403.20", "API tokens open the data API only; sign in with a user name and password for "
+              "this.")
 OWN_RIGHTS = _p(
     "403.5", "You cannot change your own role or permissions; ask another administrator.")
 FORM_NOT_ALLOWED = _p(
@@ -81,6 +97,7 @@ FORM_VERSION_UNKNOWN = _p(
 EDIT_TARGET_UNKNOWN = _p(
     "404.6", "This is an edit of a submission the server does not have ({deprecated_id}). "
              "Send the original first.")
+EXPORT_NOT_FOUND = _p("404.20", "There is no export {job_id} of yours.")
 METHOD_NOT_ALLOWED = _p("405.1", "This address does not accept {method} requests.")
 FORM_VERSION_CONFLICT = _p(
     "409.1", "Form '{form_id}' version '{version}' is already loaded with different content. "
@@ -99,6 +116,9 @@ SUBMISSION_DELETED = _p(
 ATTACHMENT_CONFLICT = _p(
     "409.8", "The file '{name}' was already received for this submission with different "
              "content; the new file was not saved.")
+EXPORT_NOT_READY = _p(
+    "409.20", "Export {job_id} is not ready ({state}); wait until it is, then download it.")
+API_TOKEN_EXISTS = _p("409.21", "{username} already has an API token named '{name}'.")
 TOO_LARGE = _p("413.1", "The upload is larger than the {limit} bytes this server accepts.")
 INTERNAL = _p("500.1", "Something went wrong on the server; it has been logged. Please try again.")
 

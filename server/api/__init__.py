@@ -1,31 +1,69 @@
-"""The JSON API: administrators load forms and manage app users; analysts' data API comes later.
+"""The JSON API: administrators load forms and manage app users; analysts (and administrators)
+read data through the data API.
 
-Every route authenticates a web user (Digest, or Basic over HTTPS) and checks the role here, on
-the server; errors are JSON problems from the catalogue (`server.errors`).
+Every route authenticates here, on the server: a web user by Digest (or Basic over HTTPS), or a
+script by `Authorization: Bearer <token>` for the data API only. A route says which permissions
+open it with `@allow(...)`; a route that says nothing is for administrators. Errors are JSON
+problems from the catalogue (`server.errors`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, g, request
+from flask import Blueprint, Flask, current_app, g, request
 from marshmallow import Schema, ValidationError
 
-from server import auth, problems
+from server import access, auth, db, problems
 from server.problems import Problem
+from server.queries import accounts as account_queries
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# Read without signing in: the description of the API itself.
+PUBLIC = {"api.openapi"}
 
 
 def init_app(app: Flask) -> None:
-    from server.api import app_users, forms  # noqa: F401  (routes)
+    from server.api import app_users, data, forms, openapi  # noqa: F401  (routes)
 
     app.register_blueprint(bp)
 
 
+def allow(*permissions: str) -> Callable:
+    """Open a route to users with any of `permissions` (and to their API tokens)."""
+    for permission in permissions:
+        access.can(None, permission)  # fail at import on a misspelt permission
+
+    def mark(view: Callable) -> Callable:
+        view.permissions = permissions
+        return view
+    return mark
+
+
 @bp.before_request
 def _identify_user() -> None:
-    g.user = auth.administrator()
+    if request.endpoint in PUBLIC:
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    permissions = getattr(view, "permissions", None)
+    credentials = request.authorization
+    if credentials is not None and credentials.type == "bearer":
+        from server.api import tokens
+
+        user = tokens.user_for(credentials.token or "")
+        if permissions is None:
+            raise Problem(problems.API_TOKEN_NOT_HERE)
+    else:
+        user = auth.authenticate(
+            lambda name: account_queries.user_by_username(db.session(), name))
+    g.user = user
+    if permissions is None:
+        allowed = user.role == "administrator" and user.disabled_at is None
+    else:
+        allowed = any(access.can(user, p) for p in permissions)
+    if not allowed:
+        raise Problem(problems.FORBIDDEN)
 
 
 def load_json(schema: Schema) -> Any:

@@ -37,6 +37,7 @@ def init_app(app: Flask) -> None:
     from server.pages import (  # noqa: F401  (routes)
         app_users,
         audit_log,
+        downloads,
         review_list,
         sessions,
         users,

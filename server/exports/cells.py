@@ -1,0 +1,147 @@
+"""From a row of the relational tables to the cells of an export: typed, cleaned, labelled in the
+reader's language, personal values pseudonymised. One function per column is made once per
+export, so a row costs a list comprehension.
+
+Targets: "excel" gets typed cells (numbers, dates and times as such; datetimes in UTC without a
+zone, which Excel cannot store; over-long texts cut); "csv" gets text (ISO 8601, UTC with a Z);
+"json" gets numbers as numbers and moments as ISO 8601 text. Spreadsheet targets have formulas
+neutralised; JSON keeps every text as it is (after cleaning).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from server.exports.cleaning import Pseudonyms, clean_text, cut, neutralise, phone_number
+from server.exports.layout import Column, Layout, Table, label
+
+Cell = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Choices:
+    """How the reader wants their export worded."""
+
+    language: str | None = None  # a language code: ar, ckb, en
+    labels: bool = False  # choice labels instead of stored values
+    header_labels: bool = False  # columns headed by their labels instead of their names
+    reveal_personal: bool = False
+
+
+TARGETS = ("csv", "excel", "json")
+
+
+def row_maker(layout: Layout, table: Table, options: Choices, pseudonyms: Pseudonyms,
+              target: str) -> Callable[[Sequence], list]:
+    """A function from a row (the table's `sources`, in order) to its cells for `target`."""
+    if target not in TARGETS:
+        raise ValueError(target)
+    index = {name: position for position, name in enumerate(table.sources)}
+    plan = [(index[c.source], _cell(layout, c, options, pseudonyms, target))
+            for c in table.columns]
+
+    def make(row: Sequence) -> list:
+        return [convert(row[position]) for position, convert in plan]
+    return make
+
+
+def _cell(layout: Layout, column: Column, options: Choices, pseudonyms: Pseudonyms,
+          target: str) -> Cell:
+    if column.choice is not None:
+        name = column.choice.name
+        return lambda value: None if value is None else int(name in value.split())
+    hide = column.personal and not options.reveal_personal
+    if column.kind == "text" or hide:
+        return _text_cell(layout, column, options, pseudonyms if hide else None, target)
+    if column.kind == "datetime":
+        return _datetime_value if target == "excel" else datetime_text
+    if column.kind == "decimal":
+        return _decimal_text if target == "csv" else _decimal_value
+    if column.kind in ("date", "time"):
+        return _same if target == "excel" else _iso
+    return _same  # integers
+
+
+def _text_cell(layout: Layout, column: Column, options: Choices, pseudonym: Pseudonyms | None,
+               target: str) -> Cell:
+    labels = None
+    if options.labels and pseudonym is None and (column.select_one or column.select_multiple):
+        found = layout.choice_labels.get(column.field.path, {})
+        labels = {name: label(texts, options.language, name) for name, texts in found.items()}
+    phone, multiple = column.phone, column.select_multiple
+    excel, spreadsheet = target == "excel", target != "json"
+
+    def convert(value):
+        if value is None:
+            return None
+        if not isinstance(value, str):  # a personal number: the same text on every database
+            value = _decimal_text(value) if isinstance(value, Decimal | float) else str(value)
+        text = clean_text(value)
+        if text == "":
+            return None
+        if phone:
+            text = phone_number(text)
+        if pseudonym is not None:
+            return pseudonym(text)
+        if labels is not None:
+            text = "; ".join(labels.get(v, v) for v in text.split()) if multiple \
+                else labels.get(text, text)
+        if excel:
+            text = cut(text)
+        return neutralise(text) if spreadsheet else text
+    return convert
+
+
+def _same(value):
+    return value
+
+
+def _iso(value: date | time | None):
+    return None if value is None else value.isoformat()
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back UTC without a zone; PostgreSQL in the session's zone
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def datetime_text(value: datetime | None):
+    if value is None:
+        return None
+    return _utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _datetime_value(value: datetime | None):
+    return None if value is None else _utc(value).replace(tzinfo=None)
+
+
+def _decimal_text(value):
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _decimal_value(value):
+    if value is None or isinstance(value, int):
+        return value
+    return float(value)
+
+
+def header(column: Column, options: Choices) -> str:
+    """A column's heading: its name, or its label in the reader's language."""
+    if not options.header_labels or column.field is None:
+        return neutralise(column.header)
+    # "Police / Women": the same label often appears in several groups
+    text = " / ".join(label(f.labels, options.language, f.name)
+                      for f in (*column.groups, column.field))
+    if column.part:
+        text = f"{text} ({column.part})"
+    elif column.choice is not None:
+        text = f"{text}: {label(column.choice.labels, options.language, column.choice.name)}"
+    return neutralise(cut(clean_text(text)))

@@ -1,0 +1,98 @@
+"""Exports built in the background: the page asks for one, a thread of the worker writes it into
+the data folder while its ExportJob row counts rows done out of the total, and the page polls
+that row until the file can be downloaded, by its owner only."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+from pathlib import Path
+
+from flask import Flask
+
+from server import db
+from server.exports import FORMATS, Options, prepare, write
+from server.models import ExportJob, Form, User, utcnow
+from server.queries import exports as queries
+
+log = logging.getLogger(__name__)
+_threads: dict[int, threading.Thread] = {}
+_PROGRESS_EVERY = 5000
+
+
+def folder(app: Flask) -> Path:
+    path = Path(app.config["DATA_DIR"]) / "exports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def start(app: Flask, session, user: User, form: Form, options: Options) -> ExportJob:
+    """Record the job, commit it, and write it in a thread of this worker."""
+    job = ExportJob(user_id=user.id, form_id=form.id, format=options.format,
+                    options=json.dumps(options.as_dict(), ensure_ascii=False))
+    session.add(job)
+    session.commit()
+    thread = threading.Thread(target=run, args=(app, job.id), name=f"export-{job.id}",
+                              daemon=True)
+    _threads[job.id] = thread
+    thread.start()
+    return job
+
+
+def wait(job_id: int, timeout: float = 60) -> None:
+    """Until a job's thread has finished (tests and the command line)."""
+    thread = _threads.get(job_id)
+    if thread is not None:
+        thread.join(timeout)
+        _threads.pop(job_id, None)
+
+
+def run(app: Flask, job_id: int) -> None:
+    with app.app_context():
+        reader = db.open_session(app, writing=False)
+        target: Path | None = None
+        try:
+            job = reader.get(ExportJob, job_id)
+            user, form = reader.get(User, job.user_id), reader.get(Form, job.form_id)
+            prepared = prepare(reader, form, user, Options.from_dict(json.loads(job.options)),
+                               secret_key=app.config["SECRET_KEY"], blobs=app.extensions["blobs"])
+            _update(app, job_id, state="running", total=prepared.count(reader))
+            name = f"{job_id}-{secrets.token_hex(8)}{FORMATS[job.format]}"
+            target = folder(app) / f".{name}"
+            last = [0]
+
+            def progress(done: int) -> None:
+                if done - last[0] >= _PROGRESS_EVERY:
+                    last[0] = done
+                    _update(app, job_id, done=done)
+            written = write(reader, prepared, target, progress)
+            os.replace(target, folder(app) / name)
+            _update(app, job_id, state="done", file_name=name, finished_at=utcnow(),
+                    done=sum(v for k, v in written.items() if k != "media"))
+        except Exception as error:
+            log.exception("export %s failed", job_id)
+            if target is not None:
+                target.unlink(missing_ok=True)
+            _update(app, job_id, state="failed", finished_at=utcnow(),
+                    error=f"{type(error).__name__}"[:200])
+        finally:
+            reader.close()
+
+
+def path_of(app: Flask, job: ExportJob) -> Path | None:
+    if job.state != "done" or not job.file_name:
+        return None
+    path = folder(app) / job.file_name
+    return path if path.is_file() else None
+
+
+def _update(app: Flask, job_id: int, **values) -> None:
+    writer = db.open_session(app, writing=True)
+    try:
+        queries.update_job(writer, job_id, **values)
+        writer.commit()
+    finally:
+        writer.close()

@@ -1,0 +1,103 @@
+"""The downloads page: an analyst chooses form, format, language and filters; the export is
+written in the background while the page shows its progress; the finished file is theirs alone
+to download, and each download is written to the audit log."""
+
+from __future__ import annotations
+
+from flask import current_app, g, jsonify, redirect, render_template, request, send_file, url_for
+
+from server import access, audit, db, i18n, problems
+from server.exports import FORMATS, LANGUAGES, Options, jobs
+from server.exports import filters as filtering
+from server.i18n import gettext as _
+from server.models import REVIEW_STATES
+from server.pages import bp, require
+from server.problems import Problem
+from server.queries import exports as queries
+from server.queries import forms as form_queries
+
+MIMETYPES = {"csv": "application/zip", "geojson": "application/geo+json",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@bp.get("/downloads")
+@require("data.download")
+def downloads():
+    session = db.session()
+    forms = [f for f in form_queries.list_forms(session) if f.current_version is not None]
+    return render_template("downloads.html", forms=forms, formats=FORMATS,
+                           export_languages=LANGUAGES, all_languages=i18n.LANGUAGES,
+                           states=REVIEW_STATES, jobs=queries.recent_jobs(session, g.user),
+                           personal=access.sees_personal_data(g.user))
+
+
+@bp.post("/downloads")
+@require("data.download")
+def start_download():
+    session = db.session()
+    form = form_queries.get_form(session, request.form.get("form", ""))
+    if form is None or form.current_version is None:
+        raise Problem(problems.FORM_NOT_FOUND, form_id=request.form.get("form", ""))
+    filters, _data = filtering.read(request.form)
+    flag = request.form.get
+    options = Options(
+        format=flag("format", "csv"), language=flag("language") or None,
+        labels=flag("values") == "labels", header_labels=flag("headers") == "labels",
+        group_paths=flag("group_paths") == "yes", split_multiples=bool(flag("split")),
+        attachments=bool(flag("attachments")), filters=filters)
+    # a bad filter fails here, in the request, rather than later in the background
+    filtering.clause(_layout(session, form), filters, g.user)
+    job = jobs.start(current_app._get_current_object(), session, g.user, form, options)
+    return redirect(url_for("pages.download_job", job_id=job.id))
+
+
+@bp.get("/downloads/<int:job_id>")
+@require("data.download")
+def download_job(job_id: int):
+    job = _job(job_id)
+    return render_template("download_job.html", job=job,
+                           form=queries.form_by_id(db.session(), job.form_id))
+
+
+@bp.get("/downloads/<int:job_id>/status")
+@require("data.download")
+def download_status(job_id: int):
+    job = _job(job_id)
+    return jsonify(state=job.state, done=job.done, total=job.total,
+                   label=_(job.state),
+                   file=url_for("pages.download_file", job_id=job.id)
+                   if job.state == "done" else None)
+
+
+@bp.get("/downloads/<int:job_id>/file")
+@require("data.download")
+def download_file(job_id: int):
+    app = current_app._get_current_object()
+    job = _job(job_id)
+    path = jobs.path_of(app, job)
+    if path is None:
+        raise Problem(problems.EXPORT_NOT_READY, job_id=job_id, state=_(job.state))
+    form = queries.form_by_id(db.session(), job.form_id)
+    writer = db.open_session(app, writing=True)
+    try:
+        audit.record(writer, "export.downloaded", user=g.user, form_id=job.form_id,
+                     format=job.format, job=job.id, rows=job.done, via="page")
+        writer.commit()
+    finally:
+        writer.close()
+    stamp = job.created_at.strftime("%Y%m%d-%H%M%S")
+    return send_file(path, mimetype=MIMETYPES[job.format], as_attachment=True,
+                     download_name=f"{form.xml_form_id}-{stamp}{FORMATS[job.format]}")
+
+
+def _job(job_id: int):
+    job = queries.job_of(db.session(), g.user, job_id)
+    if job is None:  # someone else's job is as absent as one that never was
+        raise Problem(problems.EXPORT_NOT_FOUND, job_id=job_id)
+    return job
+
+
+def _layout(session, form):
+    from server.exports.layout import build
+
+    return build(session, form, current_app.extensions["blobs"])

@@ -1,0 +1,105 @@
+"""The downloads page: an analyst asks for an export, watches its progress and downloads it;
+nobody else can."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+import sqlalchemy as sa
+from flask import g, has_app_context
+from openpyxl import load_workbook
+
+from server.exports import jobs
+from server.models import AuditEvent
+from tests.exports.conftest import FORM_ID
+from tests.support import web
+
+
+@pytest.fixture(autouse=True)
+def fresh_csrf_per_request(monkeypatch):
+    """The `session` fixture holds an app context for the whole test, and Flask lets requests
+    share it, `g` included: flask-wtf would keep the login page's token in `g` and never put
+    the signed-in session's own into the cookie, and Flask-Login would keep the first browser's
+    user for every other. Each request starts without them, as in a real server."""
+    get, post = web.Browser.get, web.Browser.post
+
+    def fresh(method):
+        def call(self, *args, **kwargs):
+            if has_app_context():  # what one request leaves in `g` for the next
+                for name in ("csrf_token", "_login_user", "user", "language"):
+                    g.pop(name, None)
+            return method(self, *args, **kwargs)
+        return call
+    monkeypatch.setattr(web.Browser, "get", fresh(get))
+    monkeypatch.setattr(web.Browser, "post", fresh(post))
+
+
+def ask(browser, **fields):
+    response = browser.post("/downloads", {"form": FORM_ID, "format": "xlsx", "language": "en",
+                                           "group_paths": "yes", **fields})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    job_id = int(re.search(r"/downloads/(\d+)$", response.headers["Location"]).group(1))
+    jobs.wait(job_id)
+    return job_id
+
+
+def test_an_analyst_prepares_watches_and_downloads_an_export(form, send, browser_for, session):
+    key = send(governorate="erbil")
+    send(governorate="baghdad")
+    browser = browser_for("analyst")
+
+    page = browser.get("/downloads")
+    assert page.status_code == 200 and FORM_ID in page.get_data(as_text=True)
+    job_id = ask(browser, governorate="erbil", values="labels", headers="labels")
+
+    progress = browser.get(f"/downloads/{job_id}")
+    assert progress.status_code == 200
+    assert "downloads.js" in progress.get_data(as_text=True)
+    assert "<script>" not in progress.get_data(as_text=True)  # no inline script
+    status = browser.get(f"/downloads/{job_id}/status").get_json()
+    assert (status["state"], status["done"], status["total"]) == ("done", 2, 2)
+    download = browser.get(status["file"])
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    data = download.data
+    download.close()
+    book = load_workbook(io.BytesIO(data))
+    rows = list(book[FORM_ID].iter_rows(values_only=True))
+    assert len(rows) == 2 and rows[1][rows[0].index("KEY")] == key
+    assert rows[1][rows[0].index("Governorate")] == "Erbil"
+    session.rollback()
+    assert session.scalar(sa.select(AuditEvent.action).where(
+        AuditEvent.action == "export.downloaded")) == "export.downloaded"
+
+
+def test_an_export_is_its_owners_alone(form, send, browser_for):
+    send()
+    owner, other = browser_for("analyst"), browser_for("analyst")
+    job_id = ask(owner, format="csv")
+
+    assert other.get(f"/downloads/{job_id}/file").status_code == 404
+    assert other.get(f"/downloads/{job_id}/status").status_code == 404
+    mine = owner.get(f"/downloads/{job_id}/file")
+    mine.close()
+    assert mine.status_code == 200
+
+
+def test_supervisors_have_no_downloads(browser_for):
+    supervisor = browser_for("supervisor")
+    assert supervisor.get("/downloads").status_code == 403
+    assert "/downloads" not in supervisor.get("/forms").get_data(as_text=True)
+
+
+def test_a_bad_filter_is_said_at_once(form, browser_for):
+    browser = browser_for("analyst")
+    response = browser.post("/downloads", {"form": FORM_ID, "format": "csv",
+                                           "where": "nothing=1"})
+    assert response.status_code == 400 and "400.20" in response.get_data(as_text=True)
+
+
+def test_the_page_speaks_arabic_and_kurdish(form, browser_for):
+    browser = browser_for("analyst")
+    assert "التنزيلات" in browser.get("/downloads?lang=ar").get_data(as_text=True)
+    assert "داگرتنەکان" in browser.get("/downloads?lang=ckb").get_data(as_text=True)
