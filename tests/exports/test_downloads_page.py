@@ -6,34 +6,12 @@ from __future__ import annotations
 import io
 import re
 
-import pytest
 import sqlalchemy as sa
-from flask import g, has_app_context
 from openpyxl import load_workbook
 
 from server.exports import jobs
 from server.models import AuditEvent
 from tests.exports.conftest import FORM_ID
-from tests.support import web
-
-
-@pytest.fixture(autouse=True)
-def fresh_csrf_per_request(monkeypatch):
-    """The `session` fixture holds an app context for the whole test, and Flask lets requests
-    share it, `g` included: flask-wtf would keep the login page's token in `g` and never put
-    the signed-in session's own into the cookie, and Flask-Login would keep the first browser's
-    user for every other. Each request starts without them, as in a real server."""
-    get, post = web.Browser.get, web.Browser.post
-
-    def fresh(method):
-        def call(self, *args, **kwargs):
-            if has_app_context():  # what one request leaves in `g` for the next
-                for name in ("csrf_token", "_login_user", "user", "language"):
-                    g.pop(name, None)
-            return method(self, *args, **kwargs)
-        return call
-    monkeypatch.setattr(web.Browser, "get", fresh(get))
-    monkeypatch.setattr(web.Browser, "post", fresh(post))
 
 
 def ask(browser, **fields):

@@ -11,6 +11,7 @@ import base64
 import pytest
 
 from server.accounts import create_app_user, create_user
+from server.models import ExportJob
 from tests.support.web import PASSWORD, Browser
 
 ROLES = ("anonymous", "administrator", "supervisor", "analyst")
@@ -27,6 +28,11 @@ def signed_in(administrator=OK, supervisor=OK, analyst=OK):
 
 
 ADMIN_PAGE = signed_in(supervisor=FORBIDDEN, analyst=FORBIDDEN)
+DATA_PAGE = signed_in(supervisor=FORBIDDEN)
+# an export job belongs to the analyst who asked for it: nobody else finds it
+OWN_JOB = signed_in(administrator=NOT_FOUND, supervisor=FORBIDDEN)
+DATA_API = {"anonymous": UNAUTHORISED, "administrator": OK, "supervisor": FORBIDDEN,
+            "analyst": OK}
 ADMIN_API = {"anonymous": UNAUTHORISED, "administrator": OK, "supervisor": FORBIDDEN,
              "analyst": FORBIDDEN}
 # OpenRosa with a password is for app users (phones), never for web accounts.
@@ -51,6 +57,17 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("pages.audit_log", "GET"): ADMIN_PAGE,
     ("pages.app_user_qr", "GET"): ADMIN_PAGE,
     ("static", "GET"): everyone(OK),
+    ("pages.downloads", "GET"): DATA_PAGE,
+    ("pages.start_download", "POST"): DATA_PAGE,
+    ("pages.download_job", "GET"): OWN_JOB,
+    ("pages.download_status", "GET"): OWN_JOB,
+    # the job is still queued: its owner is told so (409), others find nothing
+    ("pages.download_file", "GET"): OWN_JOB,
+    ("api.data_forms", "GET"): DATA_API,
+    ("api.structure", "GET"): DATA_API,
+    ("api.rows", "GET"): DATA_API,
+    ("api.export", "GET"): DATA_API,
+    ("api.openapi", "GET"): everyone(OK),
     ("api.list_forms", "GET"): ADMIN_API,
     ("api.upload_form", "POST"): ADMIN_API,
     ("api.get_form", "GET"): ADMIN_API,
@@ -72,6 +89,8 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
 # Path values other than the world's defaults.
 OVERRIDES = {"revoke": {"name": "spare"}, "media_file": {"name": "forums.csv"},
              "put_media": {"name": "forums.csv"}}
+# Form bodies that pass the permission gate and then fail validation (nothing changes).
+POST_BODIES = {"pages.start_download": {"form": "forum_meeting", "format": "no such format"}}
 # Routes that end the caller's session or change shared data go last.
 LAST = {("pages.logout", "POST"), ("api.revoke", "DELETE")}
 
@@ -83,9 +102,13 @@ def world(app, session, programme):
     users = {role: create_user(session, role, PASSWORD, role,
                                scopes=[("governorate", "baghdad")] if role == "supervisor"
                                else ()) for role in ROLES[1:]}
+    job = ExportJob(user_id=users["analyst"].id, form_id=programme["forum_meeting"].form.id,
+                    format="csv")
+    session.add(job)
     session.commit()
     values = {"xml_form_id": "forum_meeting", "name": "officer", "token": officer.token,
-              "user_id": users["supervisor"].id, "filename": "muntada.css"}
+              "user_id": users["supervisor"].id, "filename": "muntada.css", "job_id": job.id,
+              "suffix": "geojson", "table_name": "issue"}
     return values
 
 
@@ -141,7 +164,8 @@ class Caller:
         elif method == "GET":
             response = self.browser.get(path)
         else:
-            response = self.browser.post(path, {"role": "no such role", "lang": "en"})
+            response = self.browser.post(path, POST_BODIES.get(
+                endpoint, {"role": "no such role", "lang": "en"}))
         response.close()  # files (static, media) are streamed
         return outcome_of(response)
 
