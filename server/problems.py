@@ -58,6 +58,13 @@ SUBMISSION_INVALID = _p("400.6", "The submission could not be read: {reason}")
 NO_XML_PART = _p(
     "400.7", "The request has no xml_submission_file part: send the form as "
              "multipart/form-data with the instance in a part named xml_submission_file.")
+COMMENT_REQUIRED = _p(
+    "400.10", "A comment is required to mark a submission as having issues or to reject it: "
+              "say what is wrong. Nothing was changed.")
+COMMENT_EMPTY = _p("400.11", "The comment is empty: write something before sending it.")
+REVIEW_STATE_UNKNOWN = _p(
+    "400.12", "'{state}' is not a review decision: choose approve, has issues or reject.")
+NOTHING_SELECTED = _p("400.13", "No submission was selected: tick at least one.")
 AUTHENTICATION_REQUIRED = _p("401.1", "Please log in with your user name and password.")
 AUTHENTICATION_FAILED = _p("401.2", "The user name or password is not correct.")
 TOKEN_INVALID = _p(
@@ -71,6 +78,8 @@ OWN_RIGHTS = _p(
     "403.5", "You cannot change your own role or permissions; ask another administrator.")
 FORM_NOT_ALLOWED = _p(
     "403.3", "This phone may not send the form '{form_id}'. Ask your administrator for access.")
+PERSONAL_DATA_FORBIDDEN = _p(
+    "403.10", "This file is personal data, which your account is not allowed to see.")
 NOT_FOUND = _p("404.1", "Nothing was found at this address.")
 FORM_NOT_FOUND = _p("404.2", "The form '{form_id}' does not exist or is not available to you.")
 MEDIA_NOT_FOUND = _p("404.3", "The form '{form_id}' has no media file named '{name}'.")
@@ -81,6 +90,10 @@ FORM_VERSION_UNKNOWN = _p(
 EDIT_TARGET_UNKNOWN = _p(
     "404.6", "This is an edit of a submission the server does not have ({deprecated_id}). "
              "Send the original first.")
+SUBMISSION_NOT_FOUND = _p(
+    "404.10", "There is no such submission, or it is not available to you.")
+ATTACHMENT_NOT_FOUND = _p("404.11", "This submission has no file named '{name}'.")
+VERSION_NOT_FOUND = _p("404.12", "This submission has no version '{instance_id}'.")
 METHOD_NOT_ALLOWED = _p("405.1", "This address does not accept {method} requests.")
 FORM_VERSION_CONFLICT = _p(
     "409.1", "Form '{form_id}' version '{version}' is already loaded with different content. "
@@ -99,6 +112,9 @@ SUBMISSION_DELETED = _p(
 ATTACHMENT_CONFLICT = _p(
     "409.8", "The file '{name}' was already received for this submission with different "
              "content; the new file was not saved.")
+RESTORE_TOO_LATE = _p(
+    "409.10", "This submission was deleted more than {days} days ago and can no longer be "
+              "restored.")
 TOO_LARGE = _p("413.1", "The upload is larger than the {limit} bytes this server accepts.")
 INTERNAL = _p("500.1", "Something went wrong on the server; it has been logged. Please try again.")
 

@@ -37,8 +37,10 @@ def init_app(app: Flask) -> None:
     from server.pages import (  # noqa: F401  (routes)
         app_users,
         audit_log,
+        deleted,
         review_list,
         sessions,
+        submission,
         users,
     )
 
