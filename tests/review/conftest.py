@@ -57,6 +57,16 @@ def jpeg(color: str = "red", size: tuple[int, int] = (800, 600)) -> bytes:
     return out.getvalue()
 
 
+@pytest.fixture(autouse=True)
+def _csrf_token_per_request(app):
+    """The `session` fixture keeps an app context open, which every test request then shares,
+    and with it `g`: Flask-WTF would keep serving the token it cached there before the login
+    cleared the session. Each request computes its own, as in production."""
+    from flask import g
+
+    app.teardown_request(lambda _error: g.pop("csrf_token", None))
+
+
 @pytest.fixture
 def send(programme, phone):
     """send(**answers) → the instanceID of a new forum meeting, sent by the phone."""
