@@ -40,12 +40,9 @@ class Answer:
     file_sha256: str | None = None
     is_image: bool = False
     geopoint: tuple[float, float] | None = None
+    personal: bool = False  # marked personal, itself or a group around it
 
     kind = "answer"
-
-    @property
-    def personal(self) -> bool:
-        return self.field.personal
 
 
 @dataclass
@@ -118,7 +115,7 @@ def layout(structure: FormStructure, root: etree._Element, *, code: str, persona
         for f in children[schema_path]:
             if f.path == "/meta":
                 continue
-            hidden = personal or f.personal
+            hidden = personal or f.personal  # personal data, shown or not
             label = f.label(code)
             found = by_name.get(f.name, [])
             if f.kind == "group":
@@ -134,8 +131,10 @@ def layout(structure: FormStructure, root: etree._Element, *, code: str, persona
             elif f.control is not None:
                 raw = (found[0].text or "").strip() if found else ""
                 if raw or (f.required and not f.relevant):
-                    out.append(_answer(f, f"{data_path}/{f.name}", label, raw, hidden, code,
-                                       files, attachments))
+                    item = _answer(f, f"{data_path}/{f.name}", label, raw,
+                                   hidden and not personal_ok, code, files, attachments)
+                    item.personal = hidden
+                    out.append(item)
         return out
 
     return walk(root, "", "", False)

@@ -53,7 +53,7 @@ def submission(xml_form_id: str, instance_id: str):
         comments=review_queries.comments(view.session, found),
         actions=reviewing.REVIEW_ACTIONS, masked=answers.MASK)
     viewed = [a.path for a in answers.flatten(nodes).values()
-              if a.field.personal and not a.masked and a.raw]
+              if a.personal and not a.masked and a.raw]
     if personal_ok and viewed:
         _record_after_reading(view, "submission.personal_viewed", found, fields=viewed)
     return html
@@ -136,7 +136,7 @@ def diff(xml_form_id: str, instance_id: str):
     html = render_template("diff.html", form=view.form, submission=found, rows=rows,
                            old=chosen[0], new=chosen[1], masked=answers.MASK)
     viewed = [path for path, _label, before, after in rows
-              if any(a is not None and a.field.personal and not a.masked
+              if any(a is not None and a.personal and not a.masked
                      for a in (before, after))]
     if personal_ok and viewed:
         _record_after_reading(view, "submission.personal_viewed", found, fields=viewed,

@@ -58,13 +58,18 @@ def jpeg(color: str = "red", size: tuple[int, int] = (800, 600)) -> bytes:
 
 
 @pytest.fixture(autouse=True)
-def _csrf_token_per_request(app):
+def _fresh_g_per_request(app):
     """The `session` fixture keeps an app context open, which every test request then shares,
-    and with it `g`: Flask-WTF would keep serving the token it cached there before the login
-    cleared the session. Each request computes its own, as in production."""
+    and with it `g`: Flask-WTF would keep serving the CSRF token it cached there before a login
+    cleared the session, and Flask-Login the user of whichever browser came first. Each request
+    finds its own, as in production."""
     from flask import g
 
-    app.teardown_request(lambda _error: g.pop("csrf_token", None))
+    def forget(_error):
+        for name in ("csrf_token", "_login_user", "user", "language"):
+            g.pop(name, None)
+
+    app.teardown_request(forget)
 
 
 @pytest.fixture
