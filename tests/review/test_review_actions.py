@@ -55,7 +55,7 @@ def test_approving_needs_no_comment(send, browser_for, session):
 def test_issues_and_rejection_need_a_comment(send, browser_for, session, state, lang, words):
     one = send()
     supervisor = browser_for("supervisor", scopes=[("governorate", "anbar")])
-    supervisor.get(f"{LIST}?lang={lang}")
+    supervisor.post("/language", {"lang": lang, "next": LIST})  # chosen and remembered
     response = supervisor.post(f"{LIST}/{one}/review", {"state": state, "comment": "   "})
     assert response.status_code == 400
     assert words in response.get_data(as_text=True)
