@@ -79,7 +79,8 @@ class FormView:
         engine = self.session.get_bind()
         key = (engine.url.render_as_string(), self.tables.root.name)
         if key not in _INDEXED:
-            queries.ensure_list_indexes(engine, self.tables.root.name)
+            queries.ensure_list_indexes(engine, self.tables.root.name,
+                                        [c.name for c in self.places.values()])
             _INDEXED.add(key)
 
     def find(self, instance_id: str) -> tuple[Submission, dict | None]:

@@ -72,9 +72,14 @@ LIST_INDEXES = {
 }
 
 
-def ensure_list_indexes(engine: sa.Engine, table_name: str) -> None:
+def ensure_list_indexes(engine: sa.Engine, table_name: str, places: Sequence[str] = ()) -> None:
+    """The list's indexes; `places`: the place columns (scope, filters), each with the state so
+    counts within a scope read the index alone."""
     writing = engine.execution_options(sqlite_immediate=True)
-    for suffix, columns in LIST_INDEXES.items():
+    wanted = dict(LIST_INDEXES)
+    for column in places:
+        wanted[f"place_{column}"] = (column, "_review_state")
+    for suffix, columns in wanted.items():
         name = f"ix_{table_name}_review_{suffix}"[:63]
         statement = sa.text(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table_name}" '
                             f'({", ".join(columns)})')
