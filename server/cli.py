@@ -12,7 +12,7 @@ import click
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from server import collect_settings, create_app, db, migrate, normalising, problems
+from server import collect_settings, create_app, db, deletion, migrate, normalising, problems
 from server.accounts import (
     active_app_user,
     create_app_user,
@@ -251,6 +251,27 @@ def failures(form_id: str | None) -> None:
         for definition in rows:
             click.echo(f"{definition.instance_id}\t{definition.normalise_error}")
         click.echo(f"{len(rows)} failed", err=True)
+
+
+@main.group(help="Submissions: purge those deleted long enough ago.")
+def submissions() -> None:
+    pass
+
+
+@submissions.command("purge", help="Remove for good the submissions deleted more than DAYS "
+                                   "days ago, with their files; each keeps a tombstone so a "
+                                   "phone sending it again is still refused.")
+@click.option("--days", type=click.IntRange(min=0), default=deletion.KEEP_DAYS,
+              show_default=True, help="Purge what was deleted more than this many days ago.")
+def submissions_purge(days: int) -> None:
+    with _database() as (app, session):
+        db.begin_write(session)
+        purged, files = deletion.purge(session, days=days)
+        session.commit()
+        deletion.remove_files(app.extensions["blobs"], files, app.config["DATA_DIR"])
+        for instance_id in purged:
+            click.echo(f"{instance_id}\tpurged")
+        click.echo(f"{len(purged)} purged, {len(files)} files removed", err=True)
 
 
 @main.group(help="Web users: administrators, supervisors and analysts.")

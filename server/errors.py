@@ -80,10 +80,19 @@ def _unexpected(error: Exception) -> Response:
 
 
 def _html(problem: Problem) -> str:
+    """A plain page in the reader's language (the message as translated, if it is)."""
+    from server import i18n
+
+    try:
+        language = i18n.current()
+        message = i18n.gettext(problem.type.message, **problem.details)
+    except Exception:  # no request language (the error came before it was chosen)
+        language, message = i18n.LANGUAGES["en"], problem.message
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{language.code}" dir="{language.direction}"><head>'
+        '<meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{problem.status} · Muntada</title></head><body>"
-        f"<h1>{problem.status}</h1><p>{escape(problem.message)}</p>"
+        f'<h1>{problem.status}</h1><p class="problem">{escape(message)}</p>'
         f"<p><small>{escape(problem.code)}</small></p></body></html>"
     )

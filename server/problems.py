@@ -58,6 +58,13 @@ SUBMISSION_INVALID = _p("400.6", "The submission could not be read: {reason}")
 NO_XML_PART = _p(
     "400.7", "The request has no xml_submission_file part: send the form as "
              "multipart/form-data with the instance in a part named xml_submission_file.")
+COMMENT_REQUIRED = _p(
+    "400.10", "A comment is required to mark a submission as having issues or to reject it: "
+              "say what is wrong. Nothing was changed.")
+COMMENT_EMPTY = _p("400.11", "The comment is empty: write something before sending it.")
+REVIEW_STATE_UNKNOWN = _p(
+    "400.12", "'{state}' is not a review decision: choose approve, has issues or reject.")
+NOTHING_SELECTED = _p("400.13", "No submission was selected: tick at least one.")
 EXPORT_FILTER_FIELD = _p(
     "400.20", "There is no field '{name}' in this form's table to filter on. Use a column name "
               "of the export or a field name of the form.")
@@ -87,6 +94,8 @@ OWN_RIGHTS = _p(
     "403.5", "You cannot change your own role or permissions; ask another administrator.")
 FORM_NOT_ALLOWED = _p(
     "403.3", "This phone may not send the form '{form_id}'. Ask your administrator for access.")
+PERSONAL_DATA_FORBIDDEN = _p(
+    "403.10", "This file is personal data, which your account is not allowed to see.")
 NOT_FOUND = _p("404.1", "Nothing was found at this address.")
 FORM_NOT_FOUND = _p("404.2", "The form '{form_id}' does not exist or is not available to you.")
 MEDIA_NOT_FOUND = _p("404.3", "The form '{form_id}' has no media file named '{name}'.")
@@ -97,6 +106,10 @@ FORM_VERSION_UNKNOWN = _p(
 EDIT_TARGET_UNKNOWN = _p(
     "404.6", "This is an edit of a submission the server does not have ({deprecated_id}). "
              "Send the original first.")
+SUBMISSION_NOT_FOUND = _p(
+    "404.10", "There is no such submission, or it is not available to you.")
+ATTACHMENT_NOT_FOUND = _p("404.11", "This submission has no file named '{name}'.")
+VERSION_NOT_FOUND = _p("404.12", "This submission has no version '{instance_id}'.")
 EXPORT_NOT_FOUND = _p("404.20", "There is no export {job_id} of yours.")
 METHOD_NOT_ALLOWED = _p("405.1", "This address does not accept {method} requests.")
 FORM_VERSION_CONFLICT = _p(
@@ -116,6 +129,9 @@ SUBMISSION_DELETED = _p(
 ATTACHMENT_CONFLICT = _p(
     "409.8", "The file '{name}' was already received for this submission with different "
              "content; the new file was not saved.")
+RESTORE_TOO_LATE = _p(
+    "409.10", "This submission was deleted more than {days} days ago and can no longer be "
+              "restored.")
 EXPORT_NOT_READY = _p(
     "409.20", "Export {job_id} is not ready ({state}); wait until it is, then download it.")
 API_TOKEN_EXISTS = _p("409.21", "{username} already has an API token named '{name}'.")

@@ -37,9 +37,11 @@ def init_app(app: Flask) -> None:
     from server.pages import (  # noqa: F401  (routes)
         app_users,
         audit_log,
+        deleted,
         downloads,
         review_list,
         sessions,
+        submission,
         users,
     )
 

@@ -9,12 +9,17 @@ from __future__ import annotations
 import base64
 
 import pytest
+import sqlalchemy as sa
 
 from server.accounts import create_app_user, create_user
-from server.models import ExportJob
+from server.models import AppUser, ExportJob
+from tests.support.instances import new_id
+from tests.support.programme_meetings import forum_meeting, jpeg
 from tests.support.web import PASSWORD, Browser
 
-ROLES = ("anonymous", "administrator", "supervisor", "analyst")
+# "outsider" is a supervisor of another governorate than the submissions' (Nineveh, not Baghdad).
+ROLES = ("anonymous", "administrator", "supervisor", "outsider", "analyst")
+ROLE_OF = {"outsider": "supervisor"}
 OK, LOGIN, FORBIDDEN, NOT_FOUND, UNAUTHORISED = "ok", "login", "403", "404", "401"
 
 
@@ -22,19 +27,25 @@ def everyone(outcome):
     return dict.fromkeys(ROLES, outcome)
 
 
-def signed_in(administrator=OK, supervisor=OK, analyst=OK):
+def signed_in(administrator=OK, supervisor=OK, outsider=None, analyst=OK):
     return {"anonymous": LOGIN, "administrator": administrator, "supervisor": supervisor,
-            "analyst": analyst}
+            "outsider": supervisor if outsider is None else outsider, "analyst": analyst}
+
+
+def api(administrator=OK, supervisor=FORBIDDEN, analyst=FORBIDDEN):
+    return {"anonymous": UNAUTHORISED, "administrator": administrator, "supervisor": supervisor,
+            "outsider": supervisor, "analyst": analyst}
 
 
 ADMIN_PAGE = signed_in(supervisor=FORBIDDEN, analyst=FORBIDDEN)
 DATA_PAGE = signed_in(supervisor=FORBIDDEN)
 # an export job belongs to the analyst who asked for it: nobody else finds it
 OWN_JOB = signed_in(administrator=NOT_FOUND, supervisor=FORBIDDEN)
-DATA_API = {"anonymous": UNAUTHORISED, "administrator": OK, "supervisor": FORBIDDEN,
-            "analyst": OK}
-ADMIN_API = {"anonymous": UNAUTHORISED, "administrator": OK, "supervisor": FORBIDDEN,
-             "analyst": FORBIDDEN}
+DATA_API = api(analyst=OK)
+ADMIN_API = api()
+# one submission, from Baghdad: its supervisor reads and reviews it, Nineveh's finds nothing
+READ_SUBMISSION = signed_in(outsider=NOT_FOUND)
+REVIEW_SUBMISSION = signed_in(outsider=NOT_FOUND, analyst=FORBIDDEN)
 # OpenRosa with a password is for app users (phones), never for web accounts.
 PHONES_ONLY = everyone(UNAUTHORISED)
 # The token in the path is the phone's credential, whoever holds it.
@@ -57,6 +68,17 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("pages.audit_log", "GET"): ADMIN_PAGE,
     ("pages.app_user_qr", "GET"): ADMIN_PAGE,
     ("static", "GET"): everyone(OK),
+    ("pages.submissions", "GET"): signed_in(),  # Nineveh's supervisor: an empty list
+    ("pages.submission", "GET"): READ_SUBMISSION,
+    ("pages.diff", "GET"): READ_SUBMISSION,
+    # the photo is personal: the analyst has no personal-data permission
+    ("pages.attachment", "GET"): signed_in(outsider=NOT_FOUND, analyst=FORBIDDEN),
+    ("pages.review_submission", "POST"): REVIEW_SUBMISSION,
+    ("pages.comment_submission", "POST"): REVIEW_SUBMISSION,
+    ("pages.bulk_review", "POST"): signed_in(analyst=FORBIDDEN),
+    ("pages.delete_submission", "POST"): ADMIN_PAGE,
+    ("pages.restore_submission", "POST"): ADMIN_PAGE,
+    ("pages.deleted_submissions", "GET"): ADMIN_PAGE,
     ("pages.downloads", "GET"): DATA_PAGE,
     ("pages.start_download", "POST"): DATA_PAGE,
     ("pages.download_job", "GET"): OWN_JOB,
@@ -88,27 +110,42 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
 }
 # Path values other than the world's defaults.
 OVERRIDES = {"revoke": {"name": "spare"}, "media_file": {"name": "forums.csv"},
-             "put_media": {"name": "forums.csv"}}
+             "put_media": {"name": "forums.csv"}, "attachment": {"name": "meeting.jpg"},
+             "delete_submission": {"instance_id": "spare"},
+             "restore_submission": {"instance_id": "spare"}}
 # Form bodies that pass the permission gate and then fail validation (nothing changes).
 POST_BODIES = {"pages.start_download": {"form": "forum_meeting", "format": "no such format"}}
-# Routes that end the caller's session or change shared data go last.
-LAST = {("pages.logout", "POST"), ("api.revoke", "DELETE")}
+# Routes that end the caller's session or change shared data go last, in this order.
+LAST = [("pages.delete_submission", "POST"), ("pages.restore_submission", "POST"),
+        ("api.revoke", "DELETE"), ("pages.logout", "POST")]
 
 
 @pytest.fixture
-def world(app, session, programme):
-    officer = create_app_user(session, "officer")
+def world(app, session, programme, make_phone):
+    phone = make_phone("officer")
     create_app_user(session, "spare")
-    users = {role: create_user(session, role, PASSWORD, role,
-                               scopes=[("governorate", "baghdad")] if role == "supervisor"
-                               else ()) for role in ROLES[1:]}
+    officer = session.scalar(sa.select(AppUser).where(AppUser.name == "officer"))
+    places = {"supervisor": "baghdad", "outsider": "nineveh"}
+    users = {role: create_user(session, role, PASSWORD, ROLE_OF.get(role, role),
+                               scopes=[("governorate", places[role])] if role in places else (),
+                               personal_data=role != "analyst")
+             for role in ROLES[1:]}
+    session.commit()
+    sent = []
+    for _ in range(2):
+        sent.append(new_id())
+        reply = phone.submit(forum_meeting(governorate="baghdad", district="baghdad_karkh",
+                                           instance_id=sent[-1], photos=("meeting.jpg",)),
+                             {"meeting.jpg": jpeg()})
+        assert reply.status == 201, reply.body
     job = ExportJob(user_id=users["analyst"].id, form_id=programme["forum_meeting"].form.id,
                     format="csv")
     session.add(job)
     session.commit()
     values = {"xml_form_id": "forum_meeting", "name": "officer", "token": officer.token,
               "user_id": users["supervisor"].id, "filename": "muntada.css", "job_id": job.id,
-              "suffix": "geojson", "table_name": "issue"}
+              "suffix": "geojson", "table_name": "issue", "instance_id": sent[0],
+              "spare_instance_id": sent[1]}
     return values
 
 
@@ -130,10 +167,15 @@ def test_every_route_answers_each_role_as_the_table_says(app, world):
     mismatches = []
     for role in ROLES:
         caller = Caller(app, role)
-        ordered = sorted(routes(app), key=lambda rm: (rm[0].endpoint, rm[1]) in LAST)
+        ordered = sorted(routes(app), key=lambda rm: (
+            LAST.index((rm[0].endpoint, rm[1])) if (rm[0].endpoint, rm[1]) in LAST else -1))
         for rule, method in ordered:
             values = dict(world, **OVERRIDES.get(rule.endpoint.split(".")[-1], {}))
+            if values.get("instance_id") == "spare":
+                values["instance_id"] = world["spare_instance_id"]
             path = rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]
+            if rule.endpoint == "pages.diff":  # between a version and itself: nothing changed
+                path += f"?from={values['instance_id']}&to={values['instance_id']}"
             outcome = caller.ask(method, path, rule.endpoint)
             expected = EXPECTED[(rule.endpoint, method)][role]
             if outcome != expected:
@@ -151,7 +193,7 @@ class Caller:
         self.client = app.test_client()
         self.headers = {"X-OpenRosa-Version": "1.0"}
         if role != "anonymous":
-            assert self.browser.sign_in(role).status_code == 302
+            assert self.browser.sign_in(role).status_code == 302, role
             token = base64.b64encode(f"{role}:{PASSWORD}".encode()).decode()
             self.headers["Authorization"] = f"Basic {token}"
         else:

@@ -1,0 +1,148 @@
+"""One submission: its answers laid out as the form, photos and files, the map, the system facts,
+the history of versions with their differences, the review thread and the review actions.
+
+Reading personal fields and downloading files are written to the audit log.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g, redirect, render_template, request, send_file, url_for
+
+from forms.xml import parse_xml
+from server import access, answers, audit, db, i18n, problems, reviewing, thumbnails
+from server.models import SubmissionDef
+from server.normalising import structure_of
+from server.pages import bp, require
+from server.problems import Problem
+from server.queries import review as review_queries
+
+ROUTE = "/forms/<xml_form_id>/submissions/<path:instance_id>"
+
+
+def _layout(view: reviewing.FormView, definition: SubmissionDef, personal_ok: bool) -> list:
+    structure = structure_of(definition.form_version)[0]
+    return answers.layout(
+        structure, parse_xml(definition.xml), code=i18n.current().code,
+        personal_ok=personal_ok, files=view.files(definition.form_version),
+        attachments={a.name: a.blob_sha256 for a in definition.attachments})
+
+
+def _record_after_reading(view: reviewing.FormView, action: str, submission, **details) -> None:
+    """Write an audit event from a page that only read: its own short write transaction."""
+    view.session.commit()
+    db.begin_write(view.session)
+    audit.record(view.session, action, form_id=view.form.id, submission_id=submission.id,
+                 instance_id=submission.instance_id, **details)
+    view.session.commit()
+
+
+@bp.get(ROUTE)
+@require("submissions.read")
+def submission(xml_form_id: str, instance_id: str):
+    view = reviewing.form_view(db.session(), xml_form_id, g.user)
+    found, row = view.find(instance_id)
+    personal_ok = access.sees_personal_data(g.user)
+    definition = found.current_def
+    nodes = _layout(view, definition, personal_ok)
+    versions = review_queries.definitions(view.session, found)
+    names = review_queries.app_user_names(
+        view.session, {found.submitter_id} | {d.submitter_id for d in versions})
+    html = render_template(
+        "submission.html", form=view.form, submission=found, row=row, definition=definition,
+        nodes=nodes, point=answers.first_geopoint(nodes), versions=versions, names=names,
+        comments=review_queries.comments(view.session, found),
+        actions=reviewing.REVIEW_ACTIONS, masked=answers.MASK)
+    viewed = [a.path for a in answers.flatten(nodes).values()
+              if a.personal and not a.masked and a.raw]
+    if personal_ok and viewed:
+        _record_after_reading(view, "submission.personal_viewed", found, fields=viewed)
+    return html
+
+
+@bp.post(ROUTE + "/review")
+@require("submissions.review")
+def review_submission(xml_form_id: str, instance_id: str):
+    view = reviewing.form_view(db.session(), xml_form_id, g.user)
+    found, _row = view.find(instance_id)
+    reviewing.review(view, [found], request.form.get("state", ""),
+                     request.form.get("comment", ""))
+    view.session.commit()
+    return redirect(_page(xml_form_id, instance_id), 303)
+
+
+@bp.post(ROUTE + "/comments")
+@require("submissions.review")
+def comment_submission(xml_form_id: str, instance_id: str):
+    view = reviewing.form_view(db.session(), xml_form_id, g.user)
+    found, _row = view.find(instance_id)
+    reviewing.comment(view, found, request.form.get("comment", ""))
+    view.session.commit()
+    return redirect(_page(xml_form_id, instance_id) + "#comments", 303)
+
+
+@bp.get(ROUTE + "/attachments/<name>")
+@require("submissions.read")
+def attachment(xml_form_id: str, instance_id: str, name: str):
+    view = reviewing.form_view(db.session(), xml_form_id, g.user)
+    found, _row = view.find(instance_id)
+    definition = found.current_def
+    nodes = _layout(view, definition, access.sees_personal_data(g.user))
+    answer = next((a for a in answers.flatten(nodes).values()
+                   if a.field.type == "binary" and (a.file == name or a.raw == name)), None)
+    if answer is None:
+        raise Problem(problems.ATTACHMENT_NOT_FOUND, name=name)
+    if answer.masked:
+        raise Problem(problems.PERSONAL_DATA_FORBIDDEN)
+    if not answer.file_sha256:
+        raise Problem(problems.ATTACHMENT_NOT_FOUND, name=name)
+    store = current_app.extensions["blobs"]
+    source = store.path(answer.file_sha256)
+    if request.args.get("size") == "thumbnail":
+        small = thumbnails.thumbnail(current_app.config["DATA_DIR"], answer.file_sha256, source)
+        if small is None:
+            raise Problem(problems.ATTACHMENT_NOT_FOUND, name=name)
+        response = send_file(small, mimetype="image/jpeg", max_age=0)
+        return response
+    with source.open("rb") as file:
+        image_type = thumbnails.image_type(file)
+    response = send_file(source, mimetype=image_type or "application/octet-stream",
+                         as_attachment=image_type is None, download_name=name, max_age=0)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    _record_after_reading(view, "attachment.downloaded", found, name=name,
+                          sha256=answer.file_sha256)
+    return response
+
+
+@bp.get(ROUTE + "/diff")
+@require("submissions.read")
+def diff(xml_form_id: str, instance_id: str):
+    view = reviewing.form_view(db.session(), xml_form_id, g.user)
+    found, _row = view.find(instance_id)
+    versions = {d.instance_id: d for d in review_queries.definitions(view.session, found)}
+    chosen = []
+    for key in ("from", "to"):
+        version_id = request.args.get(key, "")
+        if version_id not in versions:
+            raise Problem(problems.VERSION_NOT_FOUND, instance_id=version_id)
+        chosen.append(versions[version_id])
+    personal_ok = access.sees_personal_data(g.user)
+    old, new = (answers.flatten(_layout(view, d, personal_ok)) for d in chosen)
+    rows = []
+    for path in list(new) + [p for p in old if p not in new]:
+        before, after = old.get(path), new.get(path)
+        if (before.raw if before else "") == (after.raw if after else ""):
+            continue
+        rows.append((path, (after or before).label, before, after))
+    html = render_template("diff.html", form=view.form, submission=found, rows=rows,
+                           old=chosen[0], new=chosen[1], masked=answers.MASK)
+    viewed = [path for path, _label, before, after in rows
+              if any(a is not None and a.personal and not a.masked
+                     for a in (before, after))]
+    if personal_ok and viewed:
+        _record_after_reading(view, "submission.personal_viewed", found, fields=viewed,
+                              versions=[chosen[0].instance_id, chosen[1].instance_id])
+    return html
+
+
+def _page(xml_form_id: str, instance_id: str) -> str:
+    return url_for("pages.submission", xml_form_id=xml_form_id, instance_id=instance_id)

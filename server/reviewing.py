@@ -1,0 +1,135 @@
+"""What supervisors do to submissions: find them within their scope, set a review state with a
+comment, comment alone. Each change writes the submission, its row in the form's table, the
+comment and the audit event in the caller's transaction, so they commit together.
+
+A submission outside the reader's scope is treated exactly as one that does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from forms import FormStructure
+from server import access, answers, audit, problems, projection
+from server.models import Form, FormVersion, ReviewComment, Submission, User, utcnow
+from server.normalising import structure_of
+from server.problems import Problem
+from server.queries import forms as form_queries
+from server.queries import review as queries
+
+# What a reviewer may set (received and edited come from phones).
+REVIEW_ACTIONS = ("approved", "hasIssues", "rejected")
+NEEDS_COMMENT = ("hasIssues", "rejected")
+BULK_ACTIONS = ("approved", "rejected")
+_INDEXED: set[tuple[str, str]] = set()
+
+
+@dataclass
+class FormView:
+    """A form as one reader sees it: its tables, and the rows their scope keeps."""
+
+    session: Session
+    form: Form
+    user: User
+
+    @cached_property
+    def tables(self) -> projection.Projection:
+        return projection.load(self.session, self.form)
+
+    @property
+    def has_rows(self) -> bool:
+        return bool(self.tables.tables)
+
+    @cached_property
+    def places(self) -> dict[str, sa.Column]:
+        return projection.place_columns(self.tables, access.PLACE_FIELDS) if self.has_rows \
+            else {}
+
+    @cached_property
+    def scope(self) -> access.Scope:
+        return access.scope_of(self.user)
+
+    @cached_property
+    def where(self):
+        return access.scope_clause(self.scope, self.places)
+
+    @cached_property
+    def structure(self) -> FormStructure:
+        return structure_of(self.form.current_version)[0]
+
+    def files(self, version: FormVersion | None = None) -> dict[str, dict[str, dict[str, str]]]:
+        """The choices of select_one_from_file questions, read from the version's media."""
+        store = current_app.extensions["blobs"]
+        found = {}
+        for name, sha in queries.media_blobs(self.session, version or self.form.current_version
+                                             ).items():
+            if name.lower().endswith(".csv"):
+                try:
+                    found[name] = answers.file_choices(store.read(sha))
+                except (OSError, UnicodeDecodeError, ValueError):
+                    continue
+        return found
+
+    def ensure_indexes(self) -> None:
+        engine = self.session.get_bind()
+        key = (engine.url.render_as_string(), self.tables.root.name)
+        if key not in _INDEXED:
+            queries.ensure_list_indexes(engine, self.tables.root.name,
+                                        [c.name for c in self.places.values()])
+            _INDEXED.add(key)
+
+    def find(self, instance_id: str) -> tuple[Submission, dict | None]:
+        """A live submission in scope, with its row; 404 otherwise, whichever the reason."""
+        submission = queries.submission(self.session, self.form, instance_id)
+        if submission is None or submission.deleted_at is not None \
+                or submission.current_def_id is None:
+            raise Problem(problems.SUBMISSION_NOT_FOUND)
+        row = queries.root_row(self.session, self.tables.root, submission.id, self.where) \
+            if self.has_rows else None
+        # a row whose normalising failed has no row: only a reader who sees everything sees it
+        if row is None and not self.scope.everything:
+            raise Problem(problems.SUBMISSION_NOT_FOUND)
+        return submission, row
+
+
+def form_view(session: Session, xml_form_id: str, user: User) -> FormView:
+    form = form_queries.get_form(session, xml_form_id)
+    if form is None or form.current_version is None:
+        raise Problem(problems.FORM_NOT_FOUND, form_id=xml_form_id)
+    return FormView(session, form, user)
+
+
+def review(view: FormView, submissions: list[Submission], state: str, comment: str) -> None:
+    """Set `state` on each submission, with the comment; nothing if any is refused."""
+    if state not in REVIEW_ACTIONS:
+        raise Problem(problems.REVIEW_STATE_UNKNOWN, state=state)
+    comment = comment.strip()
+    if state in NEEDS_COMMENT and not comment:
+        raise Problem(problems.COMMENT_REQUIRED)
+    now = utcnow()
+    ids = [s.id for s in submissions]
+    queries.set_review_state(view.session, ids, state, now)
+    if view.has_rows:
+        queries.update_root_state(view.session, view.tables.root, ids, state)
+    for submission in submissions:
+        before = submission.review_state
+        view.session.add(ReviewComment(submission_id=submission.id, user_id=view.user.id,
+                                       body=comment, review_state=state, created_at=now))
+        audit.record(view.session, "submission.reviewed", form_id=view.form.id,
+                     submission_id=submission.id, instance_id=submission.instance_id,
+                     before=before, after=state, bulk=len(submissions) > 1)
+    view.session.expire_all()
+
+
+def comment(view: FormView, submission: Submission, body: str) -> None:
+    body = body.strip()
+    if not body:
+        raise Problem(problems.COMMENT_EMPTY)
+    view.session.add(ReviewComment(submission_id=submission.id, user_id=view.user.id, body=body))
+    audit.record(view.session, "submission.commented", form_id=view.form.id,
+                 submission_id=submission.id, instance_id=submission.instance_id)
