@@ -10,17 +10,29 @@ An error page a test means to reach (401, 403, 429) is declared with `watch.allo
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
+import shutil
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
+from sqlalchemy.engine import make_url
 
 from tests.e2e.browser.meetings import BlankForm, Meeting, blank_form, send
-from tests.e2e.conftest import ServerProcess, collect_url, free_port, muntada_environment, run_cli
+from tests.e2e.conftest import (
+    ServerProcess,
+    collect_url,
+    free_port,
+    muntada_environment,
+    own_postgres_database,
+    run_cli,
+)
 from tests.support.phone import Phone, http_transport
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; CI installs it (.ci/run)
@@ -107,35 +119,82 @@ def create_person(env: dict[str, str], person: Person) -> None:
     run_cli(env, *args, input=person.password + "\n")
 
 
-@pytest.fixture(scope="module")
-def site(e2e_database_url, tmp_path_factory) -> Site:
+@dataclass(frozen=True)
+class Seed:
+    """A data folder and database seeded once per kind of database; each test module serves a
+    copy of its own, so what one module changes (a review, a locked account) no other sees."""
+
+    data_dir: Path
+    database: str | None  # PostgreSQL: the template database's name; SQLite: in data_dir
+    collect_path: str  # the phone's server URL without its address
+    form: BlankForm
+    meetings: tuple[Meeting, ...]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def seed(request, tmp_path_factory) -> Seed:
     """The programme loaded, an administrator, a supervisor for Baghdad (karim) and one for
-    Nineveh (layla), an analyst, all created with the CLI; then a phone sends four meetings from
-    Baghdad, three from Nineveh and one from Anbar."""
+    Nineveh (layla), an analyst and an app user, all created with the CLI; then the phone
+    downloads the forum-meeting form and sends four meetings from Baghdad, three from Nineveh
+    and one from Anbar."""
+    root = tmp_path_factory.mktemp("browser-seed")
+    with ExitStack() as stack:
+        database = None
+        if request.param == "postgresql":
+            name = f"muntada_browser_{os.getpid()}"
+            database = stack.enter_context(own_postgres_database(name))
+        port = free_port()
+        env = muntada_environment(root / "data", port, database)
+        run_cli(env, "forms", "load-programme")  # creates the schema: alone, before the others
+        with ThreadPoolExecutor(3) as pool:
+            officer = pool.submit(run_cli, env, "app-users", "create", "officer-field")
+            created = [pool.submit(create_person, env, person) for person in PEOPLE]
+            phone_url = collect_url(officer.result())
+            for done in created:
+                done.result()
+        server = ServerProcess(env, port, root / "seed-serve.log")
+        try:
+            server.wait_ready(f"{phone_url}/formList")
+            with requests.Session() as session:
+                phone = Phone(http_transport(session), phone_url)
+                form = blank_form(phone)
+                meetings = tuple(
+                    replace(meeting, instance_id=send(phone, form, meeting)) for meeting in (
+                        Meeting(governorate=g, district=d, forum=f, day=f"2026-11-{10 + n:02d}",
+                                women=n % 4, men=3 + n,
+                                issue=f"قضية رقم {n + 1}: الإنارة في الشارع")
+                        for n, (g, d, f) in enumerate(MEETINGS)))
+        finally:
+            server.stop()
+        yield Seed(data_dir=root / "data", database=database and make_url(database).database,
+                   collect_path=urlsplit(phone_url).path, form=form, meetings=meetings)
+
+
+_copies = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def site(seed, tmp_path_factory) -> Site:
+    """A real server of the module's own, serving a copy of the seeded data and database."""
     root = tmp_path_factory.mktemp("browser")
-    port = free_port()
-    env = muntada_environment(root / "data", port, e2e_database_url)
-    run_cli(env, "forms", "load-programme")  # creates the schema: alone, before the others
-    with ThreadPoolExecutor(3) as pool:
-        officer = pool.submit(run_cli, env, "app-users", "create", "officer-field")
-        created = [pool.submit(create_person, env, person) for person in PEOPLE]
-        phone_url = collect_url(officer.result())
-        for done in created:
-            done.result()
-    server = ServerProcess(env, port, root / "serve.log")
-    try:
+    shutil.copytree(seed.data_dir, root / "data")
+    with ExitStack() as stack:
+        database = None
+        if seed.database:
+            database = stack.enter_context(own_postgres_database(
+                f"{seed.database}_{next(_copies)}", template=seed.database))
+        port = free_port()
+        env = muntada_environment(root / "data", port, database)
+        server = ServerProcess(env, port, root / "serve.log")
+        stack.callback(server.stop)
+        phone_url = server.base_url + seed.collect_path
         server.wait_ready(f"{phone_url}/formList")
-        with requests.Session() as session:
-            form = blank_form(Phone(http_transport(session), phone_url))
-        seeded = Site(base_url=server.base_url, env=env, server=server,
-                      people={p.username: p for p in PEOPLE}, phone_url=phone_url, form=form)
-        seeded.send_meetings(*(
-            Meeting(governorate=g, district=d, forum=f, day=f"2026-11-{10 + n:02d}",
-                    women=n % 4, men=3 + n, issue=f"قضية رقم {n + 1}: الإنارة في الشارع")
-            for n, (g, d, f) in enumerate(MEETINGS)))
-        yield seeded
-    finally:
-        server.stop()
+        meetings = {}
+        for meeting in seed.meetings:
+            meetings.setdefault(meeting.governorate, []).append(meeting)
+        yield Site(base_url=server.base_url, env=env, server=server,
+                   people={p.username: p for p in PEOPLE}, phone_url=phone_url, form=seed.form,
+                   meetings=meetings)
 
 
 @pytest.fixture(scope="session")
