@@ -107,4 +107,7 @@ def test_pages_in_english_are_laid_out_left_to_right(open_page, site):
     assert language(page) == ("en", "ltr") and header_runs(page) == "ltr"
     first_column = box(page, "main table th")
     assert first_column["x"] < VIEWPORT["width"] / 2  # the table starts at the left
+    assert page.locator("main table th").all_inner_texts() == [
+        "Form", "Received", "Edited", "Has issues", "Approved", "Rejected", "All"]
+    assert page.locator("header .who").inner_text().endswith("Analyst")
     screenshot(page, "forms-english")
