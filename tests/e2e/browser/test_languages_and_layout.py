@@ -46,6 +46,7 @@ def test_the_language_is_chosen_in_the_header_and_remembered(open_page, site):
     choose_language(page, "ckb")
     assert language(page) == ("ckb", "rtl") and header_runs(page) == "rtl"
     kurdish_label = nav_link(page, "/forms").inner_text()
+    screenshot(page, "forms-kurdish")
 
     choose_language(page, "en")
     assert language(page) == ("en", "ltr") and header_runs(page) == "ltr"
