@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 MUNTADA := $(BIN)/muntada
 export MUNTADA_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test lint install forms-render bench clean docs
+.PHONY: run test lint install forms-render bench clean docs screenshots
 
 $(VENV)/installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ forms-render: install
 bench: install
 	$(BIN)/python bench/forms.py
 	$(BIN)/python bench/ingest.py
+
+# The README's pictures of the pages, taken by the browser tests (needs /usr/bin/chromium).
+screenshots: install
+	MUNTADA_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/e2e/browser -k sqlite
 
 clean:
 	rm -rf $(VENV) build *.egg-info

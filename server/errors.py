@@ -92,6 +92,8 @@ def _html(problem: Problem) -> str:
         f'<!doctype html><html lang="{language.code}" dir="{language.direction}"><head>'
         '<meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        # without an icon of its own the browser asks for /favicon.ico and gets a 404
+        '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
         f"<title>{problem.status} · Muntada</title></head><body>"
         f'<h1>{problem.status}</h1><p class="problem">{escape(message)}</p>'
         f"<p><small>{escape(problem.code)}</small></p></body></html>"

@@ -47,13 +47,19 @@ DYNAMIC_MESSAGES = (
     "administrator", "supervisor", "analyst", "governorate", "forum",
     "received", "edited", "hasIssues", "approved", "rejected",
 )
+# The same words as an English reader reads them: the codes themselves are not English text.
+ENGLISH = {
+    "administrator": "Administrator", "supervisor": "Supervisor", "analyst": "Analyst",
+    "governorate": "Governorate", "forum": "Forum", "received": "Received", "edited": "Edited",
+    "hasIssues": "Has issues", "approved": "Approved", "rejected": "Rejected",
+}
 
 
 @cache
 def catalogue(code: str) -> dict[str, str]:
     """Every .po file of a language merged (one per part of the interface)."""
     if code == "en":
-        return {}
+        return ENGLISH
     messages: dict[str, str] = {}
     for path in sorted((TRANSLATIONS / code / "LC_MESSAGES").glob("*.po")):
         with path.open("rb") as file:

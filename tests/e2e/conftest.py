@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,12 +135,10 @@ class Deployment:
     cli_output: dict[str, str] = field(default_factory=dict)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def e2e_database_url(request):
-    """None for SQLite (the data folder's default); for PostgreSQL a fresh database of our own."""
-    if request.param == "sqlite":
-        yield None
-        return
+@contextmanager
+def own_postgres_database(name: str, *, template: str | None = None):
+    """A PostgreSQL database of our own on TEST_DATABASE_URL's server (a copy of `template` if
+    given), dropped at the end; yields its SQLAlchemy URL. Skips when TEST_DATABASE_URL is unset."""
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         pytest.skip("PostgreSQL not available: set TEST_DATABASE_URL (CI sets it)")
@@ -147,17 +146,28 @@ def e2e_database_url(request):
     from sqlalchemy.engine import make_url
 
     admin_url = make_url(url.replace("postgresql+psycopg://", "postgresql://", 1))
-    name = f"muntada_e2e_{os.getpid()}"  # two runs at once (two developers) do not collide
     dsn = admin_url.render_as_string(hide_password=False)
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(dsn, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"{copy}')
     try:
         yield admin_url.set(drivername="postgresql+psycopg", database=name) \
             .render_as_string(hide_password=False)
     finally:
         with psycopg.connect(dsn, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def e2e_database_url(request):
+    """None for SQLite (the data folder's default); for PostgreSQL a fresh database of our own."""
+    if request.param == "sqlite":
+        yield None
+        return
+    # two runs at once (two developers) do not collide
+    with own_postgres_database(f"muntada_e2e_{os.getpid()}") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -42,3 +42,9 @@ def _placeholders(text: str) -> set[str]:
     import string
 
     return {name for _lit, name, _spec, _conv in string.Formatter().parse(text) if name}
+
+
+def test_codes_shown_as_words_have_english_words_too():
+    # a review state or role reaches `_` as its code ("hasIssues"), which is no English word
+    assert set(i18n.ENGLISH) == set(i18n.DYNAMIC_MESSAGES)
+    assert all(word != code for code, word in i18n.ENGLISH.items())

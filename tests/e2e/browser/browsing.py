@@ -1,0 +1,106 @@
+"""What a person does in the pages, as steps a test reads like a story: sign in, choose a
+language, open a page, read a table. Each step waits for the page it leads to and checks its
+status, so a test states only what it is about."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+
+
+def goto(page, site, path: str, *, status: int = 200):
+    """Open `path` (following redirects); fail unless the page that ends up shown has `status`."""
+    response = page.goto(site.url(path))
+    assert response is not None and response.status == status, (
+        f"{path}: {response.status if response else 'no response'} at {page.url}")
+    return response
+
+
+def submit(page, button, *, status: int | None = 200):
+    """Click a submit button and wait for the page it leads to; check its status (unless None)."""
+    with page.expect_navigation() as navigation:
+        button.click()
+    response = navigation.value
+    assert response is not None and status in (None, response.status), (
+        f"{response.status if response else 'no response'} at {page.url}")
+    return response
+
+
+def sign_in(page, site, person, *, identifier: str | None = None, password: str | None = None,
+            status: int | None = 200, next_path: str | None = None):
+    """Sign in through the login form with the person's user name (or `identifier`, e.g. their
+    e-mail in other case). A 401 or 429 leaves the page on the login form with its error."""
+    goto(page, site, "/login" + (f"?next={next_path}" if next_path else ""))
+    form = page.locator("main form")
+    form.locator("input[name=username]").fill(identifier or person.username)
+    form.locator("input[name=password]").fill(password or person.password)
+    response = submit(page, form.locator("button[type=submit]"), status=status)
+    if status == 200:
+        assert signed_in_as(page) == person.username, page.url
+    return response
+
+
+def signed_in_as(page) -> str | None:
+    """The user name the header shows, or None when nobody is signed in."""
+    who = page.locator("header .who bdi")
+    return who.inner_text() if who.count() else None
+
+
+def sign_out(page) -> None:
+    submit(page, page.locator("header form[action$='/logout'] button"))
+    assert path_of(page) == "/login" and signed_in_as(page) is None
+
+
+def choose_language(page, code: str) -> None:
+    """Press the language's button in the header; the same page comes back in that language."""
+    before = path_of(page)
+    submit(page, page.locator(f"header button[name=lang][value={code}]"))
+    assert page.locator("html").get_attribute("lang") == code
+    assert path_of(page) == before
+
+
+def language(page) -> tuple[str, str]:
+    """(lang, dir) of the page's <html>."""
+    html = page.locator("html")
+    return html.get_attribute("lang"), html.get_attribute("dir")
+
+
+def path_of(page) -> str:
+    return urlsplit(page.url).path
+
+
+def nav_link(page, path: str):
+    """The header's link to `path` (its text is in the reader's language)."""
+    return page.locator(f"header nav a[href='{path}']")
+
+
+def table_rows(page, selector: str = "main table") -> list[list[str]]:
+    """The body rows of a table as text, digits read as ASCII (Arabic-Indic digits included)."""
+    return [[cell.translate(ARABIC_DIGITS).strip() for cell in row]
+            for row in page.locator(f"{selector} tbody tr").evaluate_all(
+                "rows => rows.map(r => [...r.cells].map(c => c.innerText))")]
+
+
+def box(page, selector: str) -> dict[str, float]:
+    found = page.locator(selector).first.bounding_box()
+    assert found is not None, f"{selector} is not shown"
+    return found
+
+
+def scrolls_sideways(page) -> bool:
+    """True when the page itself is wider than the window (a table may scroll in its own box)."""
+    return page.evaluate(
+        "() => document.documentElement.scrollWidth > document.documentElement.clientWidth")
+
+
+def screenshot(page, name: str) -> None:
+    """Save `name`.png in the MUNTADA_SCREENSHOTS folder when it is set (the README's pictures:
+    `MUNTADA_SCREENSHOTS=docs/screenshots make screenshots`)."""
+    folder = os.environ.get("MUNTADA_SCREENSHOTS")
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(Path(folder) / f"{name}.png"), animations="disabled", caret="hide")
