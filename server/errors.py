@@ -80,21 +80,23 @@ def _unexpected(error: Exception) -> Response:
 
 
 def _html(problem: Problem) -> str:
-    """A plain page in the reader's language (the message as translated, if it is)."""
+    """The problem in the reader's language, inside the pages' frame (header, language choice, a
+    way back); a bare page when the frame itself cannot be drawn."""
+    from flask import render_template
+
     from server import i18n
 
     try:
-        language = i18n.current()
         message = i18n.gettext(problem.type.message, **problem.details)
-    except Exception:  # no request language (the error came before it was chosen)
-        language, message = i18n.LANGUAGES["en"], problem.message
+        return render_template("problem.html", problem=problem, message=message)
+    except Exception:  # the error came before the reader was known, or the frame failed
+        log.debug("problem page without its frame", exc_info=True)
     return (
-        f'<!doctype html><html lang="{language.code}" dir="{language.direction}"><head>'
-        '<meta charset="utf-8">'
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         # without an icon of its own the browser asks for /favicon.ico and gets a 404
         '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
         f"<title>{problem.status} · Muntada</title></head><body>"
-        f'<h1>{problem.status}</h1><p class="problem">{escape(message)}</p>'
+        f'<h1>{problem.status}</h1><p class="problem">{escape(problem.message)}</p>'
         f"<p><small>{escape(problem.code)}</small></p></body></html>"
     )
