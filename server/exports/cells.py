@@ -132,21 +132,19 @@ def _iso(value: date | time | None):
     return None if value is None else value.isoformat()
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back UTC without a zone; PostgreSQL in the session's zone
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
+# SQLite hands moments back in UTC without a zone; PostgreSQL in the session's zone.
 def datetime_text(value: datetime | None):
     if value is None:
         return None
-    if value.tzinfo is None:  # SQLite: UTC already
+    if value.tzinfo is None:
         return value.isoformat(timespec="milliseconds") + "Z"
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _datetime_value(value: datetime | None):
-    return None if value is None else _utc(value).replace(tzinfo=None)
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _decimal_text(value):
