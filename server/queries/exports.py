@@ -89,7 +89,7 @@ def stream(session: Session, query: sa.Select) -> Iterator[Sequence]:
 
 
 def page(session: Session, query: sa.Select) -> Sequence[Sequence]:
-    return session.execute(query).all()
+    return session.connection().execute(query).all()  # plain rows, as in `batches`
 
 
 def count_rows(session: Session, table: sa.Table, root: sa.Table, where) -> int:
