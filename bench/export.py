@@ -103,6 +103,11 @@ def load(data_dir: Path, database_url: str | None, submissions: int, seed: int) 
             repeats += len(issues)
             session.commit()
             print(f"  loaded {min(first + BATCH, submissions):,} submissions", flush=True)
+        if session.bind.dialect.name == "postgresql":
+            # A live server's autovacuum keeps statistics; just after a bulk load there are
+            # none, and the planner sorts the whole table for every API page (40 times slower).
+            session.execute(sa.text("ANALYZE"))
+            session.commit()
         session.close()
     app.extensions["engine"].dispose()
     return repeats
