@@ -1,11 +1,11 @@
 """Export benchmark: 100,000 forum-meeting submissions with their repeats, then the CSV zip, the
 Excel workbook and a walk through every page of the data API, each timed in a fresh process whose
-peak memory (VmHWM) is the server's for that work.
+peak memory (VmHWM) is the server's for that work, in wall and CPU seconds.
 
 The rows are written straight into the relational tables (and the submissions table they join),
 with values of every column's type, as normalising would have left them: this measures exports,
-not ingest (bench/ingest.py does that). Loading takes a few minutes; `--keep DIR` keeps the data
-folder so that later runs can `--reuse DIR`.
+not ingest (bench/ingest.py does that). Loading takes under a minute on SQLite; `--keep DIR`
+keeps the data folder so that later runs can `--reuse DIR` (and `--only csv` measures one).
 
     .venv/bin/python bench/export.py                       # SQLite, 100,000 submissions
     .venv/bin/python bench/export.py --submissions 20000
@@ -187,7 +187,7 @@ def _export(data_dir: str, database_url: str | None, fmt: str, out: str, result)
 
 def _walk(data_dir: str, database_url: str | None, limit: int, basic: bool, result) -> None:
     """Every page, as a script walks them: with an API token, or with Basic, which checks the
-    password's Argon2 hash on every request (about 50 ms of CPU each)."""
+    password's Argon2 hash on every request (about 25 ms of CPU each)."""
     import base64
 
     from server import create_app, db
