@@ -1,6 +1,6 @@
 """From a row of the relational tables to the cells of an export: typed, cleaned, labelled in the
 reader's language, personal values pseudonymised. One function per column is made once per
-export, so a row costs a list comprehension.
+export (none where values go out as they come), so a row costs a list comprehension.
 
 Targets: "excel" gets typed cells (numbers, dates and times as such; datetimes in UTC without a
 zone, which Excel cannot store; over-long texts cut); "csv" gets text (ISO 8601, UTC with a Z);
@@ -16,7 +16,15 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from server.exports.cleaning import Pseudonyms, clean_text, cut, neutralise, phone_number
+from server.exports.cleaning import (
+    FORMULA_START,
+    MAX_CELL,
+    Pseudonyms,
+    clean_text,
+    cut,
+    neutralise,
+    phone_number,
+)
 from server.exports.layout import Column, Layout, Table, label
 
 Cell = Callable[[Any], Any]
@@ -44,13 +52,15 @@ def row_maker(layout: Layout, table: Table, options: Choices, pseudonyms: Pseudo
     plan = [(index[c.source], _cell(layout, c, options, pseudonyms, target))
             for c in table.columns]
 
+    # A column whose values go out as they come (None) costs no call: this runs per cell.
     def make(row: Sequence) -> list:
-        return [convert(row[position]) for position, convert in plan]
+        return [row[position] if convert is None else convert(row[position])
+                for position, convert in plan]
     return make
 
 
 def _cell(layout: Layout, column: Column, options: Choices, pseudonyms: Pseudonyms,
-          target: str) -> Cell:
+          target: str) -> Cell | None:
     if column.choice is not None:
         name = column.choice.name
         return lambda value: None if value is None else int(name in value.split())
@@ -62,8 +72,8 @@ def _cell(layout: Layout, column: Column, options: Choices, pseudonyms: Pseudony
     if column.kind == "decimal":
         return _decimal_text if target == "csv" else _decimal_value
     if column.kind in ("date", "time"):
-        return _same if target == "excel" else _iso
-    return _same  # integers
+        return None if target == "excel" else _iso
+    return None  # integers
 
 
 def _text_cell(layout: Layout, column: Column, options: Choices, pseudonym: Pseudonyms | None,
@@ -74,13 +84,13 @@ def _text_cell(layout: Layout, column: Column, options: Choices, pseudonym: Pseu
         labels = {name: label(texts, options.language, name) for name, texts in found.items()}
     phone, multiple = column.phone, column.select_multiple
     excel, spreadsheet = target == "excel", target != "json"
+    if not phone and pseudonym is None and labels is None:
+        return _plain_text_cell(excel, spreadsheet)
 
     def convert(value):
         if value is None:
             return None
-        if not isinstance(value, str):  # a personal number: the same text on every database
-            value = _decimal_text(value) if isinstance(value, Decimal | float) else str(value)
-        text = clean_text(value)
+        text = clean_text(value if value.__class__ is str else _as_text(value))
         if text == "":
             return None
         if phone:
@@ -96,27 +106,45 @@ def _text_cell(layout: Layout, column: Column, options: Choices, pseudonym: Pseu
     return convert
 
 
-def _same(value):
-    return value
+def _plain_text_cell(excel: bool, spreadsheet: bool) -> Cell:
+    """Most text columns: cleaned, cut and neutralised only where a value needs it, with no
+    call for what most values (short, starting with a letter) do not need."""
+    def convert(value):
+        if value is None:
+            return None
+        text = clean_text(value if value.__class__ is str else _as_text(value))
+        if text == "":
+            return None
+        if excel and len(text) > MAX_CELL:
+            text = cut(text)
+        if spreadsheet and text.startswith(FORMULA_START):
+            text = neutralise(text)
+        return text
+    return convert
+
+
+def _as_text(value) -> str:
+    """A personal number: the same text on every database."""
+    return _decimal_text(value) if isinstance(value, Decimal | float) else str(value)
 
 
 def _iso(value: date | time | None):
     return None if value is None else value.isoformat()
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back UTC without a zone; PostgreSQL in the session's zone
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
+# SQLite hands moments back in UTC without a zone; PostgreSQL in the session's zone.
 def datetime_text(value: datetime | None):
     if value is None:
         return None
-    return _utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if value.tzinfo is None:
+        return value.isoformat(timespec="milliseconds") + "Z"
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _datetime_value(value: datetime | None):
-    return None if value is None else _utc(value).replace(tzinfo=None)
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def _decimal_text(value):
