@@ -11,7 +11,6 @@ formulas, no column widths, one sheet open at a time.
 from __future__ import annotations
 
 import math
-import re
 import zipfile
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -44,8 +43,6 @@ _STYLES = _HEAD + f"""<styleSheet xmlns="{_MAIN}"><numFmts count="3">\
 _SHEET_START = _HEAD + f'<worksheet xmlns="{_MAIN}"><sheetData>'
 _SHEET_END = "</sheetData></worksheet>"
 _ROWS_PER_WRITE = 500
-# Characters XML 1.0 cannot hold at all: one would make the whole file unreadable.
-_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _EPOCH = datetime(1899, 12, 30)
 _EPOCH_DAY = _EPOCH.toordinal()
 
@@ -155,8 +152,6 @@ def column_letter(index: int) -> str:
 def _text(ref: str, text: str) -> str:
     if text == "":
         return ""
-    if not text.isprintable():  # cheap: exports clean their texts, this only guards the file
-        text = _NOT_IN_XML.sub("", text)
     # Only these three need escaping in element text; a carriage return would be read back as
     # a new line unless written as a reference.
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
