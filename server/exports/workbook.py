@@ -1,52 +1,56 @@
 """The Excel workbook: a sheet per table (a table longer than a sheet continues on the next),
 typed cells, headers as names or labels, a codebook sheet and a sheet about the export. Written
-by `xlsx`, a batch of rows at a time, so memory stays flat at any size."""
+with openpyxl's write-only mode, row by row, so memory stays flat at any size."""
 
 from __future__ import annotations
 
 import re
 
+from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from server.exports import Prepared, Progress, codebook
 from server.exports.cells import header, row_maker
-from server.exports.xlsx import Workbook
 from server.queries import exports as queries
 
 MAX_ROWS = 1_048_576  # Excel's rows per sheet, the header included
+PROGRESS_EVERY = 5000
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\']")
 
 
 def write(session: Session, prepared: Prepared, target, progress: Progress,
           *, max_rows: int = MAX_ROWS) -> dict[str, int]:
+    workbook = Workbook(write_only=True)
     titles: set[str] = set()
     layout = prepared.layout
     written: dict[str, int] = {}
     done = 0
-    with Workbook(target) as workbook:
-        for table in layout.tables:
-            make = row_maker(layout, table, prepared.choices, prepared.pseudonyms, "excel")
-            headers = [header(c, prepared.choices) for c in table.columns]
-            base = layout.form_id if table.root else table.short
-            sheet = _sheet(workbook, titles, base, 1, headers)
-            count, part = 0, 1
-            query = queries.select_rows(table.sql, layout.root.sql, table.sources,
-                                        prepared.where)
-            for rows in queries.batches(session, query):
-                while rows:
-                    if sheet.rows == max_rows:
-                        part += 1
-                        sheet = _sheet(workbook, titles, base, part, headers)
-                    room = max_rows - sheet.rows
-                    sheet.extend(map(make, rows[:room]))
-                    count += min(room, len(rows))
-                    rows = rows[room:]
+    for table in layout.tables:
+        make = row_maker(layout, table, prepared.choices, prepared.pseudonyms, "excel")
+        headers = [header(c, prepared.choices) for c in table.columns]
+        base = layout.form_id if table.root else table.short
+        sheet = _sheet(workbook, titles, base, 1, headers)
+        in_sheet, count, part = 1, 0, 1
+        query = queries.select_rows(table.sql, layout.root.sql, table.sources, prepared.where)
+        for row in queries.stream(session, query):
+            if in_sheet == max_rows:
+                part += 1
+                sheet, in_sheet = _sheet(workbook, titles, base, part, headers), 1
+            sheet.append(make(row))
+            in_sheet += 1
+            count += 1
+            if count % PROGRESS_EVERY == 0:
                 progress(done + count)
-            done += count
-            written[table.name] = count
-            progress(done)
-        _sheet(workbook, titles, "codebook", 1, None).extend(codebook.rows(prepared))
-        _sheet(workbook, titles, "export", 1, None).extend(codebook.about(prepared, written))
+        done += count
+        written[table.name] = count
+        progress(done)
+    sheet = _sheet(workbook, titles, "codebook", 1, None)
+    for values in codebook.rows(prepared):
+        sheet.append(values)
+    sheet = _sheet(workbook, titles, "export", 1, None)
+    for values in codebook.about(prepared, written):
+        sheet.append(values)
+    workbook.save(target)
     return written
 
 
@@ -61,7 +65,7 @@ def _sheet(workbook: Workbook, titles: set[str], base: str, part: int, headers):
         tail = f"~{number}{suffix}"
         name = _SHEET_FORBIDDEN.sub("_", base)[:31 - len(tail)] + tail
     titles.add(name.lower())
-    sheet = workbook.sheet(name)
+    sheet = workbook.create_sheet(name)
     if headers is not None:
         sheet.append(headers)
     return sheet
