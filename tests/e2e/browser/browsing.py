@@ -179,3 +179,20 @@ def comments(page) -> list[tuple[str, str, str]]:
             [...(li.querySelector('.state')?.classList || [])]
                 .find(c => c.startsWith('state-'))?.slice(6) || '',
             li.querySelector('p')?.innerText || ''])""")]
+
+
+def misaligned_text(page, selector: str) -> list[str]:
+    """The elements matching `selector` whose text (or image) does not start at the start side
+    of their own box: the right edge in a right-to-left page, the left one otherwise. Text in
+    another direction (a number, an ID) is isolated inside; it must not pull the whole value to
+    the far side."""
+    return page.locator(selector).evaluate_all("""elements => {
+        const rtl = document.documentElement.dir === 'rtl';
+        return elements.filter(e => e.textContent.trim() || e.querySelector('img')).filter(e => {
+            const range = document.createRange();
+            range.selectNodeContents(e);
+            const text = range.getBoundingClientRect(), own = e.getBoundingClientRect();
+            return rtl ? own.right - text.right > 2 : text.left - own.left > 2;
+        }).map(e => (e.closest('[data-path]')?.dataset.path || e.previousElementSibling?.innerText
+                     || e.tagName) + ': ' + e.innerText);
+    }""")

@@ -20,6 +20,7 @@ from tests.e2e.browser.browsing import (
     goto,
     language,
     listed,
+    misaligned_text,
     review,
     row_states,
     screenshot,
@@ -85,6 +86,8 @@ def test_a_supervisor_reviews_the_meetings_of_her_governorate(open_page, watch, 
                          for part in ("", ".label", ".value"))
     assert abs((label["x"] + label["width"]) - (row["x"] + row["width"])) < 2, "label not at the right"
     assert value["x"] + value["width"] <= label["x"] + 1, "answer not to the label's left"
+    assert misaligned_text(page, "#answers .answer .value") == []
+    assert misaligned_text(page, "#facts dd") == []
     aside, main = box(page, ".side-column"), box(page, ".main-column")
     assert main["x"] > aside["x"], "the answers should be on the right, the facts on the left"
     # Choices shown by their Arabic labels, not their names.
