@@ -99,14 +99,16 @@ def scrolls_sideways(page) -> bool:
         "() => document.documentElement.scrollWidth > document.documentElement.clientWidth")
 
 
-def screenshot(page, name: str) -> None:
+def screenshot(page, name: str, *, clip: dict[str, float] | None = None) -> None:
     """Save `name`.png in the MUNTADA_SCREENSHOTS folder when it is set (the README's pictures:
-    `MUNTADA_SCREENSHOTS=docs/screenshots make screenshots`)."""
+    `MUNTADA_SCREENSHOTS=docs/screenshots make screenshots`): the window, or the part of it in
+    `clip` (x, y, width, height as `box` gives them)."""
     folder = os.environ.get("MUNTADA_SCREENSHOTS")
     if not folder:
         return
     Path(folder).mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(Path(folder) / f"{name}.png"), animations="disabled", caret="hide")
+    page.screenshot(path=str(Path(folder) / f"{name}.png"), animations="disabled", caret="hide",
+                    clip=clip)
 
 
 def translated(code: str, msgid: str) -> str:
@@ -196,3 +198,14 @@ def misaligned_text(page, selector: str) -> list[str]:
         }).map(e => (e.closest('[data-path]')?.dataset.path || e.previousElementSibling?.innerText
                      || e.tagName) + ': ' + e.innerText);
     }""")
+
+
+MAP_OUTLINE_COLOUR, MAP_POINT_COLOUR = "#0b6e4f", "#a4262c"  # server/static/review.js
+
+
+def wait_for_map(page) -> None:
+    """Wait until the submission's map has drawn Iraq's outline (fetched after the point) and
+    has stopped zooming to fit it."""
+    page.locator(f"#map.leaflet-container path[stroke='{MAP_OUTLINE_COLOUR}']").wait_for()
+    page.wait_for_function(
+        "() => !document.querySelector('#map .leaflet-zoom-anim, #map .leaflet-pan-anim')")

@@ -13,6 +13,8 @@ import pytest
 
 from server.i18n import LOCAL_TIME
 from tests.e2e.browser.browsing import (
+    MAP_OUTLINE_COLOUR,
+    MAP_POINT_COLOUR,
     answer,
     box,
     comments,
@@ -29,18 +31,18 @@ from tests.e2e.browser.browsing import (
     submit,
     table_rows,
     translated,
+    wait_for_map,
 )
 
 pytestmark = pytest.mark.e2e
 
 FORM = "forum_meeting"
 LIST = f"/forms/{FORM}/submissions"
-OUTLINE_COLOUR, POINT_COLOUR = "#0b6e4f", "#a4262c"  # server/static/review.js
 
 
 def map_drawing(page) -> dict:
     """What Leaflet drew in #map: its SVG paths (stroke colour, box) and any tiles or images."""
-    page.locator(f"#map.leaflet-container path[stroke='{OUTLINE_COLOUR}']").wait_for()
+    wait_for_map(page)
     return page.locator("#map").evaluate("""map => ({
         paths: [...map.querySelectorAll('.leaflet-overlay-pane svg path')].map(p => {
             const r = p.getBoundingClientRect();
@@ -88,6 +90,7 @@ def test_a_supervisor_reviews_the_meetings_of_her_governorate(open_page, watch, 
     assert value["x"] + value["width"] <= label["x"] + 1, "answer not to the label's left"
     assert misaligned_text(page, "#answers .answer .value") == []
     assert misaligned_text(page, "#facts dd") == []
+    assert misaligned_text(page, ".map-box .coordinates") == []
     aside, main = box(page, ".side-column"), box(page, ".main-column")
     assert main["x"] > aside["x"], "the answers should be on the right, the facts on the left"
     # Choices shown by their Arabic labels, not their names.
@@ -100,8 +103,8 @@ def test_a_supervisor_reviews_the_meetings_of_her_governorate(open_page, watch, 
     # The map: Iraq's outline and the meeting's point, inside the map's box; no tiles.
     drawn = map_drawing(page)
     where = box(page, "#map")
-    outline = [p for p in drawn["paths"] if p["stroke"] == OUTLINE_COLOUR]
-    point = [p for p in drawn["paths"] if p["stroke"] == POINT_COLOUR]
+    outline = [p for p in drawn["paths"] if p["stroke"] == MAP_OUTLINE_COLOUR]
+    point = [p for p in drawn["paths"] if p["stroke"] == MAP_POINT_COLOUR]
     assert len(outline) == 1 and outline[0]["d"] > 200 and len(point) == 1, drawn
     assert outline[0]["width"] > where["width"] / 3 and drawn["tiles"] == 0, drawn
     centre = (point[0]["x"] + point[0]["width"] / 2, point[0]["y"] + point[0]["height"] / 2)
