@@ -113,16 +113,17 @@ def review(view: FormView, submissions: list[Submission], state: str, comment: s
         raise Problem(problems.COMMENT_REQUIRED)
     now = utcnow()
     ids = [s.id for s in submissions]
+    # Read before the UPDATE: it also sets the state on the submissions loaded in the session.
+    before = {s.id: s.review_state for s in submissions}
     queries.set_review_state(view.session, ids, state, now)
     if view.has_rows:
         queries.update_root_state(view.session, view.tables.root, ids, state)
     for submission in submissions:
-        before = submission.review_state
         view.session.add(ReviewComment(submission_id=submission.id, user_id=view.user.id,
                                        body=comment, review_state=state, created_at=now))
         audit.record(view.session, "submission.reviewed", form_id=view.form.id,
                      submission_id=submission.id, instance_id=submission.instance_id,
-                     before=before, after=state, bulk=len(submissions) > 1)
+                     before=before[submission.id], after=state, bulk=len(submissions) > 1)
     view.session.expire_all()
 
 

@@ -8,7 +8,10 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from babel.messages.pofile import read_po
+
 ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+TRANSLATIONS = Path(__file__).parents[3] / "server" / "translations"
 
 
 def goto(page, site, path: str, *, status: int = 200):
@@ -96,11 +99,113 @@ def scrolls_sideways(page) -> bool:
         "() => document.documentElement.scrollWidth > document.documentElement.clientWidth")
 
 
-def screenshot(page, name: str) -> None:
+def screenshot(page, name: str, *, clip: dict[str, float] | None = None) -> None:
     """Save `name`.png in the MUNTADA_SCREENSHOTS folder when it is set (the README's pictures:
-    `MUNTADA_SCREENSHOTS=docs/screenshots make screenshots`)."""
+    `MUNTADA_SCREENSHOTS=docs/screenshots make screenshots`): the window, or the part of it in
+    `clip` (x, y, width, height as `box` gives them)."""
     folder = os.environ.get("MUNTADA_SCREENSHOTS")
     if not folder:
         return
     Path(folder).mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(Path(folder) / f"{name}.png"), animations="disabled", caret="hide")
+    page.screenshot(path=str(Path(folder) / f"{name}.png"), animations="disabled", caret="hide",
+                    clip=clip)
+
+
+def translated(code: str, msgid: str) -> str:
+    """What the pages say for `msgid` in language `code`, read from the project's catalogues (so
+    a test names the English text and checks the reader saw the translation)."""
+    for catalogue in sorted((TRANSLATIONS / code / "LC_MESSAGES").glob("*.po")):
+        with catalogue.open("rb") as file:
+            message = read_po(file).get(msgid)
+        if message is not None and message.string:
+            return message.string
+    raise KeyError(f"{msgid!r} is not translated into {code}")
+
+
+# The review workspace: a form's list of submissions and one submission.
+
+def listed(page) -> list[str]:
+    """The instanceIDs of the submissions list's rows, top to bottom."""
+    return page.locator("#submissions tbody tr[data-instance-id]").evaluate_all(
+        "rows => rows.map(r => r.dataset.instanceId)")
+
+
+def state_counts(page) -> dict[str, int]:
+    """The list's count per review state, '' for all of them (digits read as ASCII)."""
+    return {item.get_attribute("data-state"):
+            int(item.locator(".count").inner_text().translate(ARABIC_DIGITS).strip())
+            for item in page.locator("#state-counts li").all()}
+
+
+def row_states(page) -> dict[str, str]:
+    """instanceID → the review state its row shows (the class names the state, the text is in
+    the reader's language)."""
+    return dict(page.locator("#submissions tbody tr[data-instance-id]").evaluate_all(
+        """rows => rows.map(r => [r.dataset.instanceId,
+            [...r.querySelector('.state').classList].find(c => c.startsWith('state-')).slice(6)])"""))
+
+
+def filter_list(page, values: dict[str, str]) -> None:
+    """Open the list's filters, set each one (a select's value, a date, a text) and press the
+    filter button; the list comes back filtered."""
+    filters = page.locator("details.filters-box")
+    if filters.get_attribute("open") is None:
+        filters.locator("summary").click()
+    form = page.locator("form#filters")
+    for name, value in values.items():
+        field = form.locator(f"[name='{name}']")
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)
+        else:
+            field.fill(value)
+    submit(page, form.locator("button[type=submit]"))
+
+
+def answer(page, path: str):
+    """The answer at `path` (`/governorate`, `/issue[1]/issue_priority`) on a submission page."""
+    return page.locator(f"#answers .answer[data-path='{path}']")
+
+
+def review(page, state: str, comment: str = "", *, status: int = 200):
+    """Fill the review form's comment and press the button for `state`."""
+    form = page.locator("form#review")
+    form.locator("textarea[name=comment]").fill(comment)
+    return submit(page, form.locator(f"button[name=state][value={state}]"), status=status)
+
+
+def comments(page) -> list[tuple[str, str, str]]:
+    """The submission's comment thread, oldest first: (user, review state or '', text)."""
+    return [tuple(entry) for entry in page.locator("#comments li:not(.empty)").evaluate_all(
+        """items => items.map(li => [
+            li.querySelector('.meta bdi').innerText,
+            [...(li.querySelector('.state')?.classList || [])]
+                .find(c => c.startsWith('state-'))?.slice(6) || '',
+            li.querySelector('p')?.innerText || ''])""")]
+
+
+def misaligned_text(page, selector: str) -> list[str]:
+    """The elements matching `selector` whose text (or image) does not start at the start side
+    of their own box: the right edge in a right-to-left page, the left one otherwise. Text in
+    another direction (a number, an ID) is isolated inside; it must not pull the whole value to
+    the far side."""
+    return page.locator(selector).evaluate_all("""elements => {
+        const rtl = document.documentElement.dir === 'rtl';
+        return elements.filter(e => e.textContent.trim() || e.querySelector('img')).filter(e => {
+            const range = document.createRange();
+            range.selectNodeContents(e);
+            const text = range.getBoundingClientRect(), own = e.getBoundingClientRect();
+            return rtl ? own.right - text.right > 2 : text.left - own.left > 2;
+        }).map(e => (e.closest('[data-path]')?.dataset.path || e.previousElementSibling?.innerText
+                     || e.tagName) + ': ' + e.innerText);
+    }""")
+
+
+MAP_OUTLINE_COLOUR, MAP_POINT_COLOUR = "#0b6e4f", "#a4262c"  # server/static/review.js
+
+
+def wait_for_map(page) -> None:
+    """Wait until the submission's map has drawn Iraq's outline (fetched after the point) and
+    has stopped zooming to fit it."""
+    page.locator(f"#map.leaflet-container path[stroke='{MAP_OUTLINE_COLOUR}']").wait_for()
+    page.wait_for_function(
+        "() => !document.querySelector('#map .leaflet-zoom-anim, #map .leaflet-pan-anim')")

@@ -53,6 +53,7 @@ class Person:
     password: str = PASSWORD
     email: str | None = None
     governorates: tuple[str, ...] = ()
+    personal_data: bool = False  # may see fields marked personal (the facilitator's name)
 
 
 PEOPLE = (
@@ -83,6 +84,8 @@ class Site:
     phone_url: str
     form: BlankForm
     meetings: dict[str, list[Meeting]] = field(default_factory=dict)
+    latest: dict[str, str] = field(default_factory=dict)  # instanceID -> its last edit's
+
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -109,6 +112,16 @@ class Site:
             self.meetings.setdefault(meeting.governorate, []).append(meeting)
         return sent
 
+    def edit_meeting(self, meeting: Meeting, **changes) -> str:
+        """The phone sends an edit of `meeting` as Collect does: a new instanceID, with the
+        one of the version it replaces as deprecatedID. The new version's instanceID."""
+        replaced = self.latest.get(meeting.instance_id, meeting.instance_id)
+        edit = replace(meeting, **changes, instance_id="", deprecated_id=replaced)
+        with requests.Session() as session:
+            new = send(Phone(http_transport(session), self.phone_url), self.form, edit)
+        self.latest[meeting.instance_id] = new
+        return new
+
 
 def create_person(env: dict[str, str], person: Person) -> None:
     args = ["users", "create", person.username, "--role", person.role, "--password-stdin"]
@@ -116,6 +129,8 @@ def create_person(env: dict[str, str], person: Person) -> None:
         args += ["--email", person.email]
     for governorate in person.governorates:
         args += ["--governorate", governorate]
+    if person.personal_data:
+        args.append("--personal-data")
     run_cli(env, *args, input=person.password + "\n")
 
 

@@ -4,15 +4,18 @@ root element and version, then sent as Collect sends it (multipart POST)."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, replace
 from xml.sax.saxutils import escape
 
 from lxml import etree
+from PIL import Image, ImageDraw
 
 from tests.support.instances import instance, new_id
 from tests.support.phone import Phone
 
 XFORMS = "http://www.w3.org/2002/xforms"
+PHOTO_NAME = "1763280000123.jpg"  # Collect names a photo by the time it was taken
 ATTENDANCE_GROUPS = ("police", "idp", "host", "returnee", "civil_society", "judiciary",
                      "local_authority")
 
@@ -29,7 +32,10 @@ class Meeting:
     women: int = 4
     men: int = 6
     issue: str = "إنارة الشارع معطلة قرب المدرسة"
+    facilitator: str = "الرائد سامي"  # a personal field: masked without the permission
+    photo: bytes | None = None  # photo_1, a JPEG as the phone's camera saved it
     instance_id: str = ""
+    deprecated_id: str = ""  # set on an edit: the instanceID of the version it replaces
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,7 @@ def meeting_xml(form: BlankForm, meeting: Meeting) -> bytes:
         f"<governorate>{meeting.governorate}</governorate><district>{meeting.district}</district>"
         f"<forum>{meeting.forum}</forum><forum_name/>"
         f"<meeting_date>{meeting.day}</meeting_date><location>33.3152 44.3661 34.0 5.0</location>"
-        f"<facilitator>الرائد سامي</facilitator><attendance_note/>{attendance}"
+        f"<facilitator>{escape(meeting.facilitator)}</facilitator><attendance_note/>{attendance}"
         f"<total_women>{meeting.women}</total_women><total_men>{meeting.men}</total_men>"
         f"<total_attendance>{total}</total_attendance><attendance_summary/>"
         f"<topics>security services</topics><topics_other/>"
@@ -72,14 +78,38 @@ def meeting_xml(form: BlankForm, meeting: Meeting) -> bytes:
         f"<issue_priority>high</issue_priority><action_agreed>مخاطبة البلدية</action_agreed>"
         f"<responsible>المجلس المحلي</responsible><due_date>{meeting.day}</due_date></issue>"
         f"<issue_count>1</issue_count><referrals>0</referrals>"
-        f"<photo_1/><photo_2/><photo_3/><notes/>")
+        f"<photo_1>{PHOTO_NAME if meeting.photo else ''}</photo_1><photo_2/><photo_3/><notes/>")
     return instance(form.form_id, form.version, body, instance_id=meeting.instance_id,
-                    root=form.root, namespace=form.namespace)
+                    deprecated_id=meeting.deprecated_id or None, root=form.root,
+                    namespace=form.namespace)
 
 
 def send(phone: Phone, form: BlankForm, meeting: Meeting) -> str:
-    """Send one meeting as Collect does; its instanceID once the server has taken it."""
+    """Send one meeting (or an edit of one) as Collect does, with its photo; its instanceID once
+    the server has taken it."""
     instance_id = meeting.instance_id or new_id()
-    reply = phone.submit(meeting_xml(form, replace(meeting, instance_id=instance_id)))
+    reply = phone.submit(meeting_xml(form, replace(meeting, instance_id=instance_id)),
+                         {PHOTO_NAME: meeting.photo} if meeting.photo else None)
     assert reply.status == 201, reply.body
     return instance_id
+
+
+def photo_jpeg(width: int = 1280, height: int = 960) -> bytes:
+    """A photo as a phone's camera saves it (max-pixels=1280): a meeting room drawn in a few
+    shapes, so a thumbnail and the full picture can be told apart by size, not by content."""
+    image = Image.new("RGB", (width, height), (222, 214, 196))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, width, height * 0.55), fill=(236, 231, 218))  # the wall
+    draw.rectangle((width * 0.08, height * 0.1, width * 0.34, height * 0.42),
+                   fill=(150, 190, 220), outline=(90, 90, 90), width=8)  # a window
+    draw.rectangle((width * 0.2, height * 0.62, width * 0.8, height * 0.7),
+                   fill=(120, 84, 52))  # the table
+    for n in range(6):  # the people around it
+        x = width * (0.24 + n * 0.105)
+        draw.ellipse((x, height * 0.45, x + width * 0.06, height * 0.53),
+                     fill=(170, 130, 100))
+        draw.rectangle((x - width * 0.01, height * 0.53, x + width * 0.07, height * 0.64),
+                       fill=((11, 110, 79), (30, 60, 120), (120, 40, 50))[n % 3])
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    return out.getvalue()
