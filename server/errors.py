@@ -79,6 +79,13 @@ def _unexpected(error: Exception) -> Response:
     return render(Problem(problems.INTERNAL))
 
 
+def _same_site(url: str | None) -> str | None:
+    """The page the reader came from, to go back and try again; only one of this site."""
+    if not url or not url.startswith(request.host_url):
+        return None
+    return "/" + url[len(request.host_url):]
+
+
 def _html(problem: Problem) -> str:
     """The problem in the reader's language, inside the pages' frame (header, language choice, a
     way back); a bare page when the frame itself cannot be drawn."""
@@ -88,7 +95,8 @@ def _html(problem: Problem) -> str:
 
     try:
         message = i18n.gettext(problem.type.message, **problem.details)
-        return render_template("problem.html", problem=problem, message=message)
+        return render_template("problem.html", problem=problem, message=message,
+                               back=_same_site(request.referrer))
     except Exception:  # the error came before the reader was known, or the frame failed
         log.debug("problem page without its frame", exc_info=True)
     return (
