@@ -46,12 +46,15 @@ DEFAULT = "ar"
 DYNAMIC_MESSAGES = (
     "administrator", "supervisor", "analyst", "governorate", "forum",
     "received", "edited", "hasIssues", "approved", "rejected",
+    "queued", "running", "done", "failed", "expired",  # export jobs
 )
 # The same words as an English reader reads them: the codes themselves are not English text.
 ENGLISH = {
     "administrator": "Administrator", "supervisor": "Supervisor", "analyst": "Analyst",
     "governorate": "Governorate", "forum": "Forum", "received": "Received", "edited": "Edited",
     "hasIssues": "Has issues", "approved": "Approved", "rejected": "Rejected",
+    "queued": "Waiting", "running": "Being written", "done": "Ready", "failed": "Failed",
+    "expired": "Deleted after 7 days",
 }
 
 

@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
@@ -21,6 +22,11 @@ from server.queries import exports as queries
 log = logging.getLogger(__name__)
 _threads: dict[int, threading.Thread] = {}
 _PROGRESS_EVERY = 5000
+# A job still queued or running this long after it was asked for lost its worker (a restart, a
+# crash): the largest exports take minutes.
+INTERRUPTED_AFTER = timedelta(hours=1)
+# Finished files are personal data at rest: kept long enough to download, then deleted.
+KEEP_FILES = timedelta(days=7)
 
 
 def folder(app: Flask) -> Path:
@@ -80,6 +86,29 @@ def run(app: Flask, job_id: int) -> None:
                     error=f"{type(error).__name__}"[:200])
         finally:
             reader.close()
+
+
+def sweep(app: Flask, session) -> None:
+    """Mark jobs whose worker died as failed, delete files kept longer than KEEP_FILES."""
+    now = utcnow()
+
+    def due():
+        return queries.jobs_to_sweep(session, started_before=now - INTERRUPTED_AFTER,
+                                     finished_before=now - KEEP_FILES)
+    if not due():
+        return
+    session.commit()  # a page that reads: take the write lock for these few changes only
+    db.begin_write(session)
+    for job in due():
+        if job.state in ("queued", "running"):
+            log.warning("export %s was interrupted (its worker stopped)", job.id)
+            queries.update_job(session, job.id, state="failed", error="interrupted",
+                               finished_at=now)
+        else:
+            if job.file_name:
+                (folder(app) / job.file_name).unlink(missing_ok=True)
+            queries.update_job(session, job.id, state="expired", file_name=None)
+    session.commit()
 
 
 def path_of(app: Flask, job: ExportJob) -> Path | None:

@@ -24,6 +24,7 @@ MIMETYPES = {"csv": "application/zip", "geojson": "application/geo+json",
 @require("data.download")
 def downloads():
     session = db.session()
+    jobs.sweep(current_app, session)
     forms = [f for f in form_queries.list_forms(session) if f.current_version is not None]
     return render_template("downloads.html", forms=forms, formats=FORMATS,
                            export_languages=LANGUAGES, all_languages=i18n.LANGUAGES,

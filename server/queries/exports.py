@@ -161,6 +161,14 @@ def recent_jobs(session: Session, user: User, limit: int = 10) -> Sequence[Expor
                            .order_by(ExportJob.id.desc()).limit(limit)).all()
 
 
+def jobs_to_sweep(session: Session, *, started_before, finished_before) -> Sequence[ExportJob]:
+    """Jobs that never finished though asked for long ago, and finished ones whose file is old."""
+    return session.scalars(sa.select(ExportJob).where(sa.or_(
+        sa.and_(ExportJob.state.in_(("queued", "running")),
+                ExportJob.created_at < started_before),
+        sa.and_(ExportJob.state == "done", ExportJob.finished_at < finished_before)))).all()
+
+
 def update_job(session: Session, job_id: int, **values) -> None:
     session.execute(sa.update(ExportJob).where(ExportJob.id == job_id).values(**values))
 

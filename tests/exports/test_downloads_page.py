@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from server.exports import jobs
-from server.models import AuditEvent
+from server.models import AuditEvent, ExportJob, utcnow
 from tests.exports.conftest import FORM_ID
 
 
@@ -81,3 +82,27 @@ def test_the_page_speaks_arabic_and_kurdish(form, browser_for):
     browser = browser_for("analyst")
     assert "التنزيلات" in browser.get("/downloads?lang=ar").get_data(as_text=True)
     assert "داگرتنەکان" in browser.get("/downloads?lang=ckb").get_data(as_text=True)
+
+
+def test_old_files_are_deleted_and_jobs_whose_worker_died_are_failed(app, form, send, browser_for,
+                                                                     session):
+    send()
+    analyst = browser_for("analyst")
+    finished = ask(analyst, format="csv")
+    stuck = ExportJob(user_id=session.get(ExportJob, finished).user_id,
+                      form_id=session.get(ExportJob, finished).form_id, format="csv",
+                      state="running", created_at=utcnow() - timedelta(hours=2))
+    session.add(stuck)
+    session.execute(sa.update(ExportJob).where(ExportJob.id == finished).values(
+        finished_at=utcnow() - timedelta(days=8)))
+    session.commit()
+    kept = jobs.folder(app) / session.get(ExportJob, finished).file_name
+    assert kept.is_file()
+
+    assert analyst.get("/downloads").status_code == 200
+
+    session.expire_all()
+    session.rollback()
+    assert session.get(ExportJob, stuck.id).state == "failed"
+    assert session.get(ExportJob, finished).state == "expired" and not kept.exists()
+    assert analyst.get(f"/downloads/{finished}/file").status_code == 409
