@@ -4,10 +4,11 @@ several worker processes writing at once."""
 from __future__ import annotations
 
 import fcntl
+import time
 from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -24,7 +25,34 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "rollback", queue.release)
         event.listen(engine.pool, "checkin", lambda dbapi, record: queue.release_record(record))
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_recycle=3600)
+    event.listen(engine.pool, "checkout", _ping_if_idle)
+    event.listen(engine.pool, "checkin", _note_idle)
+    return engine
+
+
+IDLE_SECONDS = 30
+
+
+def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+    """Check a connection that sat idle before lending it, not one that worked a moment ago:
+    a ping on every checkout was a round trip per transaction. A connection that died while in
+    use (the server restarted) is discarded by SQLAlchemy when its error says so."""
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < IDLE_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        dbapi_connection.rollback()
+    except Exception as error:
+        raise exc.DisconnectionError() from error  # the pool connects afresh
+
+
+def _note_idle(_dbapi_connection, record) -> None:
+    if record is not None:
+        record.info["idle_since"] = time.monotonic()
 
 
 def _sqlite_pragmas(connection, _record) -> None:
@@ -100,8 +128,21 @@ def session() -> Session:
 
 
 def begin_write(db_session: Session) -> None:
-    """Start a transaction that holds SQLite's write lock from its first statement."""
-    db_session.connection(execution_options={"sqlite_immediate": True})
+    """Start a transaction that holds SQLite's write lock from its first statement (elsewhere,
+    go on with the transaction in progress, or begin one)."""
+    if _is_sqlite(db_session):
+        db_session.connection(execution_options={"sqlite_immediate": True})
+
+
+def end_read(db_session: Session, *, always: bool = False) -> None:
+    """End a reading transaction on SQLite, where a reader cannot later become the writer; on
+    other databases only when `always` (say, before writing files, which may take a while)."""
+    if always or _is_sqlite(db_session):
+        db_session.commit()
+
+
+def _is_sqlite(db_session: Session) -> bool:
+    return db_session.get_bind().dialect.name == "sqlite"
 
 
 def open_session(app: Flask, *, writing: bool) -> Session:

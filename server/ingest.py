@@ -11,17 +11,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO
+from datetime import datetime
+from typing import BinaryIO, Protocol
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server import db, problems, projection
-from server.models import AppUser, Form, FormVersion, Submission, SubmissionDef, utcnow
-from server.normalising import normalise_submission, structure_of
+from server.models import Form, FormVersion, Submission, SubmissionDef, utcnow
+from server.normalising import normalise_submission, structure_by_hash
 from server.problems import Problem
-from server.queries import blobs as blob_queries
-from server.queries import forms as form_queries
+from server.queries import arrivals as arrival_queries
 from server.queries import projection as projection_queries
 from server.queries import submissions as queries
 from server.storage import BlobStore
@@ -35,13 +36,19 @@ MAX_ATTACHMENT_NAME = 255  # Android's own limit for a file name
 ATTEMPTS = 5  # phones racing with the same instance: the loser re-reads and finds the winner
 
 
+class Sender(Protocol):
+    id: int
+    name: str
+
+
 @dataclass
 class Upload:
     xml: bytes
     files: Mapping[str, BinaryIO]
-    app_user: AppUser
+    app_user: Sender
     device_id: str | None = None
     user_agent: str | None = None
+    token: str | None = None  # the URL's token, checked again in the submission's transaction
 
 
 @dataclass(frozen=True)
@@ -58,8 +65,10 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
         identity, root = read_identity(upload.xml)
     except InstanceError as error:
         raise Problem(problems.SUBMISSION_INVALID, reason=str(error)) from error
-    form, version = _form_and_version(session, identity, upload.app_user)
-    structure, plan = structure_of(version)
+    target = _target(session, identity, upload)
+    structure, plan = structure_by_hash(
+        target.xform_sha256, lambda: arrival_queries.xform(session.connection(),
+                                                           target.version_id))
     expected = expected_attachments(structure, root)
     too_long = [name for name in expected if len(name) > MAX_ATTACHMENT_NAME]
     if too_long:
@@ -72,17 +81,18 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
     # A new instance's rows are known before any lock is taken (an edit's key is the first
     # version's, found under the lock).
     rows = None if identity.is_edit else _rows(plan, root, identity)
-    projection.load(session, form)  # the form's tables, cached per worker
-    # End the reading transaction (nothing written; loaded objects stay loaded) so the database
-    # is free while files are written.
-    session.commit()
+    tables = projection.load_revision(session, target.form_id, target.projection_revision)
+    files = [name for name in expected if name in upload.files]
+    # SQLite: end the read so the write lock is taken afresh for the writes alone. Elsewhere the
+    # same transaction goes on, unless files are to be written meanwhile.
+    db.end_read(session, always=bool(files))
     # Files reach the disk before any row that names them is committed.
-    stored = {name: store.put_stream(_chunks(upload.files[name]))
-              for name in expected if name in upload.files}
+    stored = {name: store.put_stream(_chunks(upload.files[name])) for name in files}
     for attempt in range(ATTEMPTS):
         try:
-            receipt = _apply(session, form, version, identity, root, expected, stored, upload,
-                             rows)
+            db.begin_write(session)
+            receipt = _apply(session, target, plan, tables, identity, root, expected, stored,
+                             upload, rows)
             session.commit()
             return receipt
         except IntegrityError:
@@ -95,59 +105,102 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
     raise AssertionError("unreachable")
 
 
-def _form_and_version(session: Session, identity: InstanceIdentity, app_user: AppUser):
-    form = form_queries.get_form(session, identity.form_id)
-    if form is None:
+def _target(session: Session, identity: InstanceIdentity, upload: Upload):
+    target = arrival_queries.target(session.connection(), upload.app_user.id, upload.token,
+                                    identity.form_id, identity.version)
+    if target is None:  # revoked since the request began (perhaps through another worker)
+        raise Problem(problems.TOKEN_INVALID)
+    if target.form_id is None:
         raise Problem(problems.FORM_NOT_FOUND, form_id=identity.form_id)
-    if not (app_user.all_forms or any(f.id == form.id for f in app_user.forms)):
+    if not target.allowed:
         raise Problem(problems.FORM_NOT_ALLOWED, form_id=identity.form_id)
-    version = form_queries.get_version(session, form, identity.version)
-    if version is None:
+    if target.version_id is None:
         raise Problem(problems.FORM_VERSION_UNKNOWN, form_id=identity.form_id,
                       version=identity.version)
-    if form.state == "closed":
+    if target.state == "closed":
         raise Problem(problems.FORM_CLOSED, form_id=identity.form_id)
-    return form, version
+    return target
 
 
-def _apply(session: Session, form: Form, version: FormVersion, identity: InstanceIdentity,
-           root, expected: list[str], stored: dict[str, tuple[str, str, int]],
-           upload: Upload, rows: Rows | None) -> Receipt:
-    db.begin_write(session)
-    same = queries.get_def(session, form, identity.instance_id)
-    deprecated = queries.get_def(session, form, identity.deprecated_id) \
+def _apply(session: Session, target, plan, tables: projection.Projection,
+           identity: InstanceIdentity, root, expected: list[str],
+           stored: dict[str, tuple[str, str, int]], upload: Upload, rows: Rows | None
+           ) -> Receipt:
+    connection = session.connection()
+    same = arrival_queries.held(connection, target.form_id, identity.instance_id)
+    deprecated = arrival_queries.held(connection, target.form_id, identity.deprecated_id) \
         if identity.is_edit else None
-    outcome = decide(identity, _held(session, same), _held(session, deprecated))
-    for sha, md5, size in stored.values():
-        blob_queries.ensure_blob(session, sha, md5, size)
-
+    outcome = decide(identity, _held(same), _held(deprecated))
+    now = utcnow()
+    arrival_queries.ensure_blobs(connection, list(stored.values()), now)
     if outcome is Outcome.NEW:
-        submission = Submission(form_id=form.id, instance_id=identity.instance_id,
-                                submitter_id=upload.app_user.id, device_id=upload.device_id)
-        session.add(submission)
-        session.flush()
-        definition = _new_def(session, form, submission, version, identity, upload,
-                              expected, stored, carried={})
-        submission.current_def_id = definition.id
-        session.flush()
-        normalise_submission(session, form, submission, definition, version, root, first=True,
-                             submitter=upload.app_user.name, rows=rows)
-    elif outcome is Outcome.RETRY:
-        submission, definition = queries.get_submission(session, same.submission_id), same
+        return _insert_new(connection, target, plan, tables, identity, root, expected, stored,
+                           upload, rows, now)
+    if outcome not in (Outcome.RETRY, Outcome.EDIT):
+        raise _refusal(outcome, identity)
+    # Retries and edits are rare: the ORM's objects keep their rules readable.
+    form = session.get(Form, target.form_id)
+    if outcome is Outcome.RETRY:
+        definition = session.get(SubmissionDef, same.id)
+        submission = queries.get_submission(session, same.submission_id)
         _add_missing_attachments(session, form, submission, definition, stored)
-    elif outcome is Outcome.EDIT:
+    else:
+        version = session.get(FormVersion, target.version_id)
+        deprecated_def = session.get(SubmissionDef, deprecated.id)
         submission = queries.get_submission(session, deprecated.submission_id)
-        carried = {a.name: a.blob_sha256 for a in deprecated.attachments}
+        carried = {a.name: a.blob_sha256 for a in deprecated_def.attachments}
         definition = _new_def(session, form, submission, version, identity, upload,
                               expected, stored, carried=carried)
         if not queries.set_current_def(session, submission, deprecated.id, definition.id):
             raise Problem(problems.EDIT_STALE)
         session.refresh(submission)
         normalise_submission(session, form, submission, definition, version, root)
-    else:
-        raise _refusal(outcome, identity)
     return Receipt(outcome, submission.id, submission.instance_id,
                    definition.attachments_present, definition.attachments_expected)
+
+
+def _insert_new(connection: Connection, target, plan, tables: projection.Projection,
+                identity: InstanceIdentity, root, expected: list[str],
+                stored: dict[str, tuple[str, str, int]], upload: Upload, rows: Rows | None,
+                now: datetime) -> Receipt:
+    """A new instance: its submission, its first version, its files and its rows."""
+    submission_id = arrival_queries.insert_submission(connection, {
+        "form_id": target.form_id, "instance_id": identity.instance_id,
+        "review_state": "received", "submitter_id": upload.app_user.id,
+        "device_id": upload.device_id, "created_at": now, "updated_at": now})
+    blobs = {name: stored[name][0] if name in stored else None for name in expected}
+    present = sum(1 for sha in blobs.values() if sha)
+    def_id = arrival_queries.insert_def(connection, {
+        "submission_id": submission_id, "form_id": target.form_id,
+        "form_version_id": target.version_id, "instance_id": identity.instance_id,
+        "deprecated_id": None, "xml": upload.xml, "xml_sha256": identity.sha256,
+        "submitter_id": upload.app_user.id, "device_id": upload.device_id,
+        "user_agent": (upload.user_agent or "")[:255] or None,
+        "attachments_expected": len(expected), "attachments_present": present,
+        "created_at": now, "normalised_at": now})  # undone below if the rows fail
+    arrival_queries.insert_attachments(connection, [
+        {"submission_def_id": def_id, "name": name, "position": position, "blob_sha256": sha}
+        for position, (name, sha) in enumerate(blobs.items(), start=1)])
+    arrival_queries.set_current_def(connection, submission_id, def_id)
+    try:  # a savepoint: rows that cannot be written never cost the raw record
+        with connection.begin_nested():
+            if rows is None:  # reading them failed before: again, to record why
+                rows = normalise(plan, root, identity.instance_id)
+            projection.write(connection, tables, submission_id, rows, replace=False, system={
+                "_instance_id": identity.instance_id, "_submitted_at": now,
+                "_updated_at": now, "_submitter": target.submitter,
+                "_device_id": upload.device_id, "_form_version": target.version,
+                "_review_state": "received", "_attachments_present": present,
+                "_attachments_expected": len(expected), "_edits": 0})
+            arrival_queries.insert_value_issues(connection, [
+                {"submission_def_id": def_id, "row_key": i.key, "path": i.path, "raw": i.raw,
+                 "reason": i.reason} for i in rows.issues])
+    except Exception as error:  # the raw record is safe; keep the reason where people see it
+        log.exception("normalising submission %s of form %s failed", identity.instance_id,
+                      identity.form_id)
+        arrival_queries.record_normalise_failure(
+            connection, def_id, f"{type(error).__name__}: {error}"[:2000])
+    return Receipt(Outcome.NEW, submission_id, identity.instance_id, present, len(expected))
 
 
 def _rows(plan, root, identity: InstanceIdentity) -> Rows | None:
@@ -158,13 +211,11 @@ def _rows(plan, root, identity: InstanceIdentity) -> Rows | None:
         return None
 
 
-def _held(session: Session, definition: SubmissionDef | None) -> Held | None:
-    if definition is None:
+def _held(row) -> Held | None:
+    if row is None:
         return None
-    submission = queries.get_submission(session, definition.submission_id)
-    return Held(sha256=definition.xml_sha256,
-                is_current=submission.current_def_id == definition.id,
-                deleted=submission.deleted_at is not None)
+    return Held(sha256=row.xml_sha256, is_current=bool(row.is_current),
+                deleted=bool(row.deleted))
 
 
 def _new_def(session: Session, form: Form, submission: Submission, version: FormVersion,

@@ -46,7 +46,7 @@ def submission() -> Response:
     receipt = receive(db.session(), current_app.extensions["blobs"], Upload(
         xml=xml_bytes, files=attachments, app_user=g.app_user,
         device_id=(request.args.get("deviceID") or "")[:255] or None,
-        user_agent=request.user_agent.string))
+        user_agent=request.user_agent.string, token=g.phone_token))
     message = "Full submission upload was successful!" if receipt.outcome is not Outcome.RETRY \
         else "This submission was already received; any new files were added."
     response = Response(xml.openrosa_response(message), status=201, content_type=XML_MIMETYPE)
