@@ -88,13 +88,18 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
     db.end_read(session, always=bool(files))
     # Files reach the disk before any row that names them is committed.
     stored = {name: store.put_stream(_chunks(upload.files[name])) for name in files}
+    failure = None
     for attempt in range(ATTEMPTS):
         try:
             db.begin_write(session)
             receipt = _apply(session, target, plan, tables, identity, root, expected, stored,
-                             upload, rows)
+                             upload, rows, failure)
             session.commit()
             return receipt
+        except _RowsFailed as failed:
+            # Rare, so no savepoint on every submission: undo it all, store it without rows.
+            session.rollback()
+            failure = failed.reason
         except IntegrityError:
             session.rollback()  # another request stored the same instance first: look again
             if attempt == ATTEMPTS - 1:
@@ -103,6 +108,12 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
             session.rollback()
             raise
     raise AssertionError("unreachable")
+
+
+class _RowsFailed(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _target(session: Session, identity: InstanceIdentity, upload: Upload):
@@ -124,8 +135,8 @@ def _target(session: Session, identity: InstanceIdentity, upload: Upload):
 
 def _apply(session: Session, target, plan, tables: projection.Projection,
            identity: InstanceIdentity, root, expected: list[str],
-           stored: dict[str, tuple[str, str, int]], upload: Upload, rows: Rows | None
-           ) -> Receipt:
+           stored: dict[str, tuple[str, str, int]], upload: Upload, rows: Rows | None,
+           failure: str | None) -> Receipt:
     connection = session.connection()
     same = arrival_queries.held(connection, target.form_id, identity.instance_id)
     deprecated = arrival_queries.held(connection, target.form_id, identity.deprecated_id) \
@@ -135,7 +146,7 @@ def _apply(session: Session, target, plan, tables: projection.Projection,
     arrival_queries.ensure_blobs(connection, list(stored.values()), now)
     if outcome is Outcome.NEW:
         return _insert_new(connection, target, plan, tables, identity, root, expected, stored,
-                           upload, rows, now)
+                           upload, rows, failure, now)
     if outcome not in (Outcome.RETRY, Outcome.EDIT):
         raise _refusal(outcome, identity)
     # Retries and edits are rare: the ORM's objects keep their rules readable.
@@ -162,8 +173,9 @@ def _apply(session: Session, target, plan, tables: projection.Projection,
 def _insert_new(connection: Connection, target, plan, tables: projection.Projection,
                 identity: InstanceIdentity, root, expected: list[str],
                 stored: dict[str, tuple[str, str, int]], upload: Upload, rows: Rows | None,
-                now: datetime) -> Receipt:
-    """A new instance: its submission, its first version, its files and its rows."""
+                failure: str | None, now: datetime) -> Receipt:
+    """A new instance: its submission, its first version, its files and its rows (unless they
+    failed on an earlier attempt: `failure` says why, kept where people see it)."""
     submission_id = arrival_queries.insert_submission(connection, {
         "form_id": target.form_id, "instance_id": identity.instance_id,
         "review_state": "received", "submitter_id": upload.app_user.id,
@@ -177,13 +189,14 @@ def _insert_new(connection: Connection, target, plan, tables: projection.Project
         "submitter_id": upload.app_user.id, "device_id": upload.device_id,
         "user_agent": (upload.user_agent or "")[:255] or None,
         "attachments_expected": len(expected), "attachments_present": present,
-        "created_at": now, "normalised_at": now})  # undone below if the rows fail
+        "created_at": now, "normalised_at": None if failure else now,
+        "normalise_error": failure})
     arrival_queries.insert_attachments(connection, [
         {"submission_def_id": def_id, "name": name, "position": position, "blob_sha256": sha}
         for position, (name, sha) in enumerate(blobs.items(), start=1)])
     arrival_queries.set_current_def(connection, submission_id, def_id)
-    try:  # a savepoint: rows that cannot be written never cost the raw record
-        with connection.begin_nested():
+    if failure is None:
+        try:
             if rows is None:  # reading them failed before: again, to record why
                 rows = normalise(plan, root, identity.instance_id)
             projection.write(connection, tables, submission_id, rows, replace=False, system={
@@ -195,11 +208,10 @@ def _insert_new(connection: Connection, target, plan, tables: projection.Project
             arrival_queries.insert_value_issues(connection, [
                 {"submission_def_id": def_id, "row_key": i.key, "path": i.path, "raw": i.raw,
                  "reason": i.reason} for i in rows.issues])
-    except Exception as error:  # the raw record is safe; keep the reason where people see it
-        log.exception("normalising submission %s of form %s failed", identity.instance_id,
-                      identity.form_id)
-        arrival_queries.record_normalise_failure(
-            connection, def_id, f"{type(error).__name__}: {error}"[:2000])
+        except Exception as error:  # the raw record is never refused for its rows
+            log.exception("normalising submission %s of form %s failed", identity.instance_id,
+                          identity.form_id)
+            raise _RowsFailed(f"{type(error).__name__}: {error}"[:2000]) from error
     return Receipt(Outcome.NEW, submission_id, identity.instance_id, present, len(expected))
 
 

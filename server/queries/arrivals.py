@@ -131,14 +131,6 @@ def ensure_blobs(connection: Connection, blobs: Sequence[tuple[str, str, int]],
                             {"sha256": sha256, "md5": md5, "size": size, "created_at": now})
 
 
-_NORMALISE_FAILED = sa.update(_defs).where(_defs.c.id == sa.bindparam("def_id")).values(
-    normalised_at=None, normalise_error=sa.bindparam("error"))
-
-
-def record_normalise_failure(connection: Connection, def_id: int, error: str) -> None:
-    connection.execute(_NORMALISE_FAILED, {"def_id": def_id, "error": error})
-
-
 def insert_rows(connection: Connection, statement: sa.Insert, rows: list[dict]) -> None:
     if rows:
         connection.execute(statement, rows)
