@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import fcntl
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -82,7 +84,12 @@ class _WriterQueue:
         self.lock_path = lock_path
 
     def begin(self, connection) -> None:
-        immediate = connection.get_execution_options().get("sqlite_immediate")
+        options = connection.get_execution_options()
+        if options.get("sqlite_autocommit"):
+            # No BEGIN: the sqlite3 module, left in autocommit mode (see `_sqlite_pragmas`),
+            # runs each statement in its own transaction, and its commit() does nothing.
+            return
+        immediate = options.get("sqlite_immediate")
         if immediate and self.lock_path is not None:
             record = connection.connection._connection_record
             if "writer_lock" not in record.info:
@@ -134,11 +141,22 @@ def begin_write(db_session: Session) -> None:
         db_session.connection(execution_options={"sqlite_immediate": True})
 
 
-def end_read(db_session: Session, *, always: bool = False) -> None:
-    """End a reading transaction on SQLite, where a reader cannot later become the writer; on
-    other databases only when `always` (say, before writing files, which may take a while)."""
-    if always or _is_sqlite(db_session):
+def end_read(db_session: Session) -> None:
+    """End the session's transaction if it only read: before files are written, which may take
+    a while, and on SQLite, where a reader cannot later become the writer."""
+    if db_session.in_transaction():
         db_session.commit()
+
+
+@contextmanager
+def autocommit(db_session: Session) -> Iterator[Connection]:
+    """A connection of the session's engine outside any transaction, for a few reads: each
+    statement sees what is committed when it runs."""
+    engine = db_session.get_bind()
+    options = {"sqlite_autocommit": True} if engine.dialect.name == "sqlite" \
+        else {"isolation_level": "AUTOCOMMIT"}
+    with engine.connect().execution_options(**options) as connection:
+        yield connection
 
 
 def _is_sqlite(db_session: Session) -> bool:

@@ -65,10 +65,12 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
         identity, root = read_identity(upload.xml)
     except InstanceError as error:
         raise Problem(problems.SUBMISSION_INVALID, reason=str(error)) from error
-    target = _target(session, identity, upload)
-    structure, plan = structure_by_hash(
-        target.xform_sha256, lambda: arrival_queries.xform(session.connection(),
-                                                           target.version_id))
+    # Read outside any transaction: nothing is held while files are written, and on PostgreSQL
+    # no BEGIN and COMMIT for it.
+    with db.autocommit(session) as connection:
+        target = _target(connection, identity, upload)
+        structure, plan = structure_by_hash(
+            target.xform_sha256, lambda: arrival_queries.xform(connection, target.version_id))
     expected = expected_attachments(structure, root)
     too_long = [name for name in expected if len(name) > MAX_ATTACHMENT_NAME]
     if too_long:
@@ -83,17 +85,18 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
     rows = None if identity.is_edit else _rows(plan, root, identity)
     tables = projection.load_revision(session, target.form_id, target.projection_revision)
     files = [name for name in expected if name in upload.files]
-    # SQLite: end the read so the write lock is taken afresh for the writes alone. Elsewhere the
-    # same transaction goes on, unless files are to be written meanwhile.
-    db.end_read(session, always=bool(files))
+    db.end_read(session)  # the tables' mapping, if this worker had to read it
     # Files reach the disk before any row that names them is committed.
     stored = {name: store.put_stream(_chunks(upload.files[name])) for name in files}
     failure = None
     for attempt in range(ATTEMPTS):
         try:
             db.begin_write(session)
+            # The first attempt trusts the read above when it found nothing: if another request
+            # stores the same instance meanwhile, the unique constraints refuse this one.
+            nothing_held = attempt == 0 and target.held_id is None
             receipt = _apply(session, target, plan, tables, identity, root, expected, stored,
-                             upload, rows, failure)
+                             upload, rows, failure, nothing_held)
             session.commit()
             return receipt
         except _RowsFailed as failed:
@@ -116,9 +119,9 @@ class _RowsFailed(Exception):
         self.reason = reason
 
 
-def _target(session: Session, identity: InstanceIdentity, upload: Upload):
-    target = arrival_queries.target(session.connection(), upload.app_user.id, upload.token,
-                                    identity.form_id, identity.version)
+def _target(connection: Connection, identity: InstanceIdentity, upload: Upload):
+    target = arrival_queries.target(connection, upload.app_user.id, upload.token,
+                                    identity.form_id, identity.version, identity.instance_id)
     if target is None:  # revoked since the request began (perhaps through another worker)
         raise Problem(problems.TOKEN_INVALID)
     if target.form_id is None:
@@ -136,12 +139,16 @@ def _target(session: Session, identity: InstanceIdentity, upload: Upload):
 def _apply(session: Session, target, plan, tables: projection.Projection,
            identity: InstanceIdentity, root, expected: list[str],
            stored: dict[str, tuple[str, str, int]], upload: Upload, rows: Rows | None,
-           failure: str | None) -> Receipt:
+           failure: str | None, nothing_held: bool) -> Receipt:
     connection = session.connection()
-    same = arrival_queries.held(connection, target.form_id, identity.instance_id)
-    deprecated = arrival_queries.held(connection, target.form_id, identity.deprecated_id) \
-        if identity.is_edit else None
-    outcome = decide(identity, _held(same), _held(deprecated))
+    if nothing_held and not identity.is_edit:
+        same = deprecated = None
+        outcome = Outcome.NEW
+    else:
+        same = arrival_queries.held(connection, target.form_id, identity.instance_id)
+        deprecated = arrival_queries.held(connection, target.form_id, identity.deprecated_id) \
+            if identity.is_edit else None
+        outcome = decide(identity, _held(same), _held(deprecated))
     now = utcnow()
     arrival_queries.ensure_blobs(connection, list(stored.values()), now)
     if outcome is Outcome.NEW:

@@ -37,7 +37,9 @@ def phone_by_token(connection: Connection, token: str) -> sa.Row | None:
 
 
 # Who sends (still active: a revocation in any worker counts at once), to which form and version,
-# and whether they may: one statement, read in the request's own transaction.
+# whether they may, and what is already held under the instanceID: one statement.
+_held_def = SubmissionDef.__table__.alias("held_def")
+_held_sub = Submission.__table__.alias("held_sub")
 _TARGET = (
     sa.select(
         _users.c.name.label("submitter"),
@@ -45,22 +47,26 @@ _TARGET = (
         _versions.c.id.label("version_id"), _versions.c.version, _versions.c.xform_sha256,
         sa.or_(_users.c.all_forms, sa.exists().where(
             AppUserForm.app_user_id == _users.c.id, AppUserForm.form_id == _forms.c.id,
-        )).label("allowed"))
+        )).label("allowed"),
+        _held_def.c.id.label("held_id"))
     .select_from(_users)
     .outerjoin(_forms, _forms.c.xml_form_id == sa.bindparam("xml_form_id"))
     .outerjoin(_versions, sa.and_(_versions.c.form_id == _forms.c.id,
                                   _versions.c.version == sa.bindparam("version")))
+    .outerjoin(_held_def, sa.and_(_held_def.c.form_id == _forms.c.id,
+                                  _held_def.c.instance_id == sa.bindparam("instance_id")))
     .where(_users.c.id == sa.bindparam("app_user_id"), _users.c.revoked_at.is_(None),
            sa.or_(sa.bindparam("token", type_=sa.String) == sa.null(),
                   _users.c.token == sa.bindparam("token", type_=sa.String))))
 
 
 def target(connection: Connection, app_user_id: int, token: str | None, xml_form_id: str,
-           version: str) -> sa.Row | None:
+           version: str, instance_id: str) -> sa.Row | None:
     """None when the app user is revoked (or its token changed); form and version columns are
-    None when unknown."""
-    return connection.execute(_TARGET, {"app_user_id": app_user_id, "token": token,
-                                        "xml_form_id": xml_form_id, "version": version}).first()
+    None when unknown; `held_id` names the version already held under `instance_id`, if any."""
+    return connection.execute(_TARGET, {
+        "app_user_id": app_user_id, "token": token, "xml_form_id": xml_form_id,
+        "version": version, "instance_id": instance_id}).first()
 
 
 _XFORM = sa.select(_versions.c.xform).where(_versions.c.id == sa.bindparam("id"))
