@@ -23,8 +23,9 @@ def make_engine(url: str) -> Engine:
         queue = _WriterQueue(Path(path).with_suffix(".writers") if path else None)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", queue.begin)
-        event.listen(engine, "commit", queue.release)
-        event.listen(engine, "rollback", queue.release)
+        # Released when the connection goes back to the pool, after its COMMIT (or ROLLBACK)
+        # has run: the engine's "commit" event comes before it, and a writer let in then would
+        # find SQLite still locked by the fsync and sleep in SQLite's busy handler.
         event.listen(engine.pool, "checkin", lambda dbapi, record: queue.release_record(record))
         return engine
     engine = create_engine(url, pool_recycle=3600)
@@ -97,9 +98,6 @@ class _WriterQueue:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 record.info["writer_lock"] = handle
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    def release(self, connection) -> None:
-        self.release_record(connection.connection._connection_record)
 
     @staticmethod
     def release_record(record) -> None:

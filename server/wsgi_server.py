@@ -31,10 +31,6 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        import os
-        import sys
-        if os.environ.get("XP_SWITCH"):
-            sys.setswitchinterval(float(os.environ["XP_SWITCH"]))
         from server import create_app
 
         return create_app()
@@ -46,7 +42,7 @@ def run(*, host: str, port: int, workers: int, trust_proxy: bool) -> None:
         "workers": workers,
         # threads: a phone uploading slowly over 2G must not hold a whole worker
         "worker_class": "gthread",
-        "threads": int(__import__("os").environ.get("XP_THREADS", "4")),
+        "threads": 4,
         "timeout": 120,
         "graceful_timeout": 30,
         "accesslog": "-",
