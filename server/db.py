@@ -157,6 +157,10 @@ def autocommit(db_session: Session) -> Iterator[Connection]:
         yield connection
 
 
+def is_postgresql(db_session: Session) -> bool:
+    return db_session.get_bind().dialect.name == "postgresql"
+
+
 def _is_sqlite(db_session: Session) -> bool:
     return db_session.get_bind().dialect.name == "sqlite"
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import BinaryIO, Protocol
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from server import db, problems, projection
@@ -33,6 +33,9 @@ from sync.normalise import Rows, normalise
 
 log = logging.getLogger(__name__)
 MAX_ATTACHMENT_NAME = 255  # Android's own limit for a file name
+# PostgreSQL writes a new submission of up to this many rows in one statement (a statement
+# takes at most 65,535 parameters; a big one gains nothing from it)
+AT_ONCE_ROWS = 50
 ATTEMPTS = 5  # phones racing with the same instance: the loser re-reads and finds the winner
 
 
@@ -95,6 +98,10 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
             # The first attempt trusts the read above when it found nothing: if another request
             # stores the same instance meanwhile, the unique constraints refuse this one.
             nothing_held = attempt == 0 and target.held_id is None
+            if nothing_held and failure is None and not identity.is_edit and not expected \
+                    and rows is not None and not rows.issues and db.is_postgresql(session) \
+                    and sum(map(len, rows.tables.values())) <= AT_ONCE_ROWS:
+                return _insert_new_at_once(session, target, tables, identity, upload, rows)
             receipt = _apply(session, target, plan, tables, identity, root, expected, stored,
                              upload, rows, failure, nothing_held)
             session.commit()
@@ -206,12 +213,9 @@ def _insert_new(connection: Connection, target, plan, tables: projection.Project
         try:
             if rows is None:  # reading them failed before: again, to record why
                 rows = normalise(plan, root, identity.instance_id)
-            projection.write(connection, tables, submission_id, rows, replace=False, system={
-                "_instance_id": identity.instance_id, "_submitted_at": now,
-                "_updated_at": now, "_submitter": target.submitter,
-                "_device_id": upload.device_id, "_form_version": target.version,
-                "_review_state": "received", "_attachments_present": present,
-                "_attachments_expected": len(expected), "_edits": 0})
+            projection.write(connection, tables, submission_id, rows, replace=False,
+                             system=_system(target, identity, upload, now, present,
+                                            len(expected)))
             arrival_queries.insert_value_issues(connection, [
                 {"submission_def_id": def_id, "row_key": i.key, "path": i.path, "raw": i.raw,
                  "reason": i.reason} for i in rows.issues])
@@ -220,6 +224,53 @@ def _insert_new(connection: Connection, target, plan, tables: projection.Project
                           identity.form_id)
             raise _RowsFailed(f"{type(error).__name__}: {error}"[:2000]) from error
     return Receipt(Outcome.NEW, submission_id, identity.instance_id, present, len(expected))
+
+
+def _insert_new_at_once(session: Session, target, tables: projection.Projection,
+                        identity: InstanceIdentity, upload: Upload, rows: Rows) -> Receipt:
+    """PostgreSQL, a new instance without files: all its rows in one statement."""
+    now = utcnow()
+    collector = arrival_queries.Collector()
+    try:
+        projection.write(collector, tables, None, rows, replace=False,
+                         system=_system(target, identity, upload, now, 0, 0))
+    except Exception as error:  # the raw record is never refused for its rows
+        log.exception("normalising submission %s of form %s failed", identity.instance_id,
+                      identity.form_id)
+        raise _RowsFailed(f"{type(error).__name__}: {error}"[:2000]) from error
+    try:
+        with db.autocommit(session) as connection:
+            submission_id, _def_id = arrival_queries.insert_new_at_once(connection, {
+                "form_id": target.form_id, "instance_id": identity.instance_id,
+                "review_state": "received", "submitter_id": upload.app_user.id,
+                "device_id": upload.device_id, "created_at": now, "updated_at": now,
+            }, {
+                "form_id": target.form_id, "form_version_id": target.version_id,
+                "instance_id": identity.instance_id, "xml": upload.xml,
+                "xml_sha256": identity.sha256, "submitter_id": upload.app_user.id,
+                "device_id": upload.device_id,
+                "user_agent": (upload.user_agent or "")[:255] or None,
+                "attachments_expected": 0, "attachments_present": 0, "created_at": now,
+                "normalised_at": now,
+            }, collector.inserts)
+    except IntegrityError as error:
+        if arrival_queries.is_arrival_conflict(error):
+            raise  # another request stored the same instance first: look again
+        log.exception("writing the rows of %s failed", identity.instance_id)
+        raise _RowsFailed(f"{type(error).__name__}: {error}"[:2000]) from error
+    except DataError as error:  # a value its table refused, not the record
+        log.exception("writing the rows of %s failed", identity.instance_id)
+        raise _RowsFailed(f"{type(error).__name__}: {error}"[:2000]) from error
+    return Receipt(Outcome.NEW, submission_id, identity.instance_id, 0, 0)
+
+
+def _system(target, identity: InstanceIdentity, upload: Upload, now: datetime, present: int,
+            expected: int) -> dict:
+    """The form row's `_` columns for a new submission."""
+    return {"_instance_id": identity.instance_id, "_submitted_at": now, "_updated_at": now,
+            "_submitter": target.submitter, "_device_id": upload.device_id,
+            "_form_version": target.version, "_review_state": "received",
+            "_attachments_present": present, "_attachments_expected": expected, "_edits": 0}
 
 
 def _rows(plan, root, identity: InstanceIdentity) -> Rows | None:
