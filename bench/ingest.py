@@ -49,6 +49,7 @@ import sqlalchemy as sa  # noqa: E402
 from lxml import etree  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from bench import lean_http  # noqa: E402
 from bench.forms import (  # noqa: E402
     COLLECT_HEADERS,
     FORM_LIST_NS,
@@ -318,26 +319,36 @@ class Instances:
         self.photo = photo if scenario.photo and form.image_fields else None
         marker = "@@PHOTO@@" if self.photo else ""
         self.templates = [scenario.build(form, forums, rng, marker) for _ in range(variants)]
+        # Without a photo, each body is its multipart bytes around the instanceID, cut once.
+        self.cut = [(*self._body(xml.encode()).split(ID_MARK.encode()), repeats)
+                    for xml, repeats in self.templates]
         self.lock = threading.Lock()
         self.rng = rng
 
-    def next(self) -> tuple[str, bytes, int]:
-        with self.lock:
-            xml, repeats = self.rng.choice(self.templates)
-        instance_id = f"uuid:{uuid.uuid4()}"
-        xml = xml.replace(ID_MARK, instance_id)
-        parts = [(b"xml_submission_file", b"submission.xml", b"text/xml", None)]
-        if self.photo is not None:
-            filename = f"{int(time.time() * 1000)}_{instance_id[5:13]}.jpg"
-            xml = xml.replace("@@PHOTO@@", filename)
-            parts.append((filename.encode(), filename.encode(), b"image/jpeg",
-                          unique_photo(self.photo, instance_id)))
-        parts[0] = (*parts[0][:3], xml.encode())
-        body = b"".join(
+    @staticmethod
+    def _body(xml: bytes, photo: tuple[bytes, bytes] | None = None) -> bytes:
+        parts = [(b"xml_submission_file", b"submission.xml", b"text/xml", xml)]
+        if photo is not None:
+            parts.append((photo[0], photo[0], b"image/jpeg", photo[1]))
+        return b"".join(
             b"--" + BOUNDARY.encode() + b"\r\nContent-Disposition: form-data; name=\"" + name
             + b"\"; filename=\"" + filename + b"\"\r\nContent-Type: " + ctype + b"\r\n\r\n"
-            + data + b"\r\n" for name, filename, ctype, data in parts)
-        return instance_id, body + b"--" + BOUNDARY.encode() + b"--\r\n", repeats
+            + data + b"\r\n" for name, filename, ctype, data in parts
+        ) + b"--" + BOUNDARY.encode() + b"--\r\n"
+
+    def next(self) -> tuple[str, bytes, int]:
+        """A body with a fresh instanceID (and a photo of its own)."""
+        with self.lock:
+            index = self.rng.randrange(len(self.templates))
+        instance_id = f"uuid:{uuid.uuid4()}"
+        if self.photo is None:
+            before, after, repeats = self.cut[index]
+            return instance_id, before + instance_id.encode() + after, repeats
+        xml, repeats = self.templates[index]
+        filename = f"{int(time.time() * 1000)}_{instance_id[5:13]}.jpg"
+        xml = xml.replace(ID_MARK, instance_id).replace("@@PHOTO@@", filename)
+        return instance_id, self._body(xml.encode(), (
+            filename.encode(), unique_photo(self.photo, instance_id))), repeats
 
 
 # --------------------------------------------------------------------------------------------
@@ -421,7 +432,7 @@ class MemoryWatch:
 
 def post_load(url: str, scenario: Scenario, instances: Instances, phones: int, seconds: float,
               max_submissions: int, acknowledged: Acknowledged, server: Server,
-              database: str | None) -> dict:
+              database: str | None, client: str = "lean") -> dict:
     """`phones` threads post until `seconds` pass or `max_submissions` (all phones) are sent."""
     sent = itertools.count()
     latencies: list[list[float]] = [[] for _ in range(phones)]
@@ -430,18 +441,25 @@ def post_load(url: str, scenario: Scenario, instances: Instances, phones: int, s
     ack_lock = threading.Lock()
 
     def phone(index: int) -> None:
-        with requests.Session() as session:
+        if client == "requests":
+            session = requests.Session()
             session.trust_env = False  # loopback: no proxy, no .netrc to look up per request
-            start_line.wait()
-            deadline = time.perf_counter() + seconds
+
+            def send(body: bytes) -> tuple[int, bytes]:
+                response = session.post(url, data=body, headers=HEADERS, timeout=120)
+                return response.status_code, response.content
+        else:
+            connection = lean_http.Connection(url, HEADERS)
+            send = connection.post
+        start_line.wait()
+        deadline = time.perf_counter() + seconds
+        try:
             while time.perf_counter() < deadline and next(sent) < max_submissions:
                 instance_id, body, repeats = instances.next()
                 start = time.perf_counter()
                 try:
-                    response = session.post(url, data=body, headers=HEADERS, timeout=120)
-                    answer = response.content
-                    status = response.status_code
-                except requests.RequestException as error:
+                    status, answer = send(body)
+                except (OSError, lean_http.HttpError, requests.RequestException) as error:
                     answer, status = repr(error).encode(), 0
                 latencies[index].append(time.perf_counter() - start)
                 if status == 201:
@@ -450,6 +468,8 @@ def post_load(url: str, scenario: Scenario, instances: Instances, phones: int, s
                                          instances.photo is not None)
                 else:
                     errors.append(f"HTTP {status}: {answer[:300]!r}")
+        finally:
+            (session if client == "requests" else connection).close()
 
     threads = [threading.Thread(target=phone, args=(i,)) for i in range(phones)]
     for thread in threads:
@@ -598,7 +618,7 @@ def bench_server(kind: str, workers: int, args, photo: bytes) -> list[dict]:
             for scenario in SCENARIOS:
                 if scenario.name in instances:
                     post_load(submit, scenario, instances[scenario.name], 4, 30, workers * 16,
-                              acknowledged, server, None)
+                              acknowledged, server, None, args.client)
             idle = server.memory()
             print()
             print(f"{'scenario':<14}{'phones':>7}{'subs':>7}{'seconds':>8}{'subs/s':>8}"
@@ -611,7 +631,7 @@ def bench_server(kind: str, workers: int, args, photo: bytes) -> list[dict]:
                     for phones in args.phones:
                         r = post_load(submit, scenario, instances[scenario.name], phones,
                                       args.seconds, args.max_submissions, acknowledged, server,
-                                      postgres.name if postgres else None)
+                                      postgres.name if postgres else None, args.client)
                         db_ms = f"{r['db_ms']:>8.2f}" if r["db_ms"] is not None else f"{'-':>8}"
                         print(f"{scenario.name:<14}{phones:>7}{r['submissions']:>7}"
                               f"{r['seconds']:>8.1f}{r['rate']:>8.1f}{r['p50'] * 1000:>8.1f}"
@@ -679,6 +699,9 @@ def main() -> None:
                         help="time bound of each run [default: 20]")
     parser.add_argument("--max-submissions", type=int, default=3000,
                         help="count bound of each run, all phones together [default: 3000]")
+    parser.add_argument("--client", choices=["lean", "requests"], default="lean",
+                        help="the phones' HTTP client: raw keep-alive sockets (bench/lean_http.py) "
+                             "or requests.Session, as before 2026-11-29 [default: lean]")
     parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL",
                                                                  DEFAULT_POSTGRES),
                         help="a PostgreSQL server where a database may be created and dropped "
@@ -689,6 +712,7 @@ def main() -> None:
     print(f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
           f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"server code: {_revision()}")
+    print(f"client: {args.client}, one thread per phone, keep-alive")
     photo = make_photo()
     print(f"photo: a {len(photo) / 1024:.0f} KiB JPEG, made unique per submission")
     print()

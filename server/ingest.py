@@ -11,17 +11,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO
+from datetime import datetime
+from typing import BinaryIO, Protocol
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from server import db, problems, projection
-from server.models import AppUser, Form, FormVersion, Submission, SubmissionDef, utcnow
-from server.normalising import normalise_submission, structure_of
+from server.models import Form, FormVersion, Submission, SubmissionDef, utcnow
+from server.normalising import normalise_submission, structure_by_hash
 from server.problems import Problem
-from server.queries import blobs as blob_queries
-from server.queries import forms as form_queries
+from server.queries import arrivals as arrival_queries
 from server.queries import projection as projection_queries
 from server.queries import submissions as queries
 from server.storage import BlobStore
@@ -32,16 +33,25 @@ from sync.normalise import Rows, normalise
 
 log = logging.getLogger(__name__)
 MAX_ATTACHMENT_NAME = 255  # Android's own limit for a file name
+# PostgreSQL writes a new submission of up to this many rows in one statement (a statement
+# takes at most 65,535 parameters; a big one gains nothing from it)
+AT_ONCE_ROWS = 50
 ATTEMPTS = 5  # phones racing with the same instance: the loser re-reads and finds the winner
+
+
+class Sender(Protocol):
+    id: int
+    name: str
 
 
 @dataclass
 class Upload:
     xml: bytes
     files: Mapping[str, BinaryIO]
-    app_user: AppUser
+    app_user: Sender
     device_id: str | None = None
     user_agent: str | None = None
+    token: str | None = None  # the URL's token, checked again in the submission's transaction
 
 
 @dataclass(frozen=True)
@@ -58,8 +68,12 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
         identity, root = read_identity(upload.xml)
     except InstanceError as error:
         raise Problem(problems.SUBMISSION_INVALID, reason=str(error)) from error
-    form, version = _form_and_version(session, identity, upload.app_user)
-    structure, plan = structure_of(version)
+    # Read outside any transaction: nothing is held while files are written, and on PostgreSQL
+    # no BEGIN and COMMIT for it.
+    with db.autocommit(session) as connection:
+        target = _target(connection, identity, upload)
+        structure, plan = structure_by_hash(
+            target.xform_sha256, lambda: arrival_queries.xform(connection, target.version_id))
     expected = expected_attachments(structure, root)
     too_long = [name for name in expected if len(name) > MAX_ATTACHMENT_NAME]
     if too_long:
@@ -72,19 +86,30 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
     # A new instance's rows are known before any lock is taken (an edit's key is the first
     # version's, found under the lock).
     rows = None if identity.is_edit else _rows(plan, root, identity)
-    projection.load(session, form)  # the form's tables, cached per worker
-    # End the reading transaction (nothing written; loaded objects stay loaded) so the database
-    # is free while files are written.
-    session.commit()
+    tables = projection.load_revision(session, target.form_id, target.projection_revision)
+    files = [name for name in expected if name in upload.files]
+    db.end_read(session)  # the tables' mapping, if this worker had to read it
     # Files reach the disk before any row that names them is committed.
-    stored = {name: store.put_stream(_chunks(upload.files[name]))
-              for name in expected if name in upload.files}
+    stored = {name: store.put_stream(_chunks(upload.files[name])) for name in files}
+    failure = None
     for attempt in range(ATTEMPTS):
         try:
-            receipt = _apply(session, form, version, identity, root, expected, stored, upload,
-                             rows)
+            db.begin_write(session)
+            # The first attempt trusts the read above when it found nothing: if another request
+            # stores the same instance meanwhile, the unique constraints refuse this one.
+            nothing_held = attempt == 0 and target.held_id is None
+            if nothing_held and failure is None and not identity.is_edit and not expected \
+                    and rows is not None and not rows.issues and db.is_postgresql(session) \
+                    and sum(map(len, rows.tables.values())) <= AT_ONCE_ROWS:
+                return _insert_new_at_once(session, target, tables, identity, upload, rows)
+            receipt = _apply(session, target, plan, tables, identity, root, expected, stored,
+                             upload, rows, failure, nothing_held)
             session.commit()
             return receipt
+        except _RowsFailed as failed:
+            # Rare, so no savepoint on every submission: undo it all, store it without rows.
+            session.rollback()
+            failure = failed.reason
         except IntegrityError:
             session.rollback()  # another request stored the same instance first: look again
             if attempt == ATTEMPTS - 1:
@@ -95,59 +120,157 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
     raise AssertionError("unreachable")
 
 
-def _form_and_version(session: Session, identity: InstanceIdentity, app_user: AppUser):
-    form = form_queries.get_form(session, identity.form_id)
-    if form is None:
+class _RowsFailed(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _target(connection: Connection, identity: InstanceIdentity, upload: Upload):
+    target = arrival_queries.target(connection, upload.app_user.id, upload.token,
+                                    identity.form_id, identity.version, identity.instance_id)
+    if target is None:  # revoked since the request began (perhaps through another worker)
+        raise Problem(problems.TOKEN_INVALID)
+    if target.form_id is None:
         raise Problem(problems.FORM_NOT_FOUND, form_id=identity.form_id)
-    if not (app_user.all_forms or any(f.id == form.id for f in app_user.forms)):
+    if not target.allowed:
         raise Problem(problems.FORM_NOT_ALLOWED, form_id=identity.form_id)
-    version = form_queries.get_version(session, form, identity.version)
-    if version is None:
+    if target.version_id is None:
         raise Problem(problems.FORM_VERSION_UNKNOWN, form_id=identity.form_id,
                       version=identity.version)
-    if form.state == "closed":
+    if target.state == "closed":
         raise Problem(problems.FORM_CLOSED, form_id=identity.form_id)
-    return form, version
+    return target
 
 
-def _apply(session: Session, form: Form, version: FormVersion, identity: InstanceIdentity,
-           root, expected: list[str], stored: dict[str, tuple[str, str, int]],
-           upload: Upload, rows: Rows | None) -> Receipt:
-    db.begin_write(session)
-    same = queries.get_def(session, form, identity.instance_id)
-    deprecated = queries.get_def(session, form, identity.deprecated_id) \
-        if identity.is_edit else None
-    outcome = decide(identity, _held(session, same), _held(session, deprecated))
-    for sha, md5, size in stored.values():
-        blob_queries.ensure_blob(session, sha, md5, size)
-
+def _apply(session: Session, target, plan, tables: projection.Projection,
+           identity: InstanceIdentity, root, expected: list[str],
+           stored: dict[str, tuple[str, str, int]], upload: Upload, rows: Rows | None,
+           failure: str | None, nothing_held: bool) -> Receipt:
+    connection = session.connection()
+    if nothing_held and not identity.is_edit:
+        same = deprecated = None
+        outcome = Outcome.NEW
+    else:
+        same = arrival_queries.held(connection, target.form_id, identity.instance_id)
+        deprecated = arrival_queries.held(connection, target.form_id, identity.deprecated_id) \
+            if identity.is_edit else None
+        outcome = decide(identity, _held(same), _held(deprecated))
+    now = utcnow()
+    arrival_queries.ensure_blobs(connection, list(stored.values()), now)
     if outcome is Outcome.NEW:
-        submission = Submission(form_id=form.id, instance_id=identity.instance_id,
-                                submitter_id=upload.app_user.id, device_id=upload.device_id)
-        session.add(submission)
-        session.flush()
-        definition = _new_def(session, form, submission, version, identity, upload,
-                              expected, stored, carried={})
-        submission.current_def_id = definition.id
-        session.flush()
-        normalise_submission(session, form, submission, definition, version, root, first=True,
-                             submitter=upload.app_user.name, rows=rows)
-    elif outcome is Outcome.RETRY:
-        submission, definition = queries.get_submission(session, same.submission_id), same
+        return _insert_new(connection, target, plan, tables, identity, root, expected, stored,
+                           upload, rows, failure, now)
+    if outcome not in (Outcome.RETRY, Outcome.EDIT):
+        raise _refusal(outcome, identity)
+    # Retries and edits are rare: the ORM's objects keep their rules readable.
+    form = session.get(Form, target.form_id)
+    if outcome is Outcome.RETRY:
+        definition = session.get(SubmissionDef, same.id)
+        submission = queries.get_submission(session, same.submission_id)
         _add_missing_attachments(session, form, submission, definition, stored)
-    elif outcome is Outcome.EDIT:
+    else:
+        version = session.get(FormVersion, target.version_id)
+        deprecated_def = session.get(SubmissionDef, deprecated.id)
         submission = queries.get_submission(session, deprecated.submission_id)
-        carried = {a.name: a.blob_sha256 for a in deprecated.attachments}
+        carried = {a.name: a.blob_sha256 for a in deprecated_def.attachments}
         definition = _new_def(session, form, submission, version, identity, upload,
                               expected, stored, carried=carried)
         if not queries.set_current_def(session, submission, deprecated.id, definition.id):
             raise Problem(problems.EDIT_STALE)
         session.refresh(submission)
         normalise_submission(session, form, submission, definition, version, root)
-    else:
-        raise _refusal(outcome, identity)
     return Receipt(outcome, submission.id, submission.instance_id,
                    definition.attachments_present, definition.attachments_expected)
+
+
+def _insert_new(connection: Connection, target, plan, tables: projection.Projection,
+                identity: InstanceIdentity, root, expected: list[str],
+                stored: dict[str, tuple[str, str, int]], upload: Upload, rows: Rows | None,
+                failure: str | None, now: datetime) -> Receipt:
+    """A new instance: its submission, its first version, its files and its rows (unless they
+    failed on an earlier attempt: `failure` says why, kept where people see it)."""
+    submission_id = arrival_queries.insert_submission(connection, {
+        "form_id": target.form_id, "instance_id": identity.instance_id,
+        "review_state": "received", "submitter_id": upload.app_user.id,
+        "device_id": upload.device_id, "created_at": now, "updated_at": now})
+    blobs = {name: stored[name][0] if name in stored else None for name in expected}
+    present = sum(1 for sha in blobs.values() if sha)
+    def_id = arrival_queries.insert_def(connection, {
+        "submission_id": submission_id, "form_id": target.form_id,
+        "form_version_id": target.version_id, "instance_id": identity.instance_id,
+        "deprecated_id": None, "xml": upload.xml, "xml_sha256": identity.sha256,
+        "submitter_id": upload.app_user.id, "device_id": upload.device_id,
+        "user_agent": (upload.user_agent or "")[:255] or None,
+        "attachments_expected": len(expected), "attachments_present": present,
+        "created_at": now, "normalised_at": None if failure else now,
+        "normalise_error": failure})
+    arrival_queries.insert_attachments(connection, [
+        {"submission_def_id": def_id, "name": name, "position": position, "blob_sha256": sha}
+        for position, (name, sha) in enumerate(blobs.items(), start=1)])
+    arrival_queries.set_current_def(connection, submission_id, def_id)
+    if failure is None:
+        try:
+            if rows is None:  # reading them failed before: again, to record why
+                rows = normalise(plan, root, identity.instance_id)
+            projection.write(connection, tables, submission_id, rows, replace=False,
+                             system=_system(target, identity, upload, now, present,
+                                            len(expected)))
+            arrival_queries.insert_value_issues(connection, [
+                {"submission_def_id": def_id, "row_key": i.key, "path": i.path, "raw": i.raw,
+                 "reason": i.reason} for i in rows.issues])
+        except Exception as error:  # the raw record is never refused for its rows
+            log.exception("normalising submission %s of form %s failed", identity.instance_id,
+                          identity.form_id)
+            raise _RowsFailed(f"{type(error).__name__}: {error}"[:2000]) from error
+    return Receipt(Outcome.NEW, submission_id, identity.instance_id, present, len(expected))
+
+
+def _insert_new_at_once(session: Session, target, tables: projection.Projection,
+                        identity: InstanceIdentity, upload: Upload, rows: Rows) -> Receipt:
+    """PostgreSQL, a new instance without files: all its rows in one statement."""
+    now = utcnow()
+    collector = arrival_queries.Collector()
+    try:
+        projection.write(collector, tables, None, rows, replace=False,
+                         system=_system(target, identity, upload, now, 0, 0))
+    except Exception as error:  # the raw record is never refused for its rows
+        log.exception("normalising submission %s of form %s failed", identity.instance_id,
+                      identity.form_id)
+        raise _RowsFailed(f"{type(error).__name__}: {error}"[:2000]) from error
+    try:
+        with db.autocommit(session) as connection:
+            submission_id, _def_id = arrival_queries.insert_new_at_once(connection, {
+                "form_id": target.form_id, "instance_id": identity.instance_id,
+                "review_state": "received", "submitter_id": upload.app_user.id,
+                "device_id": upload.device_id, "created_at": now, "updated_at": now,
+            }, {
+                "form_id": target.form_id, "form_version_id": target.version_id,
+                "instance_id": identity.instance_id, "xml": upload.xml,
+                "xml_sha256": identity.sha256, "submitter_id": upload.app_user.id,
+                "device_id": upload.device_id,
+                "user_agent": (upload.user_agent or "")[:255] or None,
+                "attachments_expected": 0, "attachments_present": 0, "created_at": now,
+                "normalised_at": now,
+            }, collector.inserts)
+    except IntegrityError as error:
+        if arrival_queries.is_arrival_conflict(error):
+            raise  # another request stored the same instance first: look again
+        log.exception("writing the rows of %s failed", identity.instance_id)
+        raise _RowsFailed(f"{type(error).__name__}: {error}"[:2000]) from error
+    except DataError as error:  # a value its table refused, not the record
+        log.exception("writing the rows of %s failed", identity.instance_id)
+        raise _RowsFailed(f"{type(error).__name__}: {error}"[:2000]) from error
+    return Receipt(Outcome.NEW, submission_id, identity.instance_id, 0, 0)
+
+
+def _system(target, identity: InstanceIdentity, upload: Upload, now: datetime, present: int,
+            expected: int) -> dict:
+    """The form row's `_` columns for a new submission."""
+    return {"_instance_id": identity.instance_id, "_submitted_at": now, "_updated_at": now,
+            "_submitter": target.submitter, "_device_id": upload.device_id,
+            "_form_version": target.version, "_review_state": "received",
+            "_attachments_present": present, "_attachments_expected": expected, "_edits": 0}
 
 
 def _rows(plan, root, identity: InstanceIdentity) -> Rows | None:
@@ -158,13 +281,11 @@ def _rows(plan, root, identity: InstanceIdentity) -> Rows | None:
         return None
 
 
-def _held(session: Session, definition: SubmissionDef | None) -> Held | None:
-    if definition is None:
+def _held(row) -> Held | None:
+    if row is None:
         return None
-    submission = queries.get_submission(session, definition.submission_id)
-    return Held(sha256=definition.xml_sha256,
-                is_current=submission.current_def_id == definition.id,
-                deleted=submission.deleted_at is not None)
+    return Held(sha256=row.xml_sha256, is_current=bool(row.is_current),
+                deleted=bool(row.deleted))
 
 
 def _new_def(session: Session, form: Form, submission: Submission, version: FormVersion,

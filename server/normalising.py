@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 
 from lxml import etree
 from sqlalchemy.orm import Session
@@ -28,11 +29,17 @@ _STRUCTURES: OrderedDict[str, tuple[FormStructure, tables.Plan]] = OrderedDict()
 
 def structure_of(version: FormVersion) -> tuple[FormStructure, tables.Plan]:
     """A version's structure and table plan, read once per worker (keyed by the XForm's hash)."""
-    cached = _STRUCTURES.get(version.xform_sha256)
+    return structure_by_hash(version.xform_sha256, lambda: version.xform)
+
+
+def structure_by_hash(xform_sha256: str, xform: Callable[[], bytes]
+                      ) -> tuple[FormStructure, tables.Plan]:
+    """The same, with the XForm read (by `xform()`) only when this worker has not parsed it."""
+    cached = _STRUCTURES.get(xform_sha256)
     if cached is None:
-        structure = read_structure(version.xform)
+        structure = read_structure(xform())
         cached = (structure, tables.plan(structure))
-        _STRUCTURES[version.xform_sha256] = cached
+        _STRUCTURES[xform_sha256] = cached
         if len(_STRUCTURES) > 64:
             _STRUCTURES.popitem(last=False)
     return cached
@@ -54,9 +61,12 @@ def normalise_submission(session: Session, form: Form, submission: Submission,
                                  submission.instance_id)
             if submitter is None:
                 submitter = queries.app_user_name(session, submission.submitter_id)
-            projection.write(session, projection.load(session, form), submission, definition,
-                             rows, submitter=submitter, replace=not first,
-                             edits=0 if first else queries.count_defs(session, submission) - 1)
+            system = projection.system_values(
+                submission, definition, submitter=submitter,
+                edits=0 if first else queries.count_defs(session, submission) - 1)
+            session.flush()  # the rows go through the session's connection, past its unit of work
+            projection.write(session.connection(), projection.load(session, form), submission.id,
+                             rows, system, replace=not first)
             queries.replace_value_issues(session, definition, rows.issues, replace=not first)
             if definition.normalised_at is None or definition.normalise_error is not None:
                 definition.normalised_at = utcnow()

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from forms import FormStructure
 from server.models import Form, ProjectionColumn, ProjectionTable, Submission, SubmissionDef
+from server.queries import arrivals as arrival_queries
 from server.queries import projection as queries
 from sync import tables as shapes
 from sync.normalise import Rows
@@ -71,6 +72,7 @@ class Projection:
 
     tables: dict[str, sa.Table]  # table key → table
     columns: dict[tuple[str, str, str, str], str]  # (table key, path, kind, part) → column name
+    inserts: dict[str, sa.Insert]  # table key → its INSERT, built once (compiled once)
 
     @property
     def root(self) -> sa.Table:
@@ -80,7 +82,7 @@ class Projection:
 def ensure(session: Session, form: Form, structure: FormStructure) -> bool:
     """Create the tables and columns this version needs; True when anything was added."""
     plan = shapes.plan(structure)
-    tables, columns = queries.mapping(session, form)
+    tables, columns = queries.mapping(session, form.id)
     by_key = {t.key: t for t in tables}
     key_of = {t.id: t.key for t in tables}
     known = {(key_of[c.table_id], c.path, c.kind, c.part): c.column_name for c in columns}
@@ -119,12 +121,16 @@ def ensure(session: Session, form: Form, structure: FormStructure) -> bool:
 
 def load(session: Session, form: Form) -> Projection:
     """The form's tables, built once per worker for each revision of its mapping."""
-    key = (form.id, form.projection_revision, session.get_bind().url.render_as_string())
+    return load_revision(session, form.id, form.projection_revision)
+
+
+def load_revision(session: Session, form_id: int, revision: str) -> Projection:
+    key = (form_id, revision, session.get_bind().url.render_as_string())
     projection = _loaded.get(key)
     if projection is None:
         if len(_loaded) > 256:
             _loaded.clear()
-        projection = _build(*queries.mapping(session, form))
+        projection = _build(*queries.mapping(session, form_id))
         _loaded[key] = projection
     return projection
 
@@ -140,20 +146,19 @@ def _build(tables, columns) -> Projection:
             sa.Column(c.column_name, SQL_TYPES[c.kind]()) for c in columns if c.table_id == t.id))
         for t in tables}
     names = {(key_of[c.table_id], c.path, c.kind, c.part): c.column_name for c in columns}
-    return Projection(sql_tables, names)
+    return Projection(sql_tables, names, {key: sa.insert(t) for key, t in sql_tables.items()})
 
 
-def write(session: Session, projection: Projection, submission: Submission,
-          definition: SubmissionDef, rows: Rows, *, submitter: str | None, edits: int,
-          replace: bool = True) -> None:
-    """Replace this submission's rows with `rows` (the current version's)."""
+def write(connection: sa.Connection, projection: Projection, submission_id: int, rows: Rows,
+          system: dict, *, replace: bool = True) -> None:
+    """Write a submission's rows (replacing those it had unless `replace` is false, for a new
+    submission); `system` holds the form row's `_` columns (see `system_values`)."""
     if replace:
-        queries.delete_submission_rows(session, projection.tables.values(), submission.id)
+        queries.delete_submission_rows(connection, projection.tables.values(), submission_id)
     for key, table_rows in rows.tables.items():
-        table = projection.tables[key]
         out = []
         for row in table_rows:
-            values = {"_submission_id": submission.id}
+            values = {"_submission_id": submission_id}
             for column, value in row.items():
                 if isinstance(column, shapes.ColumnSpec):
                     values[projection.columns[(key, *column.identity)]] = value
@@ -161,9 +166,8 @@ def write(session: Session, projection: Projection, submission: Submission,
                     values[column] = value
             out.append(values)
         if key == shapes.ROOT:
-            out[0].update(system_values(submission, definition, submitter=submitter,
-                                        edits=edits))
-        queries.insert_rows(session, table, out)
+            out[0].update(system)
+        arrival_queries.insert_rows(connection, projection.inserts[key], out)
 
 
 def system_values(submission: Submission, definition: SubmissionDef, *,

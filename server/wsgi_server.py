@@ -6,6 +6,7 @@ import re
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from gunicorn.workers.gthread import ThreadWorker
 
 _TOKEN_IN_PATH = re.compile(r"(/collect/key/)[^/?\s]+")
 
@@ -19,6 +20,28 @@ class _RedactingLogger(Logger):
             if key in atoms:
                 atoms[key] = _TOKEN_IN_PATH.sub(r"\1…", atoms[key])
         return atoms
+
+
+class BalancedThreadWorker(ThreadWorker):
+    """gthread, except that a worker takes a new connection only while one of its threads is
+    free. Otherwise whichever worker wakes first accepts every phone that connects at once and
+    keeps them (keep-alive): one process, one core, while the others idle. Waiting connections
+    stay in the kernel's queue until a thread anywhere is free; kept-alive ones are unaffected."""
+
+    busy = 0  # connections handed to the thread pool, not yet finished
+
+    def enqueue_req(self, conn):
+        self.busy += 1
+        super().enqueue_req(conn)
+
+    def finish_request(self, conn, fs):
+        self.busy -= 1
+        super().finish_request(conn, fs)
+
+    def wait_for_and_dispatch_events(self, timeout):
+        self.set_accept_enabled(self.nr_conns < self.worker_connections
+                                and self.busy < self.cfg.threads)
+        super().wait_for_and_dispatch_events(timeout)
 
 
 class _Gunicorn(BaseApplication):
@@ -41,7 +64,7 @@ def run(*, host: str, port: int, workers: int, trust_proxy: bool) -> None:
         "bind": f"{host}:{port}",
         "workers": workers,
         # threads: a phone uploading slowly over 2G must not hold a whole worker
-        "worker_class": "gthread",
+        "worker_class": "server.wsgi_server.BalancedThreadWorker",
         "threads": 4,
         "timeout": 120,
         "graceful_timeout": 30,

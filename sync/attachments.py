@@ -7,13 +7,30 @@ from lxml import etree
 from forms import FormStructure
 from forms.xml import local_name
 
+_ENCRYPTED = ("/media/file", "/encryptedXmlFile")
+_PATHS: dict[int, tuple[FormStructure, frozenset[str], frozenset[str]]] = {}
+
+
+def _file_paths(structure: FormStructure) -> tuple[frozenset[str], frozenset[str]]:
+    """The paths that may name a file, and the groups that lead to them (computed once)."""
+    cached = _PATHS.get(id(structure))
+    if cached is None or cached[0] is not structure:
+        leaves = frozenset({f.path for f in structure.values if f.type == "binary"}
+                           | set(_ENCRYPTED))
+        groups = frozenset(leaf[:i] for leaf in leaves for i in range(1, len(leaf))
+                           if leaf[i] == "/")
+        if len(_PATHS) > 64:
+            _PATHS.clear()
+        cached = _PATHS[id(structure)] = (structure, leaves, groups)
+    return cached[1], cached[2]
+
 
 def expected_attachments(structure: FormStructure, root: etree._Element) -> list[str]:
     """File names in the instance's binary answers (photos, audio...), in document order.
 
     An encrypted submission names its files in `media/file` and `encryptedXmlFile` instead.
     """
-    binary = {f.path for f in structure.values if f.type == "binary"}
+    leaves, groups = _file_paths(structure)
     names: list[str] = []
 
     def walk(element: etree._Element, prefix: str) -> None:
@@ -22,9 +39,9 @@ def expected_attachments(structure: FormStructure, root: etree._Element) -> list
                 continue
             path = f"{prefix}/{local_name(child)}"
             if len(child):
-                walk(child, path)
-            elif (path in binary or path in ("/media/file", "/encryptedXmlFile")) \
-                    and (child.text or "").strip():
+                if path in groups:  # no file field below any other group
+                    walk(child, path)
+            elif path in leaves and (child.text or "").strip():
                 name = child.text.strip()
                 if name not in names:
                     names.append(name)

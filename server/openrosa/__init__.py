@@ -46,14 +46,17 @@ def _give_token(endpoint: str, values: dict) -> None:
 @bp.before_request
 def _identify_phone() -> None:
     g.explicit_write_lock = True  # ingest takes SQLite's write lock only around its writes
+    endpoint = (request.endpoint or "").rsplit(".", 1)[-1]
     if g.phone_token is not None:
-        g.app_user = auth.phone_by_token(g.phone_token)
+        # a submission checks its token again when it writes (`server.ingest`)
+        g.app_user = auth.phone_by_token(
+            g.phone_token, checked_later=endpoint == "submission" and request.method == "POST")
     else:
         g.app_user = auth.phone_by_password()
     # End the lookup's transaction before the body streams in: a phone uploading slowly over
     # 2G must not hold a database transaction (nor, on SQLite, a snapshot) open meanwhile.
-    db.session().commit()
-    endpoint = (request.endpoint or "").rsplit(".", 1)[-1]
+    if "db_session" in g:
+        db.session().commit()
     if endpoint in _NEEDS_OPENROSA_HEADER and "X-OpenRosa-Version" not in request.headers:
         raise Problem(problems.OPENROSA_VERSION_MISSING)
 

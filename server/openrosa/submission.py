@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, g, request
 
-from server import db, problems
+from server import auth, db, problems
 from server.ingest import Upload, receive
 from server.openrosa import XML_MIMETYPE, bp, xml
 from server.problems import Problem
@@ -43,10 +43,15 @@ def submission() -> Response:
         raise Problem(problems.TOO_LARGE, limit=MAX_XML_BYTES)
     attachments = {name: storage.stream for name, storage in files.items()
                    if name not in (XML_PART, INCOMPLETE_PART)}
-    receipt = receive(db.session(), current_app.extensions["blobs"], Upload(
-        xml=xml_bytes, files=attachments, app_user=g.app_user,
-        device_id=(request.args.get("deviceID") or "")[:255] or None,
-        user_agent=request.user_agent.string))
+    try:
+        receipt = receive(db.session(), current_app.extensions["blobs"], Upload(
+            xml=xml_bytes, files=attachments, app_user=g.app_user,
+            device_id=(request.args.get("deviceID") or "")[:255] or None,
+            user_agent=request.user_agent.string, token=g.phone_token))
+    except Problem as problem:
+        if problem.type is problems.TOKEN_INVALID and g.phone_token is not None:
+            auth.forget_token(g.phone_token)
+        raise
     message = "Full submission upload was successful!" if receipt.outcome is not Outcome.RETRY \
         else "This submission was already received; any new files were added."
     response = Response(xml.openrosa_response(message), status=201, content_type=XML_MIMETYPE)

@@ -10,11 +10,6 @@ from sqlalchemy.orm import Session
 from server.models import AppUser, User
 
 
-def app_user_by_token(session: Session, token: str) -> AppUser | None:
-    return session.scalar(select(AppUser).where(
-        AppUser.token == token, AppUser.revoked_at.is_(None)))
-
-
 def app_user_by_name(session: Session, name: str, *, active: bool = True) -> AppUser | None:
     query = select(AppUser).where(AppUser.name == name)
     if active:

@@ -10,16 +10,16 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from sqlalchemy.orm import Session
 
-from server.models import Form, ProjectionColumn, ProjectionTable
+from server.models import ProjectionColumn, ProjectionTable
 
 
-def mapping(session: Session, form: Form
+def mapping(session: Session, form_id: int
             ) -> tuple[Sequence[ProjectionTable], Sequence[ProjectionColumn]]:
-    tables = session.scalars(sa.select(ProjectionTable).where(ProjectionTable.form_id == form.id)
+    tables = session.scalars(sa.select(ProjectionTable).where(ProjectionTable.form_id == form_id)
                              .order_by(ProjectionTable.id)).all()
     columns = session.scalars(
         sa.select(ProjectionColumn).join(ProjectionTable)
-        .where(ProjectionTable.form_id == form.id).order_by(ProjectionColumn.id)).all()
+        .where(ProjectionTable.form_id == form_id).order_by(ProjectionColumn.id)).all()
     return tables, columns
 
 
@@ -35,20 +35,15 @@ def add_column(session: Session, table_name: str, column: sa.Column) -> None:
     Operations(MigrationContext.configure(session.connection())).add_column(table_name, column)
 
 
-def delete_submission_rows(session: Session, tables: Iterable[sa.Table],
+def delete_submission_rows(connection: sa.Connection, tables: Iterable[sa.Table],
                            submission_id: int) -> None:
     for table in tables:
-        session.execute(sa.delete(table).where(table.c._submission_id == submission_id))
+        connection.execute(sa.delete(table).where(table.c._submission_id == submission_id))
 
 
 def delete_all_rows(session: Session, tables: Iterable[sa.Table]) -> None:
     for table in tables:
         session.execute(sa.delete(table))
-
-
-def insert_rows(session: Session, table: sa.Table, rows: list[dict]) -> None:
-    if rows:
-        session.execute(sa.insert(table), rows)
 
 
 def update_root(session: Session, table: sa.Table, submission_id: int, values: dict) -> None:
