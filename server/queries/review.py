@@ -7,6 +7,7 @@ does.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -80,7 +81,9 @@ def ensure_list_indexes(engine: sa.Engine, table_name: str, places: Sequence[str
     for column in places:
         wanted[f"place_{column}"] = (column, "_review_state")
     for suffix, columns in wanted.items():
-        name = f"ix_{table_name}_review_{suffix}"[:63]
+        name = f"ix_{table_name}_review_{suffix}"
+        if len(name) > 63:  # PostgreSQL's limit; cut names must stay apart (place_* share a stem)
+            name = f"{name[:56]}_{hashlib.sha1(name.encode()).hexdigest()[:6]}"
         statement = sa.text(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table_name}" '
                             f'({", ".join(columns)})')
         try:
