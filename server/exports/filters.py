@@ -141,14 +141,15 @@ def _midnight(day: date) -> datetime:
 
 def _condition(layout: Layout, text: str, reveal_personal: bool):
     name, operator, raw = _CONDITION.match(text).groups()
-    column = _find_column(layout, name)
-    if column is None:
+    found = _find_column(layout, name)
+    if found is None:
         raise Problem(problems.EXPORT_FILTER_FIELD, name=name)
+    table, column = found
     if column.personal and (operator != "=" or not reveal_personal):
         # a reader who sees pseudonyms must not test guesses against the values behind them;
         # a range or a substring would do it letter by letter for anyone
         raise Problem(problems.EXPORT_FILTER_PERSONAL, name=name)
-    sql_column = layout.root.sql.c[column.source]
+    sql_column = table.sql.c[column.source]
     if column.kind == "text" or operator == "~":
         value = raw
     else:
@@ -156,17 +157,24 @@ def _condition(layout: Layout, text: str, reveal_personal: bool):
             value = parse(column.kind, raw)
         except ValueProblem as error:
             raise Problem(problems.EXPORT_FILTER_VALUE, name=name, reason=str(error)) from error
-    return queries.OPERATORS[operator](sql_column, value)
+    condition = queries.OPERATORS[operator](sql_column, value)
+    if table.root:
+        return condition
+    # a field of a repeat: the submissions with at least one repeat row that matches
+    return queries.any_row(layout.root.sql, table.sql, condition)
 
 
 def _find_column(layout: Layout, name: str):
-    """A column of the form's table by its header, or a field by its name or path."""
-    for column in layout.root.columns:
-        if column.choice is not None or column.source == "submitter_id":
-            continue
-        names = {column.header}
-        if column.field is not None and not column.part:
-            names |= {column.field.name, column.field.path}
-        if name in names:
-            return column
+    """A column by its header, or a field by its name or path: the form's table first, then
+    its repeats' (where a name may stand in several, the first, outermost, is taken)."""
+    for table in layout.tables:
+        for column in table.columns:
+            if column.choice is not None or column.source == "submitter_id" \
+                    or (column.field is None and not table.root):
+                continue
+            names = {column.header}
+            if column.field is not None and not column.part:
+                names |= {column.field.name, column.field.path}
+            if name in names:
+                return table, column
     return None

@@ -35,6 +35,12 @@ OPERATORS = {
 SUBMITTER_ID = Submission.submitter_id.label("submitter_id")
 
 
+def any_row(root: sa.Table, repeat: sa.Table, condition):
+    """The form's rows with at least one row of `repeat` for which `condition` holds."""
+    return root.c._submission_id.in_(
+        sa.select(repeat.c._submission_id).where(condition).scalar_subquery())
+
+
 def media_blob(session: Session, version: FormVersion, name: str) -> str | None:
     return session.scalar(sa.select(FormMedia.blob_sha256).where(
         FormMedia.form_version_id == version.id, FormMedia.name == name))

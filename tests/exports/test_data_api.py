@@ -94,6 +94,23 @@ def test_filters_on_places_dates_states_versions_and_field_values(form, send, re
     assert unknown.get_json()["code"] == "400.20"
 
 
+def test_a_field_of_a_repeat_filters_the_submissions_with_a_matching_row(form, send, analyst):
+    many = send(issues=(("Lights", "2"), ("Water", "9")))
+    few = send(issues=(("Lights", "1"),))
+    send(issues=())
+
+    def keys(*where):
+        return {row["KEY"] for row in analyst.page(where=list(where))["value"]}
+
+    assert keys("count>=5") == {many}
+    assert keys("description=Lights") == {many, few}
+    assert keys("description~wat", "count>=2") == {many}
+    # filters choose submissions: a repeat's page holds every row of those chosen
+    issues = analyst.page("issue", where="count>=5")["value"]
+    assert sorted(i["description"] for i in issues) == ["Lights", "Water"]
+    assert {i["PARENT_KEY"] for i in issues} == {many}
+
+
 def test_an_incremental_pull_returns_only_what_changed_since_the_last(
         form, send, review, analyst, session):
     first = send()
