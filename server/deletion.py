@@ -10,6 +10,7 @@ a phone sending it again is still refused.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -31,8 +32,9 @@ def aware(moment: datetime) -> datetime:
 
 
 def days_left(submission: Submission, now: datetime | None = None) -> int:
+    """Whole days still to restore it, counted up: 30 on the day it was deleted, 1 on its last."""
     end = aware(submission.deleted_at) + timedelta(days=KEEP_DAYS)
-    return max(0, (end - (now or utcnow())).days)
+    return max(0, math.ceil((end - (now or utcnow())) / timedelta(days=1)))
 
 
 def delete(session: Session, form: Form, submission: Submission, comment: str = "") -> None:

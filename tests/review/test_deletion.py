@@ -28,7 +28,7 @@ def test_a_deleted_submission_leaves_the_list_and_can_be_restored(send, browser_
     assert admin.get(f"{LIST}/{gone}").status_code == 404
     deleted = admin.get("/forms/forum_meeting/deleted?lang=en").get_data(as_text=True)
     assert f'data-instance-id="{gone}"' in deleted
-    assert re.search(r'class="days-left">(29|30)<', deleted)
+    assert re.search(r'class="days-left">30<', deleted)
 
     assert admin.post(f"{LIST}/{gone}/restore").status_code == 303
     assert set(listed(admin.get(LIST))) == {keep, gone}
@@ -106,3 +106,15 @@ def test_the_purge_command(purgeable, database, tmp_path, monkeypatch, session, 
         Submission.instance_id == purgeable["first"]))
     assert kept.deleted_at is not None and kept.current_def_id is None
     assert actions(session).count("submission.purged") == 2
+
+
+def test_the_days_left_to_restore_count_up_to_the_last():
+    from datetime import timedelta
+
+    from server.deletion import days_left
+    from server.models import Submission, utcnow
+
+    now = utcnow()
+    for deleted_ago, left in ((timedelta(0), 30), (timedelta(days=29, hours=12), 1),
+                              (timedelta(days=30), 0), (timedelta(days=45), 0)):
+        assert days_left(Submission(deleted_at=now - deleted_ago), now) == left, deleted_ago
