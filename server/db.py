@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
+
+from server.group_commit import GroupCommit
 
 
 def make_engine(url: str) -> Engine:
@@ -111,6 +113,8 @@ def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["engine"] = engine
     app.extensions["sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    if engine.dialect.name == "sqlite":
+        app.extensions["group_commit"] = GroupCommit(engine)
     # Per request, not per app context: a request may run inside a longer app context (a test,
     # a command) and must not inherit an earlier request's session.
     app.teardown_request(_close_session)
@@ -137,6 +141,12 @@ def begin_write(db_session: Session) -> None:
     go on with the transaction in progress, or begin one)."""
     if _is_sqlite(db_session):
         db_session.connection(execution_options={"sqlite_immediate": True})
+
+
+def group_commit() -> GroupCommit | None:
+    """The app's group committer: on SQLite only, where one writer at a time waits for each
+    fsync (PostgreSQL commits in parallel, and needs none)."""
+    return current_app.extensions.get("group_commit") if has_app_context() else None
 
 
 def end_read(db_session: Session) -> None:

@@ -1,0 +1,108 @@
+"""On SQLite the new submissions of one worker's threads share a COMMIT (see server.group_commit),
+and none is acknowledged before that COMMIT, nor lost when another of its batch fails."""
+
+from __future__ import annotations
+
+import fcntl
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from server.models import Submission
+from tests.support.meeting import meeting, meeting_form
+from tests.support.phone import Phone, flask_transport
+
+PHONES = 6
+
+
+@pytest.fixture
+def form(app, load):
+    if "group_commit" not in app.extensions:
+        pytest.skip("group commit is for SQLite only")
+    return load(meeting_form())
+
+
+@contextmanager
+def writers_held(app):
+    """Hold the write lock, as another worker process writing would, while threads queue up."""
+    path = Path(app.config["DATABASE_URL"].split("///", 1)[-1]).with_suffix(".writers")
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def submit_together(app, phone: Phone, xmls: list[bytes], check=None) -> list[int]:
+    """Each XML posted from its own thread while the write lock is held; let go once all wait
+    on the group commit (the first leads, alone, and the others form one batch)."""
+    committer = app.extensions["group_commit"]
+
+    def post(xml: bytes) -> int:
+        reply = Phone(flask_transport(app.test_client()), phone.server_url).submit(xml)
+        if check is not None:
+            check(reply, xml)
+        return reply.status
+
+    with ThreadPoolExecutor(len(xmls)) as pool:
+        with writers_held(app):
+            futures = [pool.submit(post, xml) for xml in xmls]
+            deadline = time.monotonic() + 10
+            while len(committer._queue) < len(xmls) - 1:
+                assert time.monotonic() < deadline, "the threads never all reached the committer"
+                time.sleep(0.01)
+        return [future.result(timeout=30) for future in futures]
+
+
+def test_threads_submitting_at_once_share_a_commit_and_are_stored_before_the_201(
+        form, app, phone, session):
+    assert phone.submit(meeting()).status == 201  # the token and the form's tables now known
+    commits = []
+    engine = app.extensions["engine"]
+    listener = lambda connection: commits.append(threading.get_ident())  # noqa: E731
+    sa.event.listen(engine, "commit", listener)
+    database = app.config["DATABASE_URL"].split("///", 1)[-1]
+    lock = threading.Lock()
+    seen = []
+
+    def visible_already(reply, xml: bytes) -> None:
+        instance_id = xml.split(b"<instanceID>")[1].split(b"</instanceID>")[0].decode()
+        with lock, sqlite3.connect(database) as fresh:  # not through the app's pool
+            seen.append((reply.status, fresh.execute(
+                "SELECT count(*) FROM submission_defs WHERE instance_id = ?",
+                (instance_id,)).fetchone()[0]))
+
+    try:
+        statuses = submit_together(app, phone, [meeting() for _ in range(PHONES)],
+                                   visible_already)
+    finally:
+        sa.event.remove(engine, "commit", listener)
+    assert statuses == [201] * PHONES
+    assert seen == [(201, 1)] * PHONES
+    assert len(commits) == 2  # the leader's alone, then everyone who queued behind it
+    session.rollback()
+    assert session.scalar(sa.select(sa.func.count()).select_from(Submission)) == PHONES + 1
+
+
+def test_an_item_refused_by_a_constraint_does_not_lose_the_rest_of_its_batch(
+        form, app, phone, session):
+    assert phone.submit(meeting()).status == 201
+    twice = meeting()  # the same instance from two threads: one is refused, then retries
+    xmls = [twice, twice] + [meeting() for _ in range(PHONES - 2)]
+    committer = app.extensions["group_commit"]
+    before = committer.batches
+
+    assert submit_together(app, phone, xmls) == [201] * PHONES
+    assert committer.batches - before == 2
+    session.rollback()
+    assert session.scalar(sa.select(sa.func.count()).select_from(Submission)) == PHONES
+    ids = {x.split(b"<instanceID>")[1].split(b"</instanceID>")[0].decode() for x in xmls}
+    stored = set(session.scalars(sa.select(Submission.instance_id)))
+    assert ids <= stored
