@@ -25,7 +25,9 @@ ADMIN_PASSWORD = "correct horse battery staple"
 
 def pytest_generate_tests(metafunc):
     if "database" in metafunc.fixturenames:
-        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+        # a module about one database's own mechanism names it: `DATABASES = ["sqlite"]`
+        kinds = getattr(metafunc.module, "DATABASES", ["sqlite", "postgresql"])
+        metafunc.parametrize("database", kinds, indirect=True)
 
 
 @pytest.fixture(scope="session")
