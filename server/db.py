@@ -156,6 +156,13 @@ def end_read(db_session: Session) -> None:
         db_session.commit()
 
 
+def write_after_reading(db_session: Session) -> None:
+    """A page that read goes on to write a little (an audit event, a purge): end the read and
+    take the write lock for what follows, which the caller commits."""
+    end_read(db_session)
+    begin_write(db_session)
+
+
 @contextmanager
 def autocommit(db_session: Session) -> Iterator[Connection]:
     """A connection of the session's engine outside any transaction, for a few reads: each

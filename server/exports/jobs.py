@@ -97,8 +97,7 @@ def sweep(app: Flask, session) -> None:
                                      finished_before=now - KEEP_FILES)
     if not due():
         return
-    session.commit()  # a page that reads: take the write lock for these few changes only
-    db.begin_write(session)
+    db.write_after_reading(session)  # the write lock for these few changes only
     for job in due():
         if job.state in ("queued", "running"):
             log.warning("export %s was interrupted (its worker stopped)", job.id)

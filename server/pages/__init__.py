@@ -23,6 +23,8 @@ csrf = CSRFProtect()
 login_manager = LoginManager()
 # Reachable without signing in.
 PUBLIC_ENDPOINTS = {"pages.login", "pages.choose_language", "static"}
+# Phones and scripts: no reader, no language, no page headers.
+_NOT_PAGES = ("collect", "collect_key", "api")
 
 
 class _SessionCookies(SecureCookieSessionInterface):
@@ -81,7 +83,7 @@ def _load_user(session_id: str):
 
 def _identify() -> None:
     """Before every request of the app: who the reader is and which language they read."""
-    if request.blueprint in ("collect", "collect_key", "api"):
+    if request.blueprint in _NOT_PAGES:
         return
     # the user itself, not the proxy: the proxy would resolve to whatever g holds later
     g.user = current_user._get_current_object() if current_user.is_authenticated else None
@@ -97,7 +99,7 @@ CONTENT_SECURITY_POLICY = (
 
 
 def _page_headers(response):
-    if request.blueprint in ("collect", "collect_key", "api"):
+    if request.blueprint in _NOT_PAGES:
         return response
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")

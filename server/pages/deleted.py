@@ -46,8 +46,7 @@ def deleted_submissions(xml_form_id: str):
     session = view.session
     cutoff = utcnow() - timedelta(days=deletion.KEEP_DAYS)
     if review_queries.to_purge(session, cutoff):
-        session.commit()  # end the read; purge in a write transaction of its own
-        db.begin_write(session)
+        db.write_after_reading(session)  # the purge in a write transaction of its own
         _purged, files = deletion.purge(session)
         session.commit()
         deletion.remove_files(current_app.extensions["blobs"], files,

@@ -10,10 +10,10 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from flask import g, redirect, render_template, request, url_for
 
-from server import access, answers, db, i18n, problems, projection, reviewing
+from server import access, answers, db, i18n, problems, reviewing
 from server.models import REVIEW_STATES
 from server.pages import bp, require
-from server.pages.sessions import _local
+from server.pages.sessions import local_path
 from server.problems import Problem
 from server.queries import forms as form_queries
 from server.queries import review as review_queries
@@ -30,17 +30,13 @@ SEARCHED_SYSTEM_COLUMNS = ("_instance_id", "_submitter", "_device_id")
 @require("submissions.read")
 def forms_index():
     db_session = db.session()
-    scope = access.scope_of(g.user)
     rows = []
     for form in form_queries.list_forms(db_session):
         if form.current_version is None:
             continue
-        tables = projection.load(db_session, form)
-        counts = {}
-        if tables.tables:
-            where = access.scope_clause(scope, projection.place_columns(
-                tables, access.PLACE_FIELDS))
-            counts = review_queries.state_counts(db_session, tables.root, where)
+        view = reviewing.FormView(db_session, form, g.user)
+        counts = review_queries.state_counts(db_session, view.tables.root, view.where) \
+            if view.has_rows else {}
         rows.append((form, counts))
     return render_template("forms_index.html", rows=rows, states=REVIEW_STATES)
 
@@ -150,7 +146,7 @@ def bulk_review(xml_form_id: str):
         raise Problem(problems.SUBMISSION_NOT_FOUND)  # all or nothing
     reviewing.review(view, found, state, request.form.get("comment", ""))
     view.session.commit()
-    return redirect(_local(request.form.get("next")) or url_for(
+    return redirect(local_path(request.form.get("next")) or url_for(
         "pages.submissions", xml_form_id=xml_form_id), 303)
 
 

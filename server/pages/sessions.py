@@ -23,7 +23,7 @@ def home():
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "GET":
-        return render_template("login.html", next=_local(request.args.get("next")))
+        return render_template("login.html", next=local_path(request.args.get("next")))
     db_session = db.session()
     identifier = request.form.get("username", "")[:320]
     key, user = login_account(db_session, identifier)
@@ -33,7 +33,7 @@ def login():
         db_session.commit()
         message = _("Too many failed logins for this account. Try again after {until}.",
                     until=i18n.datetime_text(blocked, "short"))
-        return render_template("login.html", error=message, next=_local(
+        return render_template("login.html", error=message, next=local_path(
             request.form.get("next"))), 429
     password_hash = user.password_hash if user is not None else None
     if not (check_password(password_hash or DUMMY_HASH, request.form.get("password", ""))
@@ -42,7 +42,7 @@ def login():
         audit.record(db_session, "login.failed", username=key)
         db_session.commit()
         return render_template("login.html", error=_("The user name or password is not correct."),
-                               next=_local(request.form.get("next"))), 401
+                               next=local_path(request.form.get("next"))), 401
     throttle.succeeded(db_session, key)
     session.clear()  # nothing from before the login survives it (session fixation)
     login_user(user)
@@ -50,7 +50,7 @@ def login():
     g.user = user
     audit.record(db_session, "login", user=user)
     db_session.commit()
-    return redirect(_local(request.form.get("next")) or url_for("pages.home"))
+    return redirect(local_path(request.form.get("next")) or url_for("pages.home"))
 
 
 @bp.post("/logout")
@@ -96,13 +96,14 @@ def choose_language():
     if g.get("user") is not None:
         g.user.locale = code
         db.session().commit()
-    response = make_response(redirect(_local(request.form.get("next")) or url_for("pages.home")))
+    target = local_path(request.form.get("next")) or url_for("pages.home")
+    response = make_response(redirect(target))
     response.set_cookie(i18n.COOKIE, code, max_age=365 * 86400, samesite="Lax", httponly=True,
                         secure=request.is_secure)
     return response
 
 
-def _local(target: str | None) -> str | None:
+def local_path(target: str | None) -> str | None:
     """`target` if it stays on this site: a login link must not send anyone elsewhere."""
     if not target:
         return None

@@ -29,8 +29,7 @@ def _layout(view: reviewing.FormView, definition: SubmissionDef, personal_ok: bo
 
 def _record_after_reading(view: reviewing.FormView, action: str, submission, **details) -> None:
     """Write an audit event from a page that only read: its own short write transaction."""
-    view.session.commit()
-    db.begin_write(view.session)
+    db.write_after_reading(view.session)
     audit.record(view.session, action, form_id=view.form.id, submission_id=submission.id,
                  instance_id=submission.instance_id, **details)
     view.session.commit()
