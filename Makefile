@@ -21,7 +21,8 @@ run: install
 	$(MUNTADA) app-users create officer --if-missing
 	@echo
 	@echo "Web users: create the first administrator with"
-	@echo "  $(MUNTADA) users create admin --role administrator"
+	@echo "  $(MUNTADA) users create admin --role administrator --personal-data"
+	@echo "then sign in at http://127.0.0.1:5000/login"
 	@echo
 	$(MUNTADA) serve --host 127.0.0.1 --port 5000
 
