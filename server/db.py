@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.group_commit import GroupCommit
+from server.queries import driver
 
 
 def make_engine(url: str) -> Engine:
@@ -87,12 +88,7 @@ class _WriterQueue:
         self.lock_path = lock_path
 
     def begin(self, connection) -> None:
-        options = connection.get_execution_options()
-        if options.get("sqlite_autocommit"):
-            # No BEGIN: the sqlite3 module, left in autocommit mode (see `_sqlite_pragmas`),
-            # runs each statement in its own transaction, and its commit() does nothing.
-            return
-        immediate = options.get("sqlite_immediate")
+        immediate = connection.get_execution_options().get("sqlite_immediate")
         if immediate and self.lock_path is not None:
             record = connection.connection._connection_record
             if "writer_lock" not in record.info:
@@ -164,13 +160,19 @@ def write_after_reading(db_session: Session) -> None:
 
 
 @contextmanager
-def autocommit(db_session: Session) -> Iterator[Connection]:
+def autocommit(db_session: Session) -> Iterator[Connection | driver.Reader]:
     """A connection of the session's engine outside any transaction, for a few reads: each
-    statement sees what is committed when it runs."""
+    statement sees what is committed when it runs. On SQLite, straight on the driver (the
+    submission path's reads, see server.queries.driver)."""
     engine = db_session.get_bind()
-    options = {"sqlite_autocommit": True} if engine.dialect.name == "sqlite" \
-        else {"isolation_level": "AUTOCOMMIT"}
-    with engine.connect().execution_options(**options) as connection:
+    if engine.dialect.name == "sqlite":
+        reader = driver.Reader(engine)
+        try:
+            yield reader
+        finally:
+            reader.close()
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         yield connection
 
 

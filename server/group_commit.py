@@ -14,11 +14,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
+
+from server.queries.driver import Lane
 
 
 class _Ticket:
-    def __init__(self, work: Callable[[Connection], Any]):
+    def __init__(self, work: Callable[[Lane], Any]):
         self.work = work
         self.done = threading.Event()
         self.lead = False  # woken to lead the next batch, not with a result
@@ -38,7 +40,7 @@ class GroupCommit:
         self._leading = False
         self.batches = 0  # committed transactions, for tests and curiosity
 
-    def run(self, work: Callable[[Connection], Any]) -> Any:
+    def run(self, work: Callable[[Lane], Any]) -> Any:
         """`work(connection)` committed durably, or its exception (or the COMMIT's) raised.
         Its writes are undone alone if it raises: the other items of its batch are kept."""
         ticket = _Ticket(work)
@@ -75,12 +77,15 @@ class GroupCommit:
             # The write lock is taken at BEGIN and let go when the connection is returned to
             # the pool, after the COMMIT (see db.make_engine).
             with self._engine.connect() as connection, connection.begin():
-                for ticket in batch:
-                    try:
-                        with connection.begin_nested():
-                            ticket.value = ticket.work(connection)
-                    except Exception as error:  # noqa: BLE001 (given to its own thread)
-                        ticket.error = error
+                lane = Lane(connection)
+                try:
+                    for ticket in batch:
+                        try:
+                            ticket.value = lane.run_item(ticket.work)
+                        except Exception as error:  # noqa: BLE001 (given to its own thread)
+                            ticket.error = error
+                finally:
+                    lane.close()
             self.batches += 1
         except BaseException as error:  # the COMMIT (or BEGIN) failed: nothing was stored
             for ticket in batch:

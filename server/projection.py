@@ -125,7 +125,7 @@ def load(session: Session, form: Form) -> Projection:
 
 
 def load_revision(session: Session, form_id: int, revision: str) -> Projection:
-    key = (form_id, revision, session.get_bind().url.render_as_string())
+    key = (form_id, revision, session.get_bind())  # the engine: one database's mapping
     projection = _loaded.get(key)
     if projection is None:
         if len(_loaded) > 256:
@@ -135,7 +135,7 @@ def load_revision(session: Session, form_id: int, revision: str) -> Projection:
     return projection
 
 
-_loaded: dict[tuple[int, str, str], Projection] = {}
+_loaded: dict[tuple[int, str, sa.Engine], Projection] = {}
 
 
 def _build(tables, columns) -> Projection:

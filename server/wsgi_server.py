@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 from gunicorn.workers.gthread import ThreadWorker
 
+_MEMORY_DIR = "/dev/shm"
 _TOKEN_IN_PATH = re.compile(r"(/collect/key/)[^/?\s]+")
 
 
@@ -76,4 +78,8 @@ def run(*, host: str, port: int, workers: int, trust_proxy: bool) -> None:
         "forwarded_allow_ips": "127.0.0.1" if trust_proxy else "",
         # one control socket per user would be shared (and deleted) by every server running
         "control_socket_disable": True,
+        # Each worker touches its heartbeat file between requests: on the disk, those are
+        # metadata writes that the database's next fsync must carry as well (gunicorn's own
+        # advice is a memory-backed folder).
+        "worker_tmp_dir": _MEMORY_DIR if os.path.isdir(_MEMORY_DIR) else None,
     }).run()

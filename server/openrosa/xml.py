@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from lxml import etree
 from lxml.builder import ElementMaker
 
@@ -14,6 +16,7 @@ def _serialise(element: etree._Element) -> bytes:
     return etree.tostring(element, xml_declaration=True, encoding="UTF-8")
 
 
+@lru_cache(maxsize=256)  # most answers are one of a few sentences: built once each
 def openrosa_response(message: str, *, nature: str = "") -> bytes:
     E = ElementMaker(namespace=RESPONSE_NS, nsmap={None: RESPONSE_NS})
     message_element = E.message(message, nature=nature) if nature else E.message(message)
