@@ -3,8 +3,8 @@ several worker processes writing at once."""
 
 from __future__ import annotations
 
-import fcntl
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from server.group_commit import GroupCommit
 from server.queries import driver
+from server.sqlite_writers import WriterQueue
+
+# each SQLite engine's queue of writers (see server.sqlite_writers)
+_WRITERS: weakref.WeakKeyDictionary[Engine, WriterQueue] = weakref.WeakKeyDictionary()
 
 
 def make_engine(url: str) -> Engine:
@@ -23,7 +27,8 @@ def make_engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
-        queue = _WriterQueue(Path(path).with_suffix(".writers") if path else None)
+        queue = _WRITERS[engine] = WriterQueue(
+            Path(path).with_suffix(".writers") if path and path != ":memory:" else None)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", queue.begin)
         # Released when the connection goes back to the pool, after its COMMIT (or ROLLBACK)
@@ -74,43 +79,12 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.close()
 
 
-class _WriterQueue:
-    """SQLite's writers, one at a time, in turn.
-
-    A transaction that may write says so up front (BEGIN IMMEDIATE): in WAL mode a reader that
-    later tries to write fails at once ("database is locked") if another writer went first,
-    whatever the busy timeout. And writers wait on a lock file first, because SQLite's own busy
-    handler sleeps up to 100 ms between tries while the lock sits free: with the file lock the
-    next writer wakes the moment the last one commits, in every worker process.
-    """
-
-    def __init__(self, lock_path: Path | None):
-        self.lock_path = lock_path
-
-    def begin(self, connection) -> None:
-        immediate = connection.get_execution_options().get("sqlite_immediate")
-        if immediate and self.lock_path is not None:
-            record = connection.connection._connection_record
-            if "writer_lock" not in record.info:
-                handle = open(self.lock_path, "a+b")  # noqa: SIM115 (closed in release)
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                record.info["writer_lock"] = handle
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    @staticmethod
-    def release_record(record) -> None:
-        handle = record.info.pop("writer_lock", None) if record is not None else None
-        if handle is not None:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            handle.close()
-
-
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["engine"] = engine
     app.extensions["sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     if engine.dialect.name == "sqlite":
-        app.extensions["group_commit"] = GroupCommit(engine)
+        app.extensions["group_commit"] = GroupCommit(engine, _WRITERS[engine])
     # Per request, not per app context: a request may run inside a longer app context (a test,
     # a command) and must not inherit an earlier request's session.
     app.teardown_request(_close_session)

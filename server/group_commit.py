@@ -2,7 +2,7 @@
 
 SQLite has one writer at a time, and each commit waits for an fsync (`synchronous=FULL`): one
 transaction per submission caps a database near 500 a second whatever the CPU. Here a thread
-hands its writes (a function of a Connection) to the engine's `GroupCommit`; one thread leads,
+hands its writes (a function of a `Lane`) to the engine's `GroupCommit`; one thread leads,
 takes every item queued so far, runs each in its own SAVEPOINT, and commits them all at once.
 Nothing is weakened: no thread returns before the COMMIT holding its rows has succeeded, and
 if that COMMIT fails every item of the batch gets the error, as it would have alone.
@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from server.queries.driver import Lane
+from server.sqlite_writers import WriterQueue
 
 
 class _Ticket:
@@ -33,15 +34,16 @@ class GroupCommit:
     hands over to the oldest waiting thread when its batch is committed, so no thread serves
     batch after batch while its own phone waits."""
 
-    def __init__(self, engine: Engine):
-        self._engine = engine.execution_options(sqlite_immediate=True)  # see db._WriterQueue
+    def __init__(self, engine: Engine, writers: WriterQueue):
+        self._engine = engine
+        self._writers = writers
         self._mutex = threading.Lock()
         self._queue: list[_Ticket] = []
         self._leading = False
         self.batches = 0  # committed transactions, for tests and curiosity
 
     def run(self, work: Callable[[Lane], Any]) -> Any:
-        """`work(connection)` committed durably, or its exception (or the COMMIT's) raised.
+        """`work(lane)` committed durably, or its exception (or the COMMIT's) raised.
         Its writes are undone alone if it raises: the other items of its batch are kept."""
         ticket = _Ticket(work)
         with self._mutex:
@@ -74,18 +76,14 @@ class GroupCommit:
 
     def _commit(self, batch: list[_Ticket]) -> None:
         try:
-            # The write lock is taken at BEGIN and let go when the connection is returned to
-            # the pool, after the COMMIT (see db.make_engine).
-            with self._engine.connect() as connection, connection.begin():
-                lane = Lane(connection)
-                try:
-                    for ticket in batch:
-                        try:
-                            ticket.value = lane.run_item(ticket.work)
-                        except Exception as error:  # noqa: BLE001 (given to its own thread)
-                            ticket.error = error
-                finally:
-                    lane.close()
+            # The turn is let go only once COMMIT has returned, its fsync done: a writer let in
+            # earlier would find SQLite still locked and sleep in SQLite's busy handler.
+            with Lane(self._engine) as lane, self._writers.turn(), lane.transaction():
+                for ticket in batch:
+                    try:
+                        ticket.value = lane.run_item(ticket.work)
+                    except Exception as error:  # noqa: BLE001 (given to its own thread)
+                        ticket.error = error
             self.batches += 1
         except BaseException as error:  # the COMMIT (or BEGIN) failed: nothing was stored
             for ticket in batch:

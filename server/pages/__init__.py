@@ -28,10 +28,17 @@ _NOT_PAGES = ("collect", "collect_key", "api")
 
 
 class _SessionCookies(SecureCookieSessionInterface):
-    """Secure when the request came over HTTPS; a field office's plain-HTTP laptop still works."""
+    """Secure when the request came over HTTPS; a field office's plain-HTTP laptop still works.
+    A request without the cookie (every phone's, every script's) gets its empty session without
+    a signer being built for it."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return request.is_secure or super().get_cookie_secure(app)
+
+    def open_session(self, app: Flask, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def init_app(app: Flask) -> None:

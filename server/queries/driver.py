@@ -12,11 +12,12 @@ cannot tell the difference.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import Executable
 
@@ -113,12 +114,49 @@ class _Driver:
         return found[1]
 
 
-class Lane(_Driver):
-    """A transaction's connection for the writes of a batch of new submissions; each item of
-    the batch in a savepoint of its own."""
+class _Pooled(_Driver):
+    """A connection of the engine's pool, straight on the driver, which SQLAlchemy leaves in
+    autocommit mode on SQLite (see server.db): it begins and commits only when told to."""
 
-    def __init__(self, connection: Connection):
-        super().__init__(connection.dialect, connection.connection.dbapi_connection.cursor())
+    def __init__(self, engine: Engine):
+        self._pooled = engine.raw_connection()
+        try:
+            super().__init__(engine.dialect, self._pooled.cursor())
+        except BaseException:
+            self._pooled.close()
+            raise
+
+    def close(self) -> None:
+        try:
+            self._cursor.close()
+        finally:
+            self._pooled.close()  # back to the pool
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+
+class Lane(_Pooled):
+    """The connection of a batch of new submissions: one transaction, each item of the batch
+    in a savepoint of its own."""
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE, and COMMIT if the block ends well, ROLLBACK if not."""
+        self._driver("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._driver("ROLLBACK")
+            raise
+        try:
+            self._driver("COMMIT")
+        except BaseException:
+            self._driver("ROLLBACK")
+            raise
 
     def run_item(self, work: Callable[[Lane], Any]) -> Any:
         """`work(self)` in a savepoint: undone alone if it raises."""
@@ -132,26 +170,10 @@ class Lane(_Driver):
         self._driver("RELEASE SAVEPOINT lane_item")
         return value
 
-    def close(self) -> None:
-        self._cursor.close()
 
-
-class Reader(_Driver):
-    """A pooled connection outside any transaction (SQLite's driver is left in autocommit
-    mode, see server.db), for the few reads before a submission's writes: each statement sees
-    what is committed when it runs."""
-
-    def __init__(self, engine: Engine):
-        self._pooled = engine.raw_connection()
-        try:
-            super().__init__(engine.dialect, self._pooled.cursor())
-        except BaseException:
-            self._pooled.close()
-            raise
-
-    def close(self) -> None:
-        self._cursor.close()
-        self._pooled.close()  # back to the pool
+class Reader(_Pooled):
+    """Reads outside any transaction, for the few before a submission's writes: each
+    statement sees what is committed when it runs."""
 
 
 _NAMED: dict[type, Dialect] = {}

@@ -3,6 +3,8 @@ loaded and the phones set up with the command line, as an operator does (see con
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 from lxml import etree
@@ -137,3 +139,6 @@ def test_the_access_log_never_shows_a_token(deployment):
     log = deployment.server.output()
     assert "/collect/key/…/formList" in log
     assert token not in log
+    # the rest of the line as gunicorn's default format writes it: address, time, status, size
+    assert re.search(r'^127\.0\.0\.1 - - \[[^]]+\] "GET /collect/key/…/formList\?? ?'
+                     r'[^"]*HTTP/1\.1" 200 \d+ "-" "[^"]+"$', log, re.MULTILINE), log[-2000:]
