@@ -8,6 +8,7 @@ import logging
 
 from flask import Flask, Response, current_app, json, request
 from markupsafe import escape
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from server import problems
@@ -23,9 +24,13 @@ _HTTP_PROBLEMS = {
 }
 
 
+RETRY_AFTER_SECONDS = "5"
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(Problem, render)
     app.register_error_handler(HTTPException, _from_http_exception)
+    app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(Exception, _unexpected)
 
 
@@ -72,6 +77,17 @@ def _from_http_exception(error: HTTPException) -> Response:
     if problem_type is problems.METHOD_NOT_ALLOWED and error.valid_methods:
         problem.headers.append(("Allow", ", ".join(error.valid_methods)))
     return render(problem)
+
+
+def _database_error(error: DBAPIError) -> Response:
+    if not error.connection_invalidated:
+        return _unexpected(error)
+    # The database ended the connection (it restarted): SQLAlchemy has let go of the pool's
+    # connections with it, and the next request connects afresh.
+    log.warning("database connection lost on %s %s: %s", request.method, request.path,
+                str(error.orig).splitlines()[0] if str(error.orig) else type(error.orig))
+    return render(Problem(problems.DATABASE_UNAVAILABLE,
+                          headers=[("Retry-After", RETRY_AFTER_SECONDS)]))
 
 
 def _unexpected(error: Exception) -> Response:

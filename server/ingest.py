@@ -12,10 +12,11 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import BinaryIO, Protocol
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from server import db, problems, projection
@@ -68,12 +69,7 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
         identity, root = read_identity(upload.xml)
     except InstanceError as error:
         raise Problem(problems.SUBMISSION_INVALID, reason=str(error)) from error
-    # Read outside any transaction: nothing is held while files are written, and on PostgreSQL
-    # no BEGIN and COMMIT for it.
-    with db.autocommit(session) as connection:
-        target = _target(connection, identity, upload)
-        structure, plan = structure_by_hash(
-            target.xform_sha256, lambda: arrival_queries.xform(connection, target.version_id))
+    target, structure, plan = _read_target(session, identity, upload)
     expected = expected_attachments(structure, root)
     too_long = [name for name in expected if len(name) > MAX_ATTACHMENT_NAME]
     if too_long:
@@ -132,6 +128,24 @@ class _RowsFailed(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+def _read_target(session: Session, identity: InstanceIdentity, upload: Upload):
+    """Where the submission goes, read outside any transaction: nothing is held while files
+    are written, and on PostgreSQL no BEGIN and COMMIT for it."""
+    for attempt in range(2):
+        try:
+            with db.autocommit(session) as connection:
+                target = _target(connection, identity, upload)
+                structure, plan = structure_by_hash(target.xform_sha256, partial(
+                    arrival_queries.xform, connection, target.version_id))
+            return target, structure, plan
+        except DBAPIError as error:
+            # The database ended the pool's connections (it restarted) and SQLAlchemy has let
+            # go of them: nothing is written yet, so read again on a new one, once.
+            if attempt or not error.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _target(connection: Connection, identity: InstanceIdentity, upload: Upload):

@@ -137,6 +137,9 @@ EXPORT_NOT_READY = _p(
 API_TOKEN_EXISTS = _p("409.21", "{username} already has an API token named '{name}'.")
 TOO_LARGE = _p("413.1", "The upload is larger than the {limit} bytes this server accepts.")
 INTERNAL = _p("500.1", "Something went wrong on the server; it has been logged. Please try again.")
+DATABASE_UNAVAILABLE = _p(
+    "503.1", "The server lost its connection to the database for a moment. Please try again "
+    "shortly: anything already received is kept, and a resend is recognised.")
 
 CATALOGUE: tuple[ProblemType, ...] = tuple(
     value for value in globals().values() if isinstance(value, ProblemType))
