@@ -67,8 +67,8 @@ def _note_idle(_dbapi_connection, record) -> None:
 
 
 def _sqlite_pragmas(connection, _record) -> None:
-    # SQLAlchemy, not the sqlite3 module, says when a transaction begins (see `_sqlite_begin`);
-    # that makes savepoints and transactional DDL work as on PostgreSQL.
+    # SQLAlchemy (or the group commit), not the sqlite3 module, says when a transaction begins
+    # (see server.sqlite_writers): savepoints and transactional DDL work as on PostgreSQL.
     connection.isolation_level = None
     cursor = connection.cursor()
     # WAL lets readers and one writer work together; FULL sync makes a commit survive power loss.
@@ -95,7 +95,7 @@ def session() -> Session:
     """The current request's session, opened on first use.
 
     On SQLite a request that may write takes the write lock when its transaction begins (see
-    `_sqlite_begin`); GET and HEAD only read, and never wait for writers. A request that marks
+    server.sqlite_writers); GET and HEAD only read, and never wait for writers. One that marks
     `g.explicit_write_lock` reads freely and takes the lock itself with `begin_write`, for the
     few statements that need it (the submission path).
     """
