@@ -430,6 +430,17 @@ class MemoryWatch:
         self._thread.join()
 
 
+def machine_ms() -> float:
+    """How long this machine takes, just now, for a fixed piece of Python work (best of three):
+    a shared virtual machine's speed drifts, and every CPU figure of a run drifts with it."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        sum(i * i for i in range(200_000))
+        best = min(best, time.perf_counter() - start)
+    return 1000 * best
+
+
 def post_load(url: str, scenario: Scenario, instances: Instances, phones: int, seconds: float,
               max_submissions: int, acknowledged: Acknowledged, server: Server,
               database: str | None, client: str = "lean") -> dict:
@@ -471,6 +482,7 @@ def post_load(url: str, scenario: Scenario, instances: Instances, phones: int, s
         finally:
             (session if client == "requests" else connection).close()
 
+    calibration = machine_ms()  # before the phones start: the server is idle
     threads = [threading.Thread(target=phone, args=(i,)) for i in range(phones)]
     for thread in threads:
         thread.start()
@@ -493,7 +505,7 @@ def post_load(url: str, scenario: Scenario, instances: Instances, phones: int, s
         "p99": _percentile(everything, 99), "errors": errors,
         "server_ms": 1000 * server_cpu / max(count, 1),
         "db_ms": 1000 * db_cpu / max(count, 1) if database else None,
-        "client_ms": 1000 * client_cpu / max(count, 1),
+        "client_ms": 1000 * client_cpu / max(count, 1), "machine_ms": calibration,
     }
 
 
@@ -623,7 +635,7 @@ def bench_server(kind: str, workers: int, args, photo: bytes) -> list[dict]:
             print()
             print(f"{'scenario':<14}{'phones':>7}{'subs':>7}{'seconds':>8}{'subs/s':>8}"
                   f"{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}{'srv CPU':>9}{'db CPU':>8}"
-                  f"{'client':>8}")
+                  f"{'client':>8}{'machine':>9}")
             with MemoryWatch(server) as watch:
                 for scenario in SCENARIOS:
                     if scenario.name not in instances:
@@ -636,7 +648,8 @@ def bench_server(kind: str, workers: int, args, photo: bytes) -> list[dict]:
                         print(f"{scenario.name:<14}{phones:>7}{r['submissions']:>7}"
                               f"{r['seconds']:>8.1f}{r['rate']:>8.1f}{r['p50'] * 1000:>8.1f}"
                               f"{r['p99'] * 1000:>8.1f}{len(r['errors']):>7}"
-                              f"{r['server_ms']:>9.2f}{db_ms}{r['client_ms']:>8.2f}", flush=True)
+                              f"{r['server_ms']:>9.2f}{db_ms}{r['client_ms']:>8.2f}"
+                              f"{r['machine_ms']:>9.1f}", flush=True)
                         for error in r["errors"][:3]:
                             print(f"    {error}")
                         results.append({"database": title, "workers": workers,
@@ -644,7 +657,8 @@ def bench_server(kind: str, workers: int, args, photo: bytes) -> list[dict]:
                 peak = watch.sample()
             print("(srv CPU, db CPU, client: ms of CPU per submission, user + system, of the "
                   "gunicorn processes, of the PostgreSQL backends of the bench database, and of "
-                  "this client process)")
+                  "this client process; machine: ms this machine took for a fixed piece of "
+                  "Python work just before the run, higher when it runs slower)")
             print()
             print(f"server memory over {peak['processes']} processes (master + workers), MiB:")
             print(f"  after warm-up:  VmHWM sum {idle['VmHWM'] / 1024:.1f}, "
