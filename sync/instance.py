@@ -66,9 +66,11 @@ def read_identity(xml: bytes) -> tuple[InstanceIdentity, etree._Element]:
 
 
 def _meta(root: etree._Element, name: str) -> str | None:
-    # meta may sit in the OpenRosa namespace (orx:meta) or in none; match by local names only.
+    # meta may sit in the OpenRosa namespace (orx:meta) or in none; match by local names only
+    # (the suffix test first: it skips the other answers without slicing their tags).
     for meta in root:
-        if isinstance(meta.tag, str) and local_name(meta) == "meta":
+        tag = meta.tag
+        if isinstance(tag, str) and tag.endswith("meta") and local_name(meta) == "meta":
             for child in meta:
                 if isinstance(child.tag, str) and local_name(child) == name:
                     value = (child.text or "").strip()

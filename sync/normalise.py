@@ -48,8 +48,8 @@ def normalise(plan: Plan, root: etree._Element, key: str) -> Rows:
 
 def is_encrypted(root: etree._Element) -> bool:
     return root.get("encrypted") == "yes" or any(
-        isinstance(child.tag, str) and local_name(child) == "base64EncryptedKey"
-        for child in root)
+        isinstance(child.tag, str) and child.tag.endswith("base64EncryptedKey")
+        and local_name(child) == "base64EncryptedKey" for child in root)
 
 
 def _walk(plan: Plan, rows: Rows, element: etree._Element, prefix: str, table: str,
