@@ -26,6 +26,7 @@ from server.problems import Problem
 from server.queries import arrivals as arrival_queries
 from server.queries import projection as projection_queries
 from server.queries import submissions as queries
+from server.queries.driver import Lane, Reader
 from server.storage import BlobStore
 from sync.arrival import Held, Outcome, decide
 from sync.attachments import expected_attachments
@@ -148,7 +149,7 @@ def _read_target(session: Session, identity: InstanceIdentity, upload: Upload):
     raise AssertionError("unreachable")
 
 
-def _target(connection: Connection, identity: InstanceIdentity, upload: Upload):
+def _target(connection: Connection | Reader, identity: InstanceIdentity, upload: Upload):
     target = arrival_queries.target(connection, upload.app_user.id, upload.token,
                                     identity.form_id, identity.version, identity.instance_id)
     if target is None:  # revoked since the request began (perhaps through another worker)
@@ -206,7 +207,7 @@ def _apply(session: Session, target, plan, tables: projection.Projection,
                    definition.attachments_present, definition.attachments_expected)
 
 
-def _apply_new(connection: Connection, target, plan, tables: projection.Projection,
+def _apply_new(connection: Lane, target, plan, tables: projection.Projection,
                identity: InstanceIdentity, root, expected: list[str],
                stored: dict[str, tuple[str, str, int]], upload: Upload,
                rows: Rows | None) -> Receipt:
@@ -216,7 +217,7 @@ def _apply_new(connection: Connection, target, plan, tables: projection.Projecti
                        upload, rows, None, now)
 
 
-def _insert_new(connection: Connection, target, plan, tables: projection.Projection,
+def _insert_new(connection: Connection | Lane, target, plan, tables: projection.Projection,
                 identity: InstanceIdentity, root, expected: list[str],
                 stored: dict[str, tuple[str, str, int]], upload: Upload, rows: Rows | None,
                 failure: str | None, now: datetime) -> Receipt:

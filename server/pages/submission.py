@@ -100,8 +100,7 @@ def attachment(xml_form_id: str, instance_id: str, name: str):
         small = thumbnails.thumbnail(current_app.config["DATA_DIR"], answer.file_sha256, source)
         if small is None:
             raise Problem(problems.ATTACHMENT_NOT_FOUND, name=name)
-        response = send_file(small, mimetype="image/jpeg", max_age=0)
-        return response
+        return send_file(small, mimetype="image/jpeg", max_age=0)
     with source.open("rb") as file:
         image_type = thumbnails.image_type(file)
     response = send_file(source, mimetype=image_type or "application/octet-stream",

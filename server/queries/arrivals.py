@@ -1,4 +1,5 @@
-"""The statements of the submission path, in SQLAlchemy Core on the request's connection.
+"""The statements of the submission path, in SQLAlchemy Core: run on the request's connection,
+or on SQLite straight on the driver (`server.queries.driver`, which takes these same statements).
 
 Built once at import, so SQLAlchemy compiles each once per dialect and then finds it in its cache:
 the ORM's unit of work cost several times what the database itself did for these few rows.

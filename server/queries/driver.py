@@ -22,10 +22,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import Executable
 
 
-def is_sqlite(dialect: Dialect) -> bool:
-    return dialect.name == "sqlite"
-
-
 class _Compiled:
     """A statement as the driver runs it: SQL with named parameters (`:name`), the conversion
     each parameter needs on the way in and each column of its result on the way out."""
@@ -77,7 +73,7 @@ class _Driver:
     _cache: dict[tuple[int, tuple[str, ...]], tuple[Executable, _Compiled]] = {}
 
     def __init__(self, dialect: Dialect, cursor):
-        if not is_sqlite(dialect):
+        if dialect.name != "sqlite":
             raise ValueError("the driver path speaks to SQLite only")
         self.dialect = dialect
         self._named = _named(dialect)

@@ -60,7 +60,7 @@ def test_values_written_on_the_driver_read_back_as_sqlalchemy_writes_them(engine
     assert raw[0][1:] == raw[1][1:]  # the same text in the file, value for value
     assert tuple(by_core) == (75, Decimal("1.5"), ROW["day"], ROW["moment"].replace(tzinfo=None),
                               ROW["clock"], ROW["text"], True)
-    assert tuple(empty) == (None,) * 6 + (None,)
+    assert tuple(empty) == (None,) * 7
 
     reader = Reader(engine)
     try:
