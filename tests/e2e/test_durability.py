@@ -24,7 +24,7 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -53,6 +53,7 @@ NEW_MESSAGE = "Full submission upload was successful!"
 RETRY_MESSAGE = "This submission was already received; any new files were added."
 CONSUME_TIMEOUT = 10
 OTHER_PHONE_TIMEOUT = 5  # a small submission takes well under a second
+THREADS_PER_WORKER = 4  # server.wsgi_server.run
 
 
 @dataclass
@@ -339,23 +340,39 @@ def test_a_phone_still_uploading_does_not_hold_up_other_phones(site):
     slow_xml = meeting(photos=tuple(attachments))
     url, headers, body = recorded_submission(site.officer_url, slow_xml, attachments)
     other_id = new_id()
-
-    def send(method: str, url: str, headers: dict[str, str], body: bytes | None = None
-             ) -> Reply:
-        with session.request(method, url, headers=headers, data=body,
-                             timeout=OTHER_PHONE_TIMEOUT) as response:
-            return Reply(response.status_code, dict(response.headers), response.content)
-
     site.serve()
     with closing(send_part(url, headers, body, len(body) // 2)) as sock, \
             requests.Session() as session:
         wait_until_server_read_everything(sock, site.port)
         try:
-            reply = Phone(send, site.officer_url).submit(meeting(instance_id=other_id))
+            reply = Phone(http_transport(session, timeout=OTHER_PHONE_TIMEOUT),
+                          site.officer_url).submit(meeting(instance_id=other_id))
         except requests.Timeout:
             pytest.fail(f"another phone's submission had no answer within "
                         f"{OTHER_PHONE_TIMEOUT} s while a phone was still uploading")
         assert_no_answer_yet(sock)
+    assert reply.status == 201, reply.body
+    assert_stored_once(site, other_id, {})
+
+
+def test_phones_keeping_their_connections_open_do_not_hold_up_another(site):
+    """A thread that has answered waits a moment for its connection's next request: as many
+    phones as the worker has threads, each keeping its connection open after a submission,
+    must not keep a fifth phone waiting."""
+    site.serve()
+    with ExitStack() as stack:
+        sessions = [stack.enter_context(requests.Session()) for _ in range(THREADS_PER_WORKER)]
+        for session in sessions:
+            reply = Phone(http_transport(session), site.officer_url).submit(meeting())
+            assert reply.status == 201, reply.body
+        other_id = new_id()
+        with requests.Session() as other:
+            try:
+                reply = Phone(http_transport(other, timeout=OTHER_PHONE_TIMEOUT),
+                              site.officer_url).submit(meeting(instance_id=other_id))
+            except requests.Timeout:
+                pytest.fail(f"a fifth phone had no answer within {OTHER_PHONE_TIMEOUT} s while "
+                            f"{THREADS_PER_WORKER} phones kept their connections open")
     assert reply.status == 201, reply.body
     assert_stored_once(site, other_id, {})
 

@@ -145,9 +145,9 @@ def flask_transport(client, base_headers: dict[str, str] | None = None) -> Trans
     return send
 
 
-def http_transport(session) -> Transport:
+def http_transport(session, timeout: float = 30) -> Transport:
     """Requests over a real socket with a `requests.Session`."""
     def send(method: str, url: str, headers: dict[str, str], body: bytes | None = None) -> Reply:
-        response = session.request(method, url, headers=headers, data=body, timeout=30)
+        response = session.request(method, url, headers=headers, data=body, timeout=timeout)
         return Reply(response.status_code, dict(response.headers), response.content)
     return send
