@@ -59,10 +59,27 @@ class GroupCommit:
         return ticket.value
 
     def _lead(self) -> None:
-        with self._mutex:
-            batch, self._queue = self._queue, []
+        batch: list[_Ticket] = []
         try:
-            self._commit(batch)
+            # The turn is let go only once COMMIT has returned, its fsync done: a writer let in
+            # earlier would find SQLite still locked and sleep in SQLite's busy handler.
+            with Lane(self._engine) as lane, self._writers.turn():
+                # The batch is taken once the turn has come, not before: what this process's
+                # threads queued while other processes committed joins it. The turn is what
+                # every process waits for, so the more each commit carries, the more pass.
+                batch = self._take()
+                with lane.transaction():
+                    for ticket in batch:
+                        try:
+                            ticket.value = lane.run_item(ticket.work)
+                        except Exception as error:  # noqa: BLE001 (given to its own thread)
+                            ticket.error = error
+            self.batches += 1
+        except BaseException as error:  # the COMMIT (or BEGIN, or the turn) failed: nothing
+            batch = batch or self._take()  # was stored
+            for ticket in batch:
+                if ticket.error is None:
+                    ticket.value, ticket.error = None, error
         finally:
             with self._mutex:
                 if self._queue:  # arrived during this batch: the oldest leads the next one
@@ -74,18 +91,7 @@ class GroupCommit:
                 ticket.lead = False
                 ticket.done.set()
 
-    def _commit(self, batch: list[_Ticket]) -> None:
-        try:
-            # The turn is let go only once COMMIT has returned, its fsync done: a writer let in
-            # earlier would find SQLite still locked and sleep in SQLite's busy handler.
-            with Lane(self._engine) as lane, self._writers.turn(), lane.transaction():
-                for ticket in batch:
-                    try:
-                        ticket.value = lane.run_item(ticket.work)
-                    except Exception as error:  # noqa: BLE001 (given to its own thread)
-                        ticket.error = error
-            self.batches += 1
-        except BaseException as error:  # the COMMIT (or BEGIN) failed: nothing was stored
-            for ticket in batch:
-                if ticket.error is None:
-                    ticket.value, ticket.error = None, error
+    def _take(self) -> list[_Ticket]:
+        with self._mutex:
+            batch, self._queue = self._queue, []
+        return batch

@@ -42,7 +42,7 @@ def writers_held(app):
 
 def submit_together(app, phone: Phone, xmls: list[bytes], check=None) -> list[int]:
     """Each XML posted from its own thread while the write lock is held; let go once all wait
-    on the group commit (the first leads, alone, and the others form one batch)."""
+    on the group commit (the first leads, and takes everyone queued when its turn comes)."""
     committer = app.extensions["group_commit"]
 
     def post(xml: bytes) -> int:
@@ -55,13 +55,13 @@ def submit_together(app, phone: Phone, xmls: list[bytes], check=None) -> list[in
         with writers_held(app):
             futures = [pool.submit(post, xml) for xml in xmls]
             deadline = time.monotonic() + 10
-            while len(committer._queue) < len(xmls) - 1:
+            while len(committer._queue) < len(xmls):
                 assert time.monotonic() < deadline, "the threads never all reached the committer"
                 time.sleep(0.01)
         return [future.result(timeout=30) for future in futures]
 
 
-def test_threads_submitting_at_once_share_a_commit_and_are_stored_before_the_201(
+def test_threads_waiting_for_another_process_share_a_commit_and_are_stored_before_the_201(
         form, app, phone, session):
     assert phone.submit(meeting()).status == 201  # the token and the form's tables now known
     commits = []
@@ -93,7 +93,7 @@ def test_threads_submitting_at_once_share_a_commit_and_are_stored_before_the_201
         engine.dispose()  # no connection keeps the trace
     assert statuses == [201] * PHONES
     assert seen == [(201, 1)] * PHONES
-    assert len(commits) == 2  # the leader's alone, then everyone who queued behind it
+    assert len(commits) == 1  # all queued while another process wrote: one commit
     session.rollback()
     assert session.scalar(sa.select(sa.func.count()).select_from(Submission)) == PHONES + 1
 
@@ -107,9 +107,43 @@ def test_an_item_refused_by_a_constraint_does_not_lose_the_rest_of_its_batch(
     before = committer.batches
 
     assert submit_together(app, phone, xmls) == [201] * PHONES
-    assert committer.batches - before == 2
+    assert committer.batches - before == 1  # the refused item retried on its own
     session.rollback()
     assert session.scalar(sa.select(sa.func.count()).select_from(Submission)) == PHONES
     ids = {x.split(b"<instanceID>")[1].split(b"</instanceID>")[0].decode() for x in xmls}
     stored = set(session.scalars(sa.select(Submission.instance_id)))
     assert ids <= stored
+
+
+def test_when_the_turn_cannot_be_had_every_queued_phone_gets_an_error_and_none_waits_forever(
+        form, app, phone, session, monkeypatch):
+    assert phone.submit(meeting()).status == 201
+    committer = app.extensions["group_commit"]
+
+    @contextmanager
+    def broken_turn():
+        deadline = time.monotonic() + 10
+        while len(committer._queue) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the others queue behind the leader meanwhile
+        raise OSError("the lock file's disk is gone")
+        yield
+
+    monkeypatch.setattr(committer._writers, "turn", broken_turn)
+    statuses: list[int] = []
+
+    def post() -> None:
+        statuses.append(Phone(flask_transport(app.test_client()), phone.server_url)
+                        .submit(meeting()).status)
+
+    # daemon threads: one left waiting for an answer fails the test instead of hanging it
+    threads = [threading.Thread(target=post, daemon=True) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads), "a phone was never answered"
+    assert statuses == [500] * 3
+    monkeypatch.undo()
+    assert phone.submit(meeting()).status == 201  # the committer is not stuck
+    session.rollback()
+    assert session.scalar(sa.select(sa.func.count()).select_from(Submission)) == 2
