@@ -344,12 +344,7 @@ def test_a_phone_still_uploading_does_not_hold_up_other_phones(site):
     with closing(send_part(url, headers, body, len(body) // 2)) as sock, \
             requests.Session() as session:
         wait_until_server_read_everything(sock, site.port)
-        try:
-            reply = Phone(http_transport(session, timeout=OTHER_PHONE_TIMEOUT),
-                          site.officer_url).submit(meeting(instance_id=other_id))
-        except requests.Timeout:
-            pytest.fail(f"another phone's submission had no answer within "
-                        f"{OTHER_PHONE_TIMEOUT} s while a phone was still uploading")
+        reply = other_phone_submits(site, session, other_id, "a phone was still uploading")
         assert_no_answer_yet(sock)
     assert reply.status == 201, reply.body
     assert_stored_once(site, other_id, {})
@@ -367,14 +362,21 @@ def test_phones_keeping_their_connections_open_do_not_hold_up_another(site):
             assert reply.status == 201, reply.body
         other_id = new_id()
         with requests.Session() as other:
-            try:
-                reply = Phone(http_transport(other, timeout=OTHER_PHONE_TIMEOUT),
-                              site.officer_url).submit(meeting(instance_id=other_id))
-            except requests.Timeout:
-                pytest.fail(f"a fifth phone had no answer within {OTHER_PHONE_TIMEOUT} s while "
-                            f"{THREADS_PER_WORKER} phones kept their connections open")
+            reply = other_phone_submits(site, other, other_id, f"{THREADS_PER_WORKER} phones "
+                                        "kept their connections open")
     assert reply.status == 201, reply.body
     assert_stored_once(site, other_id, {})
+
+
+def other_phone_submits(site: Site, session: requests.Session, instance_id: str,
+                        meanwhile: str) -> Reply:
+    """A meeting from another phone, answered within OTHER_PHONE_TIMEOUT or the test fails."""
+    try:
+        return Phone(http_transport(session, timeout=OTHER_PHONE_TIMEOUT),
+                     site.officer_url).submit(meeting(instance_id=instance_id))
+    except requests.Timeout:
+        pytest.fail(f"another phone's submission had no answer within {OTHER_PHONE_TIMEOUT} s "
+                    f"while {meanwhile}")
 
 
 def test_twenty_identical_posts_at_the_same_moment_leave_one_submission(site):
