@@ -3,7 +3,8 @@
 SQLite has one writer at a time, and each commit waits for an fsync (`synchronous=FULL`): one
 transaction per submission caps a database near 500 a second whatever the CPU. Here a thread
 hands its writes (a function of a `Lane`) to the engine's `GroupCommit`; one thread leads,
-takes every item queued so far, runs each in its own SAVEPOINT, and commits them all at once.
+waits for its process's turn to write, takes every item queued by then, runs each in its own
+SAVEPOINT, and commits them all at once.
 Nothing is weakened: no thread returns before the COMMIT holding its rows has succeeded, and
 if that COMMIT fails every item of the batch gets the error, as it would have alone.
 """
@@ -75,8 +76,10 @@ class GroupCommit:
                         except Exception as error:  # noqa: BLE001 (given to its own thread)
                             ticket.error = error
             self.batches += 1
-        except BaseException as error:  # the COMMIT (or BEGIN, or the turn) failed: nothing
-            batch = batch or self._take()  # was stored
+        except BaseException as error:
+            # The COMMIT, BEGIN or the turn itself failed: nothing was stored. If the batch was
+            # not taken yet, whoever waits gets the error, as the leader does.
+            batch = batch or self._take()
             for ticket in batch:
                 if ticket.error is None:
                     ticket.value, ticket.error = None, error
