@@ -4,9 +4,10 @@ before its 201 is written.
 Python imports `sitecustomize` at start-up from any folder on PYTHONPATH; the test puts this folder
 there only for the server it means to crash, and this module does nothing at all unless
 MUNTADA_TEST_CRASH_AFTER_COMMIT=1. Then, when `server.ingest` is imported, its `receive` (which
-returns only once the COMMIT holding the submission has returned) is wrapped: the first time it returns, the whole server
-(gunicorn master and workers, the process group `muntada serve` was started in) is killed with
-SIGKILL, as a power cut would, before the view builds the response. No product code is changed.
+returns only once the COMMIT holding the submission has returned) is wrapped: the first time it
+returns, the whole server (gunicorn master and workers, the process group `muntada serve` was
+started in) is killed with SIGKILL, as a power cut would, before the view builds the response.
+No product code is changed.
 """
 
 from __future__ import annotations
