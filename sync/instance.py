@@ -72,7 +72,7 @@ def read_identity(xml: bytes) -> tuple[InstanceIdentity, etree._Element]:
 
 
 def stated_device_id(identity: InstanceIdentity, root: etree._Element,
-              structure: FormStructure) -> str | None:
+                     structure: FormStructure) -> str | None:
     """The phone's device ID as the instance states it, for a request whose URL has none:
     meta/deviceID, else the answer of the form's `deviceid` field."""
     if identity.device_id or structure.device_id_path is None:
