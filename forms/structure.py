@@ -11,11 +11,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from lxml import etree
 
 from forms.errors import FormError
-from forms.xml import JR_NS, XFORMS_NS, XHTML_NS, UnsafeXMLError, local_name, parse_xml
+from forms.xml import (
+    JR_NS,
+    XFORMS_NS,
+    XHTML_NS,
+    UnsafeXMLError,
+    attribute,
+    local_name,
+    parse_xml,
+)
 
 DEFAULT_LANGUAGE = "default"  # label key in a form without translations (pyxform's name)
 
@@ -32,6 +41,7 @@ _MEDIA_TYPES = {"images": "image", "audio": "audio", "video": "video",
 _CONTROLS = {"input", "select1", "select", "upload", "trigger", "range", "rank", "textarea",
              "secret"}
 _PERSONAL_VALUES = {"yes", "true", "true()", "1"}
+_PRELOAD, _PRELOAD_PARAMS = f"{{{JR_NS}}}preload", f"{{{JR_NS}}}preloadParams"
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ class Field:
     relevant: str | None = None
     calculate: str | None = None
     personal: bool = False  # marked `bind::muntada:personal = yes` in the XLSForm
+    preload: tuple[str, str] | None = None  # (jr:preload, jr:preloadParams): property, deviceid
 
     @property
     def repeat(self) -> str | None:
@@ -104,6 +115,12 @@ class FormStructure:
     fields: tuple[Field, ...]
     media: tuple[MediaFile, ...]
     encrypted: bool
+
+    @cached_property
+    def device_id_path(self) -> str | None:
+        """The field the phone fills with its own device ID (pyxform's `deviceid` type), if any."""
+        return next((f.path for f in self.fields if f.preload == ("property", "deviceid")
+                     and not f.repeats), None)
 
     def field(self, path: str) -> Field:
         for candidate in self.fields:
@@ -170,7 +187,7 @@ class _Reader:
         submission = self.model.find(f"{_XF}submission")
         return FormStructure(
             form_id=form_id,
-            version=self.root.get("version") or "",
+            version=attribute(self.root, "version") or "",
             title=self.title or form_id,
             root_name=local_name(self.root),
             languages=tuple(Language.from_name(name) for name in self.translations),
@@ -280,6 +297,8 @@ class _Reader:
             calculate=attrs.get("calculate"),
             personal=any(etree.QName(k).localname == "personal"
                          and v.strip().lower() in _PERSONAL_VALUES for k, v in attrs.items()),
+            preload=(attrs[_PRELOAD], attrs.get(_PRELOAD_PARAMS, "")) if _PRELOAD in attrs
+            else None,
         )
 
     def _find(self, nodeset: str, child: str) -> etree._Element | None:

@@ -69,3 +69,16 @@ def local_name(element: etree._Element) -> str:
 
 def _first_line(error: Exception) -> str:
     return str(error).splitlines()[0] if str(error) else "syntax error"
+
+
+def attribute(element: etree._Element, name: str) -> str | None:
+    """An attribute by its local name: `version`, or a namespaced `orx:version` when there is no
+    plain one. ODK Central matches attributes with their prefixes stripped (`_findAttr` in
+    central-backend lib/util/xml.js), so a form or instance declaring `orx:version` is versioned."""
+    value = element.get(name)
+    if value is None:
+        suffix = "}" + name
+        for key, candidate in element.attrib.items():
+            if key.endswith(suffix):
+                return candidate
+    return value

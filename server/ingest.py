@@ -29,8 +29,8 @@ from server.queries import submissions as queries
 from server.queries.driver import Lane, Reader
 from server.storage import BlobStore
 from sync.arrival import Held, Outcome, decide
-from sync.attachments import expected_attachments
-from sync.instance import InstanceError, InstanceIdentity, read_identity
+from sync.attachments import expected_attachments, unsafe_name
+from sync.instance import InstanceError, InstanceIdentity, read_identity, stated_device_id
 from sync.normalise import Rows, normalise
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,12 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
     if too_long:
         raise Problem(problems.SUBMISSION_INVALID, reason=(
             f"an attachment name is longer than {MAX_ATTACHMENT_NAME} characters"))
+    # Names are refused whether the XML or a part carries them, before any file is written.
+    for name in (*expected, *upload.files):
+        if reason := unsafe_name(name):
+            raise Problem(problems.ATTACHMENT_NAME_UNSAFE, reason=reason)
+    if upload.device_id is None:  # Collect puts it in the URL; other clients in the instance
+        upload.device_id = (stated_device_id(identity, root, structure) or "")[:255] or None
     ignored = sorted(set(upload.files) - set(expected))
     if ignored:
         log.info("submission %s: ignored files the form does not reference: %s",

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from forms import FormStructure
 from forms.xml import local_name
 
 _ENCRYPTED = ("/media/file", "/encryptedXmlFile")
+# ODK Collect names the files it sends after the moment they were made (`1764662400000.jpg`),
+# never with any of these: a path separator or `..` (a path out of a folder), a control or
+# bidirectional-override character (a name that reads as another), or what Windows refuses in
+# a file name. The first match says which.
+_UNSAFE = re.compile(r'(?P<separator>[/\\])|(?P<dots>\.\.)'
+                     r'|(?P<control>[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069])'
+                     r'|(?P<windows>["<>:|?*])')
+_UNSAFE_REASONS = {"separator": "a path separator (/ or \\)", "dots": "'..'",
+                   "control": "a control character", "windows": 'one of " < > : | ? *'}
 _PATHS: dict[int, tuple[FormStructure, frozenset[str], frozenset[str]]] = {}
 
 
@@ -48,3 +59,9 @@ def expected_attachments(structure: FormStructure, root: etree._Element) -> list
 
     walk(root, "")
     return names
+
+
+def unsafe_name(name: str) -> str | None:
+    """What makes `name` unfit to be an attachment's name, or None when it is fit."""
+    match = _UNSAFE.search(name)
+    return _UNSAFE_REASONS[match.lastgroup] if match else None

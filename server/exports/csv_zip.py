@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import zipfile
 
@@ -22,6 +23,10 @@ from server.queries import exports as queries
 # Deflate level 6 (zlib's default): a quarter smaller than level 1 for about 1 s more CPU
 # per 100 MB of text (measured in bench/export.py): downloads go over poor networks.
 COMPRESSION = {"compression": zipfile.ZIP_DEFLATED, "compresslevel": 6}
+# What Windows refuses in a file name (and control or direction-override characters): replaced
+_NOT_IN_NAMES = re.compile(r'[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"<>:|?*]')
+_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+                      | {f"{device}{n}" for device in ("COM", "LPT") for n in "0123456789¹²³"})
 
 
 def write(session: Session, prepared: Prepared, target, progress: Progress) -> dict[str, int]:
@@ -67,6 +72,16 @@ class _entry:
         self.text.close()
 
 
+def media_name(name: str) -> str | None:
+    """The name of a stored attachment under `media/`, safe to extract anywhere, Windows too:
+    its last path part, without a drive, a character Windows refuses, a reserved device name
+    (CON, NUL, COM1...) or a trailing dot or space; None when nothing of it is left."""
+    name = _NOT_IN_NAMES.sub("_", name.replace("\\", "/").rsplit("/", 1)[-1]).rstrip(". ")
+    if name.split(".", 1)[0].rstrip(" ").upper() in _RESERVED:
+        name = f"_{name}"
+    return name or None
+
+
 def _attachments(session: Session, prepared: Prepared, archive: zipfile.ZipFile) -> int:
     """The files named in attachment columns, each once; a personal field's files only for
     readers who may see personal data (their names are pseudonyms otherwise)."""
@@ -78,8 +93,8 @@ def _attachments(session: Session, prepared: Prepared, archive: zipfile.ZipFile)
                 continue
             for name, sha256 in queries.attachments(session, table.sql, layout.root.sql,
                                                     column.source, prepared.where):
-                name = name.replace("\\", "/").rsplit("/", 1)[-1]  # never outside media/
-                if name in seen or name in ("", ".", ".."):
+                name = media_name(name)
+                if name is None or name in seen:
                     continue
                 seen.add(name)
                 info = zipfile.ZipInfo(f"media/{name}")

@@ -113,10 +113,16 @@ def read_submission(corpus: Path, entry: dict) -> Posted:
     path = corpus / entry["file"]
     xml = path.read_bytes()
     root = parse_xml(xml)
+    versions = [v for k, v in root.attrib.items() if etree.QName(k).localname == "version"]
+    top_level = [(c.text or "").strip() for c in elements(root) if local(c) == "instanceID"]
     return Posted(
         name=entry["file"], path=path, xml=xml, form_id=(root.get("id") or "").strip(),
-        version=(root.get("version") or "").strip(),
-        instance_id=meta(root, "instanceID") or f"sha256:{hashlib.sha256(xml).hexdigest()}",
+        # `orx:version` (ODK Collect's test forms) is the version as `version` is
+        version=(root.get("version", versions[0] if versions else "")).strip(),
+        # ODK Central's order, then the root's attribute (onadata's exports)
+        instance_id=meta(root, "instanceID") or next(filter(None, top_level), None)
+        or (root.get("instanceID") or "").strip()
+        or f"sha256:{hashlib.sha256(xml).hexdigest()}",
         deprecated_id=meta(root, "deprecatedID"),
         encrypted=root.get("encrypted") == "yes"
         or any(local(c) == "base64EncryptedKey" for c in elements(root)),

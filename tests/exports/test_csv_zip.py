@@ -6,6 +6,9 @@ import io
 import re
 import zipfile
 
+import pytest
+
+from server.exports.csv_zip import media_name
 from tests.exports.conftest import FORM_ID, report, report_form
 from tests.support.instances import new_id
 
@@ -128,3 +131,53 @@ def test_attachments_come_with_the_zip_when_asked_for(make_analyst, form, send):
 
     assert not [n for n in plain.namelist() if n.startswith("media/")]
     assert with_media.read("media/meeting.jpg") == photo
+
+
+def test_without_meta_instance_id_the_key_is_the_root_s_instance_id(form, phone, analyst):
+    # as onadata's exports and ODK Aggregate write an instance: the ID an attribute of the root,
+    # and the device in meta when the URL has none
+    meta_id, xml = report()
+    xml = xml.replace(b'version="1"', b'version="1" instanceID="uuid:5b2cc313-fc09-437e"', 1)
+    xml = xml.replace(f"<instanceID>{meta_id}</instanceID>".encode(),
+                      b"<deviceID>enketo.example:abc</deviceID>")
+
+    assert phone.submit(xml, device_id=None).status == 201
+    files = analyst.csv_zip()
+
+    assert [(r["KEY"], r["DeviceID"]) for r in files[ROOT]] == [
+        ("uuid:5b2cc313-fc09-437e", "enketo.example:abc")]
+    assert [r["PARENT_KEY"] for r in files[ISSUES]] == ["uuid:5b2cc313-fc09-437e"]
+
+
+def test_media_entries_are_safe_to_extract_on_windows(make_analyst, form, send):
+    # names a phone may send that Windows cannot create: a device name, a trailing dot
+    photos = {"CON.jpg": b"\xff\xd8 con", "com1.png": b"\x89PNG com1",
+              "meeting.jpg.": b"\xff\xd8 dot"}
+    for name, photo in photos.items():
+        send(photo=name, attachments={name: photo})
+    analyst = make_analyst("reader", personal_data=True)
+
+    archive = zipfile.ZipFile(io.BytesIO(analyst.export(attachments="true")))
+
+    media = {n: archive.read(n) for n in archive.namelist() if n.startswith("media/")}
+    assert media == {"media/_CON.jpg": photos["CON.jpg"], "media/_com1.png": photos["com1.png"],
+                     "media/meeting.jpg": photos["meeting.jpg."]}
+
+
+@pytest.mark.parametrize("stored, entry", [
+    ("1764662400000.jpg", "1764662400000.jpg"),
+    ("صورة الاجتماع.jpg", "صورة الاجتماع.jpg"),
+    # what the server refuses now, should an older database hold it
+    ("../../etc/passwd", "passwd"),
+    ("/etc/passwd", "passwd"),
+    ("C:\\Users\\officer\\photo.jpg", "photo.jpg"),
+    ("C:photo.jpg", "C_photo.jpg"),
+    ('a<b>c:d"e|f?g*.jpg', "a_b_c_d_e_f_g_.jpg"),
+    ("photo\u202egpj.exe", "photo_gpj.exe"),
+    ("nul", "_nul"), ("Aux.txt", "_Aux.txt"), ("LPT9.jpg", "_LPT9.jpg"),
+    ("CONSOLE.jpg", "CONSOLE.jpg"),
+    ("photo.jpg. . ", "photo.jpg"),
+    ("..", None), (".", None), ("media/", None),
+])
+def test_a_media_entry_name_has_no_path_and_nothing_windows_refuses(stored, entry):
+    assert media_name(stored) == entry

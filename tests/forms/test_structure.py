@@ -116,6 +116,36 @@ def test_a_field_marked_personal_is_known_as_such():
     assert not structure.field("/district").personal
 
 
+def xform_with_root(attributes: str) -> bytes:
+    """A one-question XForm whose primary instance root carries `attributes`."""
+    return (f'<h:html xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml"'
+            f' xmlns:orx="http://openrosa.org/xforms"><h:head><h:title>One</h:title><model>'
+            f'<instance><data {attributes}><age/></data></instance>'
+            f'<bind nodeset="/data/age" type="int"/></model></h:head><h:body>'
+            f'<input ref="/data/age"><label>Age</label></input></h:body></h:html>').encode()
+
+
+@pytest.mark.parametrize("attributes, version", [
+    ('id="one" orx:version="1"', "1"),  # as ODK Collect's own test forms declare it
+    ('id="one" version="2"', "2"),
+    ('id="one" orx:version="1" version="2"', "2"),  # the plain attribute when there are both
+    ('id="one"', ""),
+])
+def test_the_version_is_read_with_or_without_a_namespace(attributes, version):
+    assert read_structure(xform_with_root(attributes)).version == version
+
+
+def test_the_field_a_phone_fills_with_its_device_id_is_known():
+    structure = read_structure(compile_form(xlsform("""
+        | | type | name | label |
+        | | deviceid | phone_id | |
+        | | text | name | Name |
+    """)).xform)
+    assert structure.field("/phone_id").preload == ("property", "deviceid")
+    assert structure.device_id_path == "/phone_id"
+    assert read_structure(xform_with_root('id="one"')).device_id_path is None
+
+
 @pytest.mark.parametrize("xml, says", [
     (b"<data/>", "h:html"),
     (b'<h:html xmlns:h="http://www.w3.org/1999/xhtml"><h:head/></h:html>', "model"),

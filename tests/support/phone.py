@@ -60,8 +60,10 @@ class Phone:
         return self.request("GET", url, headers)
 
     def submit(self, xml: bytes, attachments: dict[str, bytes] | None = None, *,
-               incomplete: bool = False, headers: dict[str, str] | None = None) -> Reply:
-        """POST an instance as Collect does: multipart, the XML in xml_submission_file."""
+               incomplete: bool = False, headers: dict[str, str] | None = None,
+               device_id: str | None = "collect:muntada-test") -> Reply:
+        """POST an instance as Collect does: multipart, the XML in xml_submission_file; with
+        `device_id=None`, no ?deviceID= in the URL (as clients other than Collect send)."""
         boundary = "----muntada-phone-boundary"
         parts = [(XML_PART, "submission.xml", "text/xml", xml)]
         parts += [(name, name, "application/octet-stream", body)
@@ -77,7 +79,8 @@ class Phone:
                 body += f"Content-Type: {content_type}\r\n".encode()
             body += b"\r\n" + data + b"\r\n"
         body += f"--{boundary}--\r\n".encode()
-        return self.post("submission?deviceID=collect:muntada-test", body, {
+        query = f"?deviceID={device_id}" if device_id is not None else ""
+        return self.post(f"submission{query}", body, {
             "Content-Type": f"multipart/form-data; boundary={boundary}", **(headers or {})})
 
     def post(self, url: str, body: bytes, headers: dict[str, str] | None = None) -> Reply:

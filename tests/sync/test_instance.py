@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sync.instance import InstanceError, read_identity
+from forms import compile_form, read_structure
+from sync.instance import InstanceError, read_identity, stated_device_id
+from tests.support.xlsforms import xlsform
 
 
 def test_the_form_is_named_by_id_and_version_not_by_the_root_tag():
@@ -45,3 +47,59 @@ def test_without_an_instance_id_the_identity_comes_from_the_content():
 def test_what_cannot_be_a_submission_is_refused_with_a_reason(xml, says):
     with pytest.raises(InstanceError, match=says):
         read_identity(xml)
+
+
+@pytest.mark.parametrize("root, version", [
+    # ODK Collect's own test form and instance declare the version in the OpenRosa namespace
+    (b'<data id="one_question" orx:version="1" xmlns:orx="http://openrosa.org/xforms">', "1"),
+    (b'<data id="f" version="2" orx:version="1" xmlns:orx="http://openrosa.org/xforms">', "2"),
+    (b'<data id="f">', ""),
+])
+def test_the_version_is_read_with_or_without_a_namespace(root, version):
+    identity, _ = read_identity(root + b"<age/></data>")
+    assert identity.version == version
+
+
+@pytest.mark.parametrize("xml, instance_id", [
+    # onadata's exports (as ODK Aggregate and Briefcase write them): an attribute of the root
+    (b'<transportation id="t" instanceID="uuid:5b2c"><a>1</a></transportation>', "uuid:5b2c"),
+    # ODK Central's other place: an element directly under the root
+    (b'<data id="t"><instanceID>uuid:top</instanceID><a>1</a></data>', "uuid:top"),
+    (b'<data id="t" instanceID="uuid:attr"><instanceID>uuid:top</instanceID></data>', "uuid:top"),
+    # meta/instanceID first, as onadata's tutorial_2 instances carry both, and differing
+    (b'<data id="t" instanceID="uuid:attr"><instanceID>uuid:top</instanceID>'
+     b"<meta><instanceID>uuid:meta</instanceID></meta></data>", "uuid:meta"),
+    (b'<data id="t" instanceID=" "><meta><instanceID/></meta></data>', None),
+])
+def test_without_meta_instance_id_the_root_names_the_instance(xml, instance_id):
+    identity, _ = read_identity(xml)
+    if instance_id is None:
+        assert identity.instance_id.startswith("sha256:") and not identity.has_instance_id
+    else:
+        assert identity.instance_id == instance_id and identity.has_instance_id
+
+
+def test_a_root_instance_id_longer_than_the_columns_is_refused():
+    with pytest.raises(InstanceError, match="instanceID is longer"):
+        read_identity(b'<data id="t" instanceID="' + b"u" * 300 + b'"/>')
+
+
+def test_the_device_id_comes_from_meta_or_else_from_the_form_s_deviceid_field():
+    structure = read_structure(compile_form(xlsform("""
+        | | type | name | label |
+        | | deviceid | phone_id | |
+        | | text | name | Name |
+    """, form_id="f")).xform)
+    plain = read_structure(compile_form(xlsform("""
+        | | type | name | label |
+        | | text | name | Name |
+    """, form_id="f")).xform)
+    both = (b'<data id="f"><phone_id>collect:field</phone_id><name>A</name>'
+            b"<meta><instanceID>uuid:1</instanceID><deviceID>collect:meta</deviceID></meta></data>")
+    field_only = b'<data id="f"><phone_id> collect:field </phone_id><name>A</name></data>'
+    neither = b'<data id="f"><phone_id/><name>A</name></data>'
+
+    assert stated_device_id(*read_identity(both), structure) == "collect:meta"
+    assert stated_device_id(*read_identity(field_only), structure) == "collect:field"
+    assert stated_device_id(*read_identity(field_only), plain) is None
+    assert stated_device_id(*read_identity(neither), structure) is None
