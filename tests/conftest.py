@@ -17,6 +17,7 @@ from server.db import make_engine
 from server.form_loading import load_form
 from server.models import Base
 from tests.support import web
+from tests.support.compiled import compile_once
 from tests.support.phone import Phone, flask_transport
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -28,6 +29,14 @@ def pytest_generate_tests(metafunc):
         # a module about one database's own mechanism names it: `DATABASES = ["sqlite"]`
         kinds = getattr(metafunc.module, "DATABASES", ["sqlite", "postgresql"])
         metafunc.parametrize("database", kinds, indirect=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def forms_compiled_once():
+    """Loading a form compiles it once per session whatever the test (tests/support/compiled)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("server.form_loading.compile_form", compile_once)
+        yield
 
 
 @pytest.fixture(scope="session")

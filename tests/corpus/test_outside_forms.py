@@ -32,11 +32,11 @@ from forms import (
     CompiledForm,
     FormError,
     FormStructure,
-    compile_form,
     detect_file_type,
     read_structure,
 )
 from server.problems import FORM_INVALID, FORM_VERSION_CONFLICT, Problem
+from tests.support.compiled import compile_once
 
 CANDIDATE_SUFFIXES = (".xlsx", ".xls", ".xlsm", ".csv", ".md", ".xml")
 XLSFORM_TYPES = ("xlsx", "xls", "csv", "md")
@@ -113,7 +113,7 @@ def discover(corpus: Path) -> Discovery:
         common = dict(path=path, name=path.relative_to(corpus).as_posix(), data=data,
                       file_type=file_type)
         try:
-            candidates.append(Candidate(**common, compiled=compile_form(data, validate=False)))
+            candidates.append(Candidate(**common, compiled=compile_once(data)))
         except FormError as error:
             candidates.append(Candidate(**common, error=error))
         except Exception as error:  # noqa: BLE001  (a crash is what this test looks for)
