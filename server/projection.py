@@ -9,7 +9,6 @@ module only maps them onto SQLAlchemy tables.
 from __future__ import annotations
 
 import uuid
-import warnings
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -22,12 +21,12 @@ from server.queries import projection as queries
 from sync import tables as shapes
 from sync.normalise import Rows
 
-# SQLite has no decimal type; values are kept as numbers, which is what analysts read anyway.
-warnings.filterwarnings("ignore", message=r"Dialect sqlite\+pysqlite does \*not\* support Decimal")
-
+# A decimal is a double, as on the phone (JavaRosa's decimal is one): floating point on both
+# databases, so that `score / 100` divides as a decimal in plain SQL (SQLite's NUMERIC affinity
+# would store 82 as an integer, and integer division gives 0).
 SQL_TYPES = {
     "integer": sa.BigInteger,
-    "decimal": sa.Numeric,
+    "decimal": sa.Double,
     "date": sa.Date,
     "datetime": lambda: sa.DateTime(timezone=True),
     "time": sa.Time,

@@ -148,17 +148,40 @@ def _datetime_value(value: datetime | None):
 
 
 def _decimal_text(value):
+    """The shortest text that reads back as the same number (71.80000305175781: every digit
+    the double holds, none invented), without an exponent or a trailing `.0`."""
     if value is None:
         return None
+    if isinstance(value, float):
+        value = Decimal(repr(value))
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    return repr(value) if isinstance(value, float) else str(value)
+        return format(value.normalize(), "f") if value else "0"
+    return str(value)
 
 
 def _decimal_value(value):
     if value is None or isinstance(value, int):
         return value
     return float(value)
+
+
+def headers(table: Table, options: Choices) -> list[str]:
+    """The table's headings, never two alike: labels often repeat ("Please specify" after each
+    "Other"), so a repeated one is told apart by its column's name."""
+    texts = [header(c, options) for c in table.columns]
+    repeated = {t for t in texts if texts.count(t) > 1}
+    texts = [f"{t} ({neutralise(c.header)})" if t in repeated else t
+             for t, c in zip(texts, table.columns, strict=True)]
+    taken: set[str] = set()
+    unique = []
+    for text in texts:
+        candidate, number = text, 1
+        while candidate in taken:
+            number += 1
+            candidate = f"{text} ~{number}"
+        taken.add(candidate)
+        unique.append(candidate)
+    return unique
 
 
 def header(column: Column, options: Choices) -> str:

@@ -36,7 +36,7 @@ def rows(prepared: Prepared) -> Iterator[list[str]]:
 
 def about(prepared: Prepared, written: dict[str, int] | None = None) -> Iterator[list[str]]:
     options = prepared.options
-    yield ["", ""]
+    yield ["item", "value"]  # a header, as the other files have (not an empty row)
     yield from (_safe(pair) for pair in [
         ["form", prepared.layout.form_id],
         ["title", prepared.layout.title],

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -61,7 +61,7 @@ class Column:
 @dataclass(frozen=True)
 class Table:
     key: str  # "" for the form, else the repeat's path
-    name: str  # file and sheet name: forum_meeting, forum_meeting-issue
+    name: str  # file name: forum_meeting, forum_meeting-issue (a repeat by its own name)
     short: str  # the repeat's own name (or the form id): what the API calls it
     sql: sa.Table
     columns: tuple[Column, ...]
@@ -166,15 +166,33 @@ def build(session: Session, form: Form, blobs: BlobStore, *, group_paths: bool =
                                "KEY of the row this repeat belongs to."),
                        _system("KEY", "_key", "text", "This row's own key.")]
             short = key.rsplit("/", 1)[-1]
-            name = f"{form.xml_form_id}-{'-'.join(s for s in key.split('/') if s)}"
+            name = short
         tables.append(Table(key, name, short, sql, tuple(columns)))
     tables.sort(key=lambda t: (t.key != shapes.ROOT, order.index(t.key) if t.key in order else 0))
     return Layout(
-        form_id=form.xml_form_id, title=title, tables=tuple(tables),
+        form_id=form.xml_form_id, title=title, tables=_file_names(form.xml_form_id, tables),
         languages=tuple(languages.values()), versions=tuple(v.version for v in versions),
         choice_labels={path: {name: c.labels for name, c in found.items()}
                        for path, found in choices.items()},
         projection=proj)
+
+
+def _file_names(form_id: str, tables: list[Table]) -> tuple[Table, ...]:
+    """`<form>-<repeat>` for each repeat, however deep, as Central and Briefcase name the files;
+    repeats sharing a name get `~1`, `~2`... in the form's order (Central's rule)."""
+    shared = Counter(t.short for t in tables if not t.root)
+    seen: Counter = Counter()
+    named = []
+    for table in tables:
+        if table.root:
+            named.append(table)
+            continue
+        name = f"{form_id}-{table.short}"
+        if shared[table.short] > 1:
+            seen[table.short] += 1
+            name += f"~{seen[table.short]}"
+        named.append(replace(table, name=name))
+    return tuple(named)
 
 
 def _system(header: str, source: str, kind: str, note: str) -> Column:

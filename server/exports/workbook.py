@@ -10,7 +10,7 @@ from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from server.exports import Prepared, Progress, codebook
-from server.exports.cells import header, row_maker
+from server.exports.cells import headers, row_maker
 from server.queries import exports as queries
 
 MAX_ROWS = 1_048_576  # Excel's rows per sheet, the header included
@@ -27,7 +27,7 @@ def write(session: Session, prepared: Prepared, target, progress: Progress,
     done = 0
     for table in layout.tables:
         make = row_maker(layout, table, prepared.choices, prepared.pseudonyms, "excel")
-        headers = [header(c, prepared.choices) for c in table.columns]
+        headers = headers(table, prepared.choices)
         base = layout.form_id if table.root else table.short
         sheet = _sheet(workbook, titles, base, 1, headers)
         in_sheet, count, part = 1, 0, 1

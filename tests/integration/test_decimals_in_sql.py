@@ -1,0 +1,90 @@
+"""A decimal field divides as a decimal in an analyst's plain SQL, whole numbers included, for
+rows received now and for rows stored before decimal columns were floating point (migration
+0004_decimals_as_reals)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+
+from tests.support.instances import instance, new_id
+from tests.support.tables import rows, sql_names
+from tests.support.xlsforms import xlsform
+
+FORM_ID = "scores"
+MIGRATION = importlib.import_module("server.migrations.versions.0004_decimals_as_reals")
+
+
+@pytest.fixture
+def form(load):
+    return load(xlsform("""
+        | | type | name | label |
+        | | decimal | score | Score |
+        | | geopoint | place | Place |
+        | | begin_repeat | visit | Visit |
+        | | decimal | hours | Hours |
+        | | end_repeat | | |
+    """, form_id=FORM_ID))
+
+
+def send(phone, score: str, hours: str) -> str:
+    key = new_id()
+    body = (f"<score>{score}</score><place>33.3 44.4 82 5</place>"
+            f"<visit><hours>{hours}</hours></visit>")
+    reply = phone.submit(instance(FORM_ID, "1", body, instance_id=key))
+    assert reply.status == 201, reply.body
+    return key
+
+
+def per_cent(session) -> list:
+    """What an analyst's SQL computes, in the order the values were sent."""
+    session.rollback()
+    table, visits = sql_names(session, FORM_ID)[""], sql_names(session, FORM_ID)["/visit"]
+    return [tuple(row) for row in session.execute(sa.text(
+        f'SELECT f.score / 100, f.place_altitude / 100, v.hours / 100 FROM "{table}" f '
+        f'JOIN "{visits}" v ON v._parent_key = f._key ORDER BY f._submission_id'))]
+
+
+def test_a_whole_number_in_a_decimal_field_divides_as_a_decimal(form, phone, session):
+    send(phone, "82", "3")
+    send(phone, "90.25", "1.5")
+
+    assert per_cent(session) == [pytest.approx((0.82, 0.82, 0.03)),
+                                 pytest.approx((0.9025, 0.82, 0.015))]
+    assert sorted(r["/score"] for r in rows(session, FORM_ID)) == [82.0, 90.25]
+    assert all(type(r["/score"]) is float for r in rows(session, FORM_ID))
+
+
+def run_migration(session, step) -> None:
+    session.rollback()
+    with session.get_bind().begin() as connection:
+        with Operations.context(MigrationContext.configure(
+                connection, opts={"render_as_batch": connection.dialect.name == "sqlite"})):
+            step()
+
+
+def test_the_migration_turns_rows_stored_before_into_decimals(form, phone, session):
+    send(phone, "82", "3")
+    send(phone, "90.25", "1.5")
+    before = rows(session, FORM_ID)
+    run_migration(session, MIGRATION.downgrade)  # as tables were: NUMERIC decimal columns
+    if session.get_bind().dialect.name == "sqlite":
+        assert per_cent(session)[0] == (0, 0, 0)  # 82 / 100 in integers: what analysts got
+        table = sql_names(session, FORM_ID)[""]
+        assert session.scalar(sa.text(f'SELECT typeof(score) FROM "{table}" '
+                                      "ORDER BY _submission_id")) == "integer"
+
+    run_migration(session, MIGRATION.upgrade)
+
+    assert per_cent(session) == [pytest.approx((0.82, 0.82, 0.03)),
+                                 pytest.approx((0.9025, 0.82, 0.015))]
+    assert rows(session, FORM_ID) == before
+    columns = sa.inspect(session.get_bind()).get_columns(sql_names(session, FORM_ID)[""])
+    assert {c["name"]: type(c["type"]).__name__ for c in columns}["score"] in (
+        "DOUBLE", "DOUBLE_PRECISION")
+    send(phone, "70", "2")  # the tables still take submissions
+    assert per_cent(session)[2] == pytest.approx((0.7, 0.82, 0.02))
