@@ -27,15 +27,15 @@ def write(session: Session, prepared: Prepared, target, progress: Progress,
     done = 0
     for table in layout.tables:
         make = row_maker(layout, table, prepared.choices, prepared.pseudonyms, "excel")
-        headers = headers(table, prepared.choices)
+        heading = headers(table, prepared.choices)
         base = layout.form_id if table.root else table.short
-        sheet = _sheet(workbook, titles, base, 1, headers)
+        sheet = _sheet(workbook, titles, base, 1, heading)
         in_sheet, count, part = 1, 0, 1
         query = queries.select_rows(table.sql, layout.root.sql, table.sources, prepared.where)
         for row in queries.stream(session, query):
             if in_sheet == max_rows:
                 part += 1
-                sheet, in_sheet = _sheet(workbook, titles, base, part, headers), 1
+                sheet, in_sheet = _sheet(workbook, titles, base, part, heading), 1
             sheet.append(make(row))
             in_sheet += 1
             count += 1

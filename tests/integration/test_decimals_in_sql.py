@@ -61,10 +61,10 @@ def test_a_whole_number_in_a_decimal_field_divides_as_a_decimal(form, phone, ses
 
 def run_migration(session, step) -> None:
     session.rollback()
-    with session.get_bind().begin() as connection:
-        with Operations.context(MigrationContext.configure(
-                connection, opts={"render_as_batch": connection.dialect.name == "sqlite"})):
-            step()
+    with session.get_bind().begin() as connection, Operations.context(
+            MigrationContext.configure(connection, opts={
+                "render_as_batch": connection.dialect.name == "sqlite"})):
+        step()
 
 
 def test_the_migration_turns_rows_stored_before_into_decimals(form, phone, session):
