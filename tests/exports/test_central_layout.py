@@ -13,7 +13,6 @@ from openpyxl import load_workbook
 
 from server.exports import layout
 from server.exports.layout import Table
-
 from tests.support.instances import instance, new_id
 from tests.support.xlsforms import xlsform
 
