@@ -1,6 +1,7 @@
-"""A decimal field divides as a decimal in an analyst's plain SQL, whole numbers included, for
-rows received now and for rows stored before decimal columns were floating point (migration
-0004_decimals_as_reals)."""
+"""Numbers as an analyst's plain SQL computes with them: a decimal field divides as a decimal,
+whole numbers included, for rows received now and for rows stored before decimal columns were
+floating point (migration 0004_decimals_as_reals); thousands grouped one way in every kind;
+renormalising rebuilds the same rows."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import pytest
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
+from click.testing import CliRunner
 
+from server.cli import main
+from server.models import ValueIssueRecord
 from tests.support.instances import instance, new_id
 from tests.support.tables import rows, sql_names
 from tests.support.xlsforms import xlsform
@@ -24,6 +28,8 @@ def form(load):
     return load(xlsform("""
         | | type | name | label |
         | | decimal | score | Score |
+        | | integer | people | People |
+        | | time | met_at | Met at |
         | | geopoint | place | Place |
         | | begin_repeat | visit | Visit |
         | | decimal | hours | Hours |
@@ -31,9 +37,10 @@ def form(load):
     """, form_id=FORM_ID))
 
 
-def send(phone, score: str, hours: str) -> str:
+def send(phone, score: str, hours: str, people: str = "3") -> str:
     key = new_id()
-    body = (f"<score>{score}</score><place>33.3 44.4 82 5</place>"
+    body = (f"<score>{score}</score><people>{people}</people><met_at>08:56:00.000+03:00</met_at>"
+            "<place>33.3 44.4 82 5</place>"
             f"<visit><hours>{hours}</hours></visit>")
     reply = phone.submit(instance(FORM_ID, "1", body, instance_id=key))
     assert reply.status == 201, reply.body
@@ -88,3 +95,33 @@ def test_the_migration_turns_rows_stored_before_into_decimals(form, phone, sessi
         "DOUBLE", "DOUBLE_PRECISION")
     send(phone, "70", "2")  # the tables still take submissions
     assert per_cent(session)[2] == pytest.approx((0.7, 0.82, 0.02))
+
+
+def test_thousands_are_grouped_one_way_and_a_stray_comma_is_a_value_issue(form, phone, session):
+    send(phone, "1,250", "١٬٢٥٠", people="1,250")
+    send(phone, "2,75", "3", people="1,2")
+
+    first, second = sorted(rows(session, FORM_ID), key=lambda r: r["_submission_id"])
+    (visit, _) = sorted(rows(session, FORM_ID, "/visit"), key=lambda r: r["_submission_id"])
+    assert (first["/score"], first["/people"], visit["/visit/hours"]) == (1250.0, 1250, 1250.0)
+    assert (second["/score"], second["/people"]) == (2.75, None)  # 1,2 is not 12
+    session.rollback()
+    assert [(i.path, i.raw) for i in session.scalars(sa.select(ValueIssueRecord))] == [
+        ("/people", "1,2")]
+
+
+def test_renormalise_rebuilds_the_same_numbers_and_times(form, phone, session, app,
+                                                          monkeypatch):
+    send(phone, "82", "3")
+    send(phone, "71.80000305175781", "1.5")
+    before = {key: rows(session, FORM_ID, key) for key in ("", "/visit")}
+    assert {r["/met_at"].utcoffset().total_seconds() for r in before[""]} == {3 * 3600}
+
+    monkeypatch.setenv("MUNTADA_DATA_DIR", app.config["DATA_DIR"])
+    monkeypatch.setenv("DATABASE_URL", app.config["DATABASE_URL"])
+    result = CliRunner().invoke(main, ["renormalise", FORM_ID], catch_exceptions=False)
+
+    assert result.exit_code == 0 and "2 rebuilt\t0 failed" in result.stdout
+    assert {key: rows(session, FORM_ID, key) for key in ("", "/visit")} == before
+    assert per_cent(session) == [pytest.approx((0.82, 0.82, 0.03)),
+                                 pytest.approx((0.7180000305175781, 0.82, 0.015))]
