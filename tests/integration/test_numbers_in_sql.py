@@ -74,10 +74,20 @@ def run_migration(session, step) -> None:
         step()
 
 
+def keys_and_indexes(session) -> dict:
+    inspector = sa.inspect(session.get_bind())
+    return {name: (inspector.get_pk_constraint(name)["constrained_columns"],
+                   sorted((i["column_names"], bool(i["unique"]))
+                          for i in inspector.get_indexes(name)),
+                   sorted(u["column_names"] for u in inspector.get_unique_constraints(name)))
+            for name in sql_names(session, FORM_ID).values()}
+
+
 def test_the_migration_turns_rows_stored_before_into_decimals(form, phone, session):
     send(phone, "82", "3")
     send(phone, "90.25", "1.5")
     before = rows(session, FORM_ID)
+    shape = keys_and_indexes(session)
     run_migration(session, MIGRATION.downgrade)  # as tables were: NUMERIC decimal columns
     if session.get_bind().dialect.name == "sqlite":
         assert per_cent(session)[0] == (0, 0, 0)  # 82 / 100 in integers: what analysts got
@@ -90,6 +100,7 @@ def test_the_migration_turns_rows_stored_before_into_decimals(form, phone, sessi
     assert per_cent(session) == [pytest.approx((0.82, 0.82, 0.03)),
                                  pytest.approx((0.9025, 0.82, 0.015))]
     assert rows(session, FORM_ID) == before
+    assert keys_and_indexes(session) == shape  # SQLite's rebuilt tables keep them
     columns = sa.inspect(session.get_bind()).get_columns(sql_names(session, FORM_ID)[""])
     assert {c["name"]: type(c["type"]).__name__ for c in columns}["score"] in (
         "DOUBLE", "DOUBLE_PRECISION")
