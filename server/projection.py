@@ -8,8 +8,8 @@ module only maps them onto SQLAlchemy tables.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-import warnings
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -22,15 +22,39 @@ from server.queries import projection as queries
 from sync import tables as shapes
 from sync.normalise import Rows
 
-# SQLite has no decimal type; values are kept as numbers, which is what analysts read anyway.
-warnings.filterwarnings("ignore", message=r"Dialect sqlite\+pysqlite does \*not\* support Decimal")
+
+# A decimal is a double, as on the phone (JavaRosa's decimal is one): floating point on both
+# databases, so that `score / 100` divides as a decimal in plain SQL (SQLite's NUMERIC affinity
+# would store 82 as an integer, and integer division gives 0).
+class TimeOfDay(sa.TypeDecorator):
+    """A time with the offset the phone sent: PostgreSQL's TIME WITH TIME ZONE; on SQLite the
+    ISO text (08:56:00.000000+03:00), since its own TIME type drops the offset."""
+
+    impl = sa.Time
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.Text())
+        return dialect.type_descriptor(sa.Time(timezone=True))
+
+    def process_bind_param(self, value, dialect):
+        if dialect.name != "sqlite" or value is None:
+            return value
+        return value.isoformat(timespec="microseconds")
+
+    def process_result_value(self, value, dialect):
+        if dialect.name != "sqlite" or value is None or isinstance(value, dt.time):
+            return value
+        return dt.time.fromisoformat(value)  # a table made before kept the clock alone
+
 
 SQL_TYPES = {
     "integer": sa.BigInteger,
-    "decimal": sa.Numeric,
+    "decimal": sa.Double,
     "date": sa.Date,
     "datetime": lambda: sa.DateTime(timezone=True),
-    "time": sa.Time,
+    "time": TimeOfDay,
     "text": sa.Text,
 }
 

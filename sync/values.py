@@ -8,12 +8,13 @@ dropped silently: `parse` raises, and the caller keeps the raw text and flags it
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹٫٬", "01234567890123456789.,")
 _TZ = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
 # The widest SQL integer; a larger "integer" is kept as raw text and flagged.
 _BIGINT = 2 ** 63 - 1
 
@@ -36,8 +37,18 @@ def parse(kind: str, text: str) -> Any:
         raise ValueProblem(f"'{text[:80]}' is not a valid {kind}") from error
 
 
+def _ungrouped(text: str) -> str | None:
+    """`1,250` → `1250`: a comma (or the Arabic ٬) groups thousands only as thousands are
+    grouped, the same in every kind; anything else with a comma is None (not a number)."""
+    if "," not in text:
+        return text
+    return text.replace(",", "") if _GROUPED.fullmatch(text) else None
+
+
 def _integer(text: str) -> int:
-    cleaned = ascii_digits(text).replace(",", "")
+    cleaned = _ungrouped(ascii_digits(text))
+    if cleaned is None or "_" in cleaned:  # Python's int() would read 1_000
+        raise ValueError("not digits")
     value = int(cleaned)
     if abs(value) > _BIGINT:
         raise ValueError("out of range")
@@ -46,9 +57,12 @@ def _integer(text: str) -> int:
 
 def _decimal(text: str) -> Decimal:
     cleaned = ascii_digits(text)
-    if cleaned.count(",") == 1 and "." not in cleaned:
-        cleaned = cleaned.replace(",", ".")  # a decimal comma
-    value = Decimal(cleaned.replace(",", ""))
+    ungrouped = _ungrouped(cleaned)
+    if ungrouped is None and cleaned.count(",") == 1 and "." not in cleaned:
+        ungrouped = cleaned.replace(",", ".")  # a decimal comma: 2,75 (never 1,250)
+    if ungrouped is None or "_" in ungrouped:
+        raise ValueError("not a number")
+    value = Decimal(ungrouped)
     if not value.is_finite():
         raise ValueError("not a finite number")
     return value
@@ -70,13 +84,18 @@ def _datetime(text: str) -> datetime:
 
 
 def _time(text: str) -> time:
+    """ODK writes 08:56:00.000+03:00: the wall clock the officer saw, with its offset, both
+    kept (a time has no date to move to UTC with); without an offset, UTC, as for date-times."""
     cleaned = ascii_digits(text)
     match = _TZ.search(cleaned)
     clock = time.fromisoformat(cleaned[:match.start()] if match else cleaned)
-    if match and match.group(1) != "Z":
-        # keep the wall-clock time the officer saw, without its offset (a time has no date)
-        return clock
-    return clock.replace(tzinfo=None)
+    if clock.tzinfo is not None:
+        raise ValueError("an offset in the wrong place")
+    if not match or match.group(1) == "Z":
+        return clock.replace(tzinfo=UTC)
+    sign, digits = match.group(1)[0], match.group(1)[1:].replace(":", "")
+    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return clock.replace(tzinfo=timezone(-offset if sign == "-" else offset))
 
 
 def _text(text: str) -> str:

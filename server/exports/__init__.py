@@ -17,7 +17,7 @@ from server import access, problems
 from server.exports import filters as filtering
 from server.exports.cells import Choices
 from server.exports.cleaning import Pseudonyms
-from server.exports.layout import Layout, build
+from server.exports.layout import Layout, build, split_multiples
 from server.models import Form, User, utcnow
 from server.problems import Problem
 from server.queries import exports as queries
@@ -86,9 +86,13 @@ class Prepared:
 def prepare(session: Session, form: Form, user: User, options: Options, *, secret_key: str,
             blobs: BlobStore) -> Prepared:
     reveal = access.sees_personal_data(user)
-    layout = build(session, form, blobs, group_paths=options.group_paths,
-                   split_multiples=options.split_multiples, reveal_personal=reveal)
+    layout = build(session, form, blobs, group_paths=options.group_paths, reveal_personal=reveal)
     where = filtering.clause(layout, options.filters, user)
+    if options.split_multiples:
+        chosen = {path: queries.chosen_values(session, layout.projection.tables[path],
+                                              layout.root.sql, where)
+                  for path in layout.select_multiples}
+        layout = split_multiples(layout, chosen, reveal_personal=reveal)
     choices = Choices(language=options.language, labels=options.labels,
                       header_labels=options.header_labels, reveal_personal=reveal)
     return Prepared(form, user, options, layout, where, choices, Pseudonyms(secret_key), blobs)

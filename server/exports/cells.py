@@ -2,8 +2,9 @@
 reader's language, personal values pseudonymised. One function per column is made once per
 export (none where values go out as they come), so a row costs a list comprehension.
 
-Targets: "excel" gets typed cells (numbers, dates and times as such; datetimes in UTC without a
-zone, which Excel cannot store; over-long texts cut); "csv" gets text (ISO 8601, UTC with a Z);
+Targets: "excel" gets typed cells (numbers, dates and times as such; datetimes in UTC and times
+as their wall clock, without the zone Excel cannot store; over-long texts cut); "csv" gets text
+(ISO 8601: date-times in UTC with a Z, times with the offset sent, decimals with every digit);
 "json" gets numbers as numbers and moments as ISO 8601 text. Spreadsheet targets have formulas
 neutralised; JSON keeps every text as it is (after cleaning).
 """
@@ -71,7 +72,9 @@ def _cell(layout: Layout, column: Column, options: Choices, pseudonyms: Pseudony
         return _datetime_value if target == "excel" else datetime_text
     if column.kind == "decimal":
         return _decimal_text if target == "csv" else _decimal_value
-    if column.kind in ("date", "time"):
+    if column.kind == "time":
+        return _clock if target == "excel" else time_text
+    if column.kind == "date":
         return None if target == "excel" else _iso
     return None  # integers
 
@@ -128,8 +131,27 @@ def _as_text(value) -> str:
     return _decimal_text(value) if isinstance(value, Decimal | float) else str(value)
 
 
-def _iso(value: date | time | None):
+def _iso(value: date | None):
     return None if value is None else value.isoformat()
+
+
+def time_text(value: time | None):
+    """08:56:00.000+03:00, with the offset the phone sent (Z for UTC), as Central writes it."""
+    if value is None:
+        return None
+    text = value.replace(tzinfo=None).isoformat(timespec="milliseconds")
+    offset = value.utcoffset()
+    if offset is None:
+        return text  # a PostgreSQL table made before times kept their offset
+    if not offset:
+        return text + "Z"
+    minutes = int(offset.total_seconds()) // 60
+    return f"{text}{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _clock(value: time | None):
+    """Excel stores no offsets: the wall clock the officer saw."""
+    return None if value is None else value.replace(tzinfo=None)
 
 
 # SQLite hands moments back in UTC without a zone; PostgreSQL in the session's zone.
@@ -148,17 +170,40 @@ def _datetime_value(value: datetime | None):
 
 
 def _decimal_text(value):
+    """The shortest text that reads back as the same number (71.80000305175781: every digit
+    the double holds, none invented), without an exponent or a trailing `.0`."""
     if value is None:
         return None
+    if isinstance(value, float):
+        value = Decimal(repr(value))
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f")
-    return repr(value) if isinstance(value, float) else str(value)
+        return format(value.normalize(), "f") if value else "0"
+    return str(value)
 
 
 def _decimal_value(value):
     if value is None or isinstance(value, int):
         return value
     return float(value)
+
+
+def headers(table: Table, options: Choices) -> list[str]:
+    """The table's headings, never two alike: labels often repeat ("Please specify" after each
+    "Other"), so a repeated one is told apart by its column's name."""
+    texts = [header(c, options) for c in table.columns]
+    repeated = {t for t in texts if texts.count(t) > 1}
+    texts = [f"{t} ({neutralise(c.header)})" if t in repeated else t
+             for t, c in zip(texts, table.columns, strict=True)]
+    taken: set[str] = set()
+    unique = []
+    for text in texts:
+        candidate, number = text, 1
+        while candidate in taken:
+            number += 1
+            candidate = f"{text} ~{number}"
+        taken.add(candidate)
+        unique.append(candidate)
+    return unique
 
 
 def header(column: Column, options: Choices) -> str:

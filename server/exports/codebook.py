@@ -12,7 +12,8 @@ from server.exports.cleaning import clean_text, neutralise
 from server.exports.layout import Column, label
 
 TEXT_CLEANING = "trimmed; Unicode NFC; invisible direction and control characters removed"
-NUMBER_CLEANING = "Arabic-Indic and Persian digits read as ASCII digits"
+NUMBER_CLEANING = ("Arabic-Indic and Persian digits read as ASCII digits; thousands grouped by , "
+                   "or ٬ (1,250) read as one number")
 FORMULA_NOTE = ("a text starting with = + - @ or a tab is prefixed with ' so that no spreadsheet "
                 "runs it as a formula")
 
@@ -36,7 +37,7 @@ def rows(prepared: Prepared) -> Iterator[list[str]]:
 
 def about(prepared: Prepared, written: dict[str, int] | None = None) -> Iterator[list[str]]:
     options = prepared.options
-    yield ["", ""]
+    yield ["item", "value"]  # a header, as the other files have (not an empty row)
     yield from (_safe(pair) for pair in [
         ["form", prepared.layout.form_id],
         ["title", prepared.layout.title],
@@ -54,7 +55,7 @@ def about(prepared: Prepared, written: dict[str, int] | None = None) -> Iterator
         ["personal data", "shown" if prepared.choices.reveal_personal
          else "replaced by pseudonyms (stable across exports; not reversible)"],
         ["spreadsheet safety", FORMULA_NOTE],
-        ["dates and times", "date-times in UTC"],
+        ["dates and times", "date-times in UTC; times with the offset the phone sent"],
         *([[f"rows in {name}", str(count)] for name, count in (written or {}).items()]),
     ])
 
@@ -106,7 +107,8 @@ def _cleaning(column: Column, prepared: Prepared) -> str:
         notes.append("personal: replaced by a keyed pseudonym P-…, the same for the same value "
                      "in every export")
     elif column.choice is not None:
-        notes.append("1 when chosen, 0 when not, empty when unanswered")
+        notes.append("1 when chosen, 0 when not, empty when unanswered; a column for each value "
+                     "chosen in the exported submissions")
     elif column.kind == "text":
         notes.append(TEXT_CLEANING)
         if column.phone:

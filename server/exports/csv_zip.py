@@ -17,7 +17,7 @@ import zipfile
 from sqlalchemy.orm import Session
 
 from server.exports import Prepared, Progress, codebook
-from server.exports.cells import header, row_maker
+from server.exports.cells import headers, row_maker
 from server.queries import exports as queries
 
 # Deflate level 6 (zlib's default): a quarter smaller than level 1 for about 1 s more CPU
@@ -40,7 +40,7 @@ def write(session: Session, prepared: Prepared, target, progress: Progress) -> d
             count = 0
             with _entry(archive, f"{table.name}.csv") as out:
                 writer = csv.writer(out)
-                writer.writerow([header(c, prepared.choices) for c in table.columns])
+                writer.writerow(headers(table, prepared.choices))
                 for rows in queries.batches(session, query):
                     writer.writerows(map(make, rows))
                     count += len(rows)

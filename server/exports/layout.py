@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
-from dataclasses import dataclass, field
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -61,7 +61,7 @@ class Column:
 @dataclass(frozen=True)
 class Table:
     key: str  # "" for the form, else the repeat's path
-    name: str  # file and sheet name: forum_meeting, forum_meeting-issue
+    name: str  # file name: forum_meeting, forum_meeting-issue (a repeat by its own name)
     short: str  # the repeat's own name (or the form id): what the API calls it
     sql: sa.Table
     columns: tuple[Column, ...]
@@ -98,6 +98,14 @@ class Layout:
         return None
 
     @property
+    def select_multiples(self) -> tuple[str, ...]:
+        """Paths of the select-multiples with a column in the export (each has its own table of
+        chosen values)."""
+        return tuple(dict.fromkeys(c.field.path for t in self.tables for c in t.columns
+                                   if c.select_multiple and c.field.path in
+                                   self.projection.tables))
+
+    @property
     def language_codes(self) -> tuple[str, ...]:
         """The codes of the form's languages (`ar`, `ckb`, `en`), or ("",) without translations."""
         codes = tuple(dict.fromkeys(lang.code or lang.name for lang in self.languages))
@@ -115,7 +123,7 @@ def label(labels: dict[str, str], code: str | None, fallback: str) -> str:
 
 
 def build(session: Session, form: Form, blobs: BlobStore, *, group_paths: bool = True,
-          split_multiples: bool = False, reveal_personal: bool = False) -> Layout:
+          reveal_personal: bool = False) -> Layout:
     proj = projection.load(session, form)
     versions = form_queries.list_versions(session, form)
     newest: dict[str, Field] = {}
@@ -152,9 +160,8 @@ def build(session: Session, form: Form, blobs: BlobStore, *, group_paths: bool =
         if key != shapes.ROOT and (key not in newest or newest[key].kind != "repeat"):
             continue  # a select-multiple's own table: its answers are in the parent's columns
         fields = [newest[p] for p in order if p in by_table[key]]
-        columns = _field_columns(key, fields, by_table[key], seen_in, personal, choices, newest,
-                                 group_paths=group_paths, split=split_multiples,
-                                 reveal=reveal_personal)
+        columns = _field_columns(key, fields, by_table[key], seen_in, personal, newest,
+                                 group_paths=group_paths)
         if key == shapes.ROOT:
             columns = [_system("SubmissionDate", "_submitted_at", "datetime",
                                "When the server first received the submission (UTC)."),
@@ -166,15 +173,33 @@ def build(session: Session, form: Form, blobs: BlobStore, *, group_paths: bool =
                                "KEY of the row this repeat belongs to."),
                        _system("KEY", "_key", "text", "This row's own key.")]
             short = key.rsplit("/", 1)[-1]
-            name = f"{form.xml_form_id}-{'-'.join(s for s in key.split('/') if s)}"
+            name = short
         tables.append(Table(key, name, short, sql, tuple(columns)))
     tables.sort(key=lambda t: (t.key != shapes.ROOT, order.index(t.key) if t.key in order else 0))
     return Layout(
-        form_id=form.xml_form_id, title=title, tables=tuple(tables),
+        form_id=form.xml_form_id, title=title, tables=_file_names(form.xml_form_id, tables),
         languages=tuple(languages.values()), versions=tuple(v.version for v in versions),
         choice_labels={path: {name: c.labels for name, c in found.items()}
                        for path, found in choices.items()},
         projection=proj)
+
+
+def _file_names(form_id: str, tables: list[Table]) -> tuple[Table, ...]:
+    """`<form>-<repeat>` for each repeat, however deep, as Central and Briefcase name the files;
+    repeats sharing a name get `~1`, `~2`... in the form's order (Central's rule)."""
+    shared = Counter(t.short for t in tables if not t.root)
+    seen: Counter = Counter()
+    named = []
+    for table in tables:
+        if table.root:
+            named.append(table)
+            continue
+        name = f"{form_id}-{table.short}"
+        if shared[table.short] > 1:
+            seen[table.short] += 1
+            name += f"~{seen[table.short]}"
+        named.append(replace(table, name=name))
+    return tuple(named)
 
 
 def _system(header: str, source: str, kind: str, note: str) -> Column:
@@ -202,13 +227,11 @@ ROOT_SYSTEM = (
 
 def _field_columns(key: str, fields: list[Field], stored: dict[str, list[tuple[str, str, str]]],
                    seen_in: dict[str, list[str]], personal: set[str],
-                   choices: dict[str, dict[str, Choice]], newest: dict[str, Field], *,
-                   group_paths: bool, split: bool, reveal: bool) -> list[Column]:
+                   newest: dict[str, Field], *, group_paths: bool) -> list[Column]:
     headers = _headers(key, [f.path for f in fields], group_paths)
     columns: list[Column] = []
     for item in fields:
         header = headers[item.path]
-        hidden = item.path in personal and not reveal
         steps = item.path[len(key):].split("/")[1:-1]
         groups = tuple(newest[g] for g in (key + "/" + "/".join(steps[:n + 1])
                                            for n in range(len(steps))) if g in newest)
@@ -226,12 +249,27 @@ def _field_columns(key: str, fields: list[Field], stored: dict[str, list[tuple[s
                 suffix = "" if kind == first_kind else f"-{kind}"
                 columns.append(Column(header=header + suffix, source=source, kind=kind,
                                       **common))
-        if split and item.select_multiple and not hidden:
-            source = next(s for k, p, s in parts if not p)
-            columns.extend(Column(header=f"{header}/{choice.name}", source=source, kind="flag",
-                                  choice=choice, **common)
-                           for choice in choices.get(item.path, {}).values())
     return columns
+
+
+def split_multiples(layout: Layout, chosen: dict[str, list[str]], *,
+                    reveal_personal: bool) -> Layout:
+    """A 0/1 column `<name>/<value>` after each select-multiple for each value chosen in the
+    submissions exported (`chosen`: field path → values, sorted), as ODK Central splits them:
+    no column that could only hold zeros. None for a personal field the reader may not see."""
+    tables = []
+    for table in layout.tables:
+        columns = []
+        for column in table.columns:
+            columns.append(column)
+            if not column.select_multiple or (column.personal and not reveal_personal):
+                continue
+            labels = layout.choice_labels.get(column.field.path, {})
+            columns.extend(replace(column, header=f"{column.header}/{value}", kind="flag",
+                                   choice=Choice(name=value, labels=labels.get(value, {})))
+                           for value in chosen.get(column.field.path, ()))
+        tables.append(replace(table, columns=tuple(columns)))
+    return replace(layout, tables=tuple(tables))
 
 
 def _headers(key: str, paths: list[str], group_paths: bool) -> dict[str, str]:

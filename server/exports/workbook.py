@@ -10,7 +10,7 @@ from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from server.exports import Prepared, Progress, codebook
-from server.exports.cells import header, row_maker
+from server.exports.cells import headers, row_maker
 from server.queries import exports as queries
 
 MAX_ROWS = 1_048_576  # Excel's rows per sheet, the header included
@@ -27,15 +27,15 @@ def write(session: Session, prepared: Prepared, target, progress: Progress,
     done = 0
     for table in layout.tables:
         make = row_maker(layout, table, prepared.choices, prepared.pseudonyms, "excel")
-        headers = [header(c, prepared.choices) for c in table.columns]
+        heading = headers(table, prepared.choices)
         base = layout.form_id if table.root else table.short
-        sheet = _sheet(workbook, titles, base, 1, headers)
+        sheet = _sheet(workbook, titles, base, 1, heading)
         in_sheet, count, part = 1, 0, 1
         query = queries.select_rows(table.sql, layout.root.sql, table.sources, prepared.where)
         for row in queries.stream(session, query):
             if in_sheet == max_rows:
                 part += 1
-                sheet, in_sheet = _sheet(workbook, titles, base, part, headers), 1
+                sheet, in_sheet = _sheet(workbook, titles, base, part, heading), 1
             sheet.append(make(row))
             in_sheet += 1
             count += 1

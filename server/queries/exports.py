@@ -61,6 +61,14 @@ def changed_since(root: sa.Table, moment: datetime):
                   Submission.reviewed_at > moment)
 
 
+def chosen_values(session: Session, choices: sa.Table, root: sa.Table, where) -> list[str]:
+    """The values of a select-multiple (its table of chosen values) that the submissions
+    passing `where` hold, each once, sorted."""
+    chosen = sa.select(root.c._submission_id).select_from(root_from(root)).where(where)
+    return sorted(session.scalars(sa.select(choices.c.value).distinct().where(
+        choices.c._submission_id.in_(chosen), choices.c.value.is_not(None))))
+
+
 def select_rows(table: sa.Table, root: sa.Table, sources: Sequence[str], where,
                 *, after: str | None = None, limit: int | None = None) -> sa.Select:
     """A table's rows whose submission passes `where` (a clause on the form's table joined to

@@ -28,7 +28,8 @@ with its typed value, or recorded as a value issue (it does not parse as its typ
 no such field); no row, column value, choice row or issue appears that the XML does not explain.
 Expected values are parsed here with Python's own ISO 8601 and Decimal parsers; the server's
 lenient parser (`sync.values.parse`) decides only what those refuse (decimal commas, thousands
-separators, the Arabic decimal separator).
+separators, the Arabic decimal separator). A decimal is held as the double nearest its text,
+exactly, on both databases; a time with the offset it was sent with.
 
 Run with `-s` to see the counts.
 """
@@ -315,12 +316,17 @@ def _datetime(text: str) -> datetime:
     return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
 
 
+def _time(text: str) -> time:
+    value = time.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 STRICT = {
     "integer": int,
     "decimal": Decimal,
     "date": date.fromisoformat,
     "datetime": _datetime,  # stored in UTC; without an offset, taken as UTC
-    "time": lambda text: time.fromisoformat(text).replace(tzinfo=None),  # the wall clock
+    "time": lambda text: _time(text),  # the wall clock with the offset sent; none: UTC
 }
 
 
@@ -435,10 +441,8 @@ def expect(structure: FormStructure, root, key: str, encrypted: bool) -> Expecte
 def same_value(kind: str, expected: Any, actual: Any, dialect: str) -> bool:
     if expected is None or actual is None:
         return expected is None and actual is None
-    if kind == "decimal":
-        if dialect == "sqlite":  # SQLite keeps numbers as floating point (see server/projection)
-            return abs(float(actual) - float(expected)) <= 1e-9 * max(1.0, abs(float(expected)))
-        return Decimal(actual) == expected
+    if kind == "decimal":  # a double on both databases (see server/projection): the nearest
+        return type(actual) is float and actual == float(expected)
     if kind == "datetime" and isinstance(actual, datetime) and actual.tzinfo is None:
         actual = actual.replace(tzinfo=UTC)  # SQLite keeps the UTC wall clock
     return type(actual) is type(expected) and actual == expected
