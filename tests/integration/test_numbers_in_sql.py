@@ -1,10 +1,12 @@
 """Numbers as an analyst's plain SQL computes with them: a decimal field divides as a decimal,
 whole numbers included, for rows received now and for rows stored before decimal columns were
-floating point (migration 0004_decimals_as_reals); thousands grouped one way in every kind;
+floating point (migration 0004_decimals_as_reals); times with their offsets, for rows stored
+before too (0005_times_with_offsets, then renormalising); thousands grouped one way in every kind;
 renormalising rebuilds the same rows."""
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 
 import pytest
@@ -21,6 +23,7 @@ from tests.support.xlsforms import xlsform
 
 FORM_ID = "scores"
 MIGRATION = importlib.import_module("server.migrations.versions.0004_decimals_as_reals")
+TIMES_MIGRATION = importlib.import_module("server.migrations.versions.0005_times_with_offsets")
 
 
 @pytest.fixture
@@ -136,3 +139,36 @@ def test_renormalise_rebuilds_the_same_numbers_and_times(form, phone, session, a
     assert {key: rows(session, FORM_ID, key) for key in ("", "/visit")} == before
     assert per_cent(session) == [pytest.approx((0.82, 0.82, 0.03)),
                                  pytest.approx((0.7180000305175781, 0.82, 0.015))]
+
+
+def renormalise(app, monkeypatch) -> str:
+    monkeypatch.setenv("MUNTADA_DATA_DIR", app.config["DATA_DIR"])
+    monkeypatch.setenv("DATABASE_URL", app.config["DATABASE_URL"])
+    result = CliRunner().invoke(main, ["renormalise", FORM_ID], catch_exceptions=False)
+    assert result.exit_code == 0, result.stdout
+    return result.stdout
+
+
+def test_times_stored_without_their_offset_get_it_back_from_the_raw_record(
+        form, phone, session, app, monkeypatch):
+    send(phone, "82", "3")
+    table = sql_names(session, FORM_ID)[""]
+    session.rollback()
+    if session.get_bind().dialect.name == "postgresql":
+        run_migration(session, TIMES_MIGRATION.downgrade)  # the column as it was: no offset
+        run_migration(session, TIMES_MIGRATION.upgrade)
+        (kind,) = session.execute(sa.text(
+            "SELECT data_type FROM information_schema.columns "
+            "WHERE table_name = :table AND column_name = 'met_at'"), {"table": table}).one()
+        assert kind == "time with time zone"
+    else:  # SQLite kept the clock alone, as text
+        with session.get_bind().begin() as connection:
+            connection.execute(sa.text(f'UPDATE "{table}" SET met_at = \'08:56:00.000000\''))
+    session.rollback()
+    (old,) = rows(session, FORM_ID)
+    assert old["/met_at"].utcoffset() in (None, dt.timedelta(0))  # the offset sent is lost
+
+    assert "1 rebuilt\t0 failed" in renormalise(app, monkeypatch)
+
+    (rebuilt,) = rows(session, FORM_ID)
+    assert rebuilt["/met_at"] == dt.time(8, 56, tzinfo=dt.timezone(dt.timedelta(hours=3)))
