@@ -40,7 +40,16 @@ _MEDIA_TYPES = {"images": "image", "audio": "audio", "video": "video",
                 "file": "file", "file-csv": "file"}
 _CONTROLS = {"input", "select1", "select", "upload", "trigger", "range", "rank", "textarea",
              "secret"}
-_PERSONAL_VALUES = {"yes", "true", "true()", "1"}
+# `bind::muntada:personal`: how much a field says about who someone is. The form author decides;
+# the older mark (yes/true) meant what is now "identifying", so forms loaded before still work,
+# and a value misspelt errs on the side of hiding.
+IDENTIFYING, QUASI = "identifying", "quasi"
+_NOT_PERSONAL = {"", "no", "false", "false()", "0"}
+_QUASI_VALUES = {"quasi", "quasi-identifying", "quasi_identifying"}
+# Extra columns of the choices sheet (pyxform copies them into the choice list's instance; a
+# colon would make pyxform read a column group, hence the underscore).
+SENSITIVE_COLUMN = "muntada_sensitive"  # yes on a choice whose cases are sensitive (GBV...)
+POINT_COLUMN = "muntada_point"  # "latitude longitude" standing for a place (a district's town)
 _PRELOAD, _PRELOAD_PARAMS = f"{{{JR_NS}}}preload", f"{{{JR_NS}}}preloadParams"
 
 
@@ -61,6 +70,8 @@ class Language:
 class Choice:
     name: str
     labels: dict[str, str]
+    sensitive: bool = False  # figures of this category are suppressed when small
+    point: tuple[float, float] | None = None  # (latitude, longitude) standing for this place
 
 
 @dataclass(frozen=True)
@@ -88,8 +99,27 @@ class Field:
     required: bool = False
     relevant: str | None = None
     calculate: str | None = None
-    personal: bool = False  # marked `bind::muntada:personal = yes` in the XLSForm
+    # `bind::muntada:personal` in the XLSForm: "identifying" (names, phones, exact places,
+    # narratives: hidden from readers without the personal-data permission), "quasi" (sex, age
+    # group, displacement: readable, flagged in the codebook) or None
+    privacy: str | None = None
+    appearance: str | None = None
     preload: tuple[str, str] | None = None  # (jr:preload, jr:preloadParams): property, deviceid
+
+    @property
+    def personal(self) -> bool:
+        """Identifying: masked, pseudonymised, coarsened or withheld without the permission."""
+        return self.privacy == IDENTIFYING
+
+    @property
+    def quasi(self) -> bool:
+        return self.privacy == QUASI
+
+    @property
+    def free_text(self) -> bool:
+        """A narrative (a multiline text): withheld rather than pseudonymised, since a keyed
+        hash of a unique text links nothing and keeps nothing worth having."""
+        return self.type == "string" and "multiline" in (self.appearance or "").split()
 
     @property
     def repeat(self) -> str | None:
@@ -295,8 +325,8 @@ class _Reader:
             required=attrs.get("required", "").strip() in ("true()", "true"),
             relevant=attrs.get("relevant"),
             calculate=attrs.get("calculate"),
-            personal=any(etree.QName(k).localname == "personal"
-                         and v.strip().lower() in _PERSONAL_VALUES for k, v in attrs.items()),
+            privacy=_privacy(attrs),
+            appearance=control.get("appearance") if control is not None else None,
             preload=(attrs[_PRELOAD], attrs.get(_PRELOAD_PARAMS, "")) if _PRELOAD in attrs
             else None,
         )
@@ -330,7 +360,9 @@ class _Reader:
         rows = root.iter() if root is not None else ()
         return tuple(
             Choice(name=(row.findtext(f"{_XF}{value_name}") or row.findtext(value_name) or "")
-                   .strip(), labels=self._item_labels(label, row))
+                   .strip(), labels=self._item_labels(label, row),
+                   sensitive=_column(row, SENSITIVE_COLUMN).lower() in ("yes", "true", "1"),
+                   point=parse_point(_column(row, POINT_COLUMN)))
             for row in rows if isinstance(row.tag, str) and local_name(row) == "item"
         ), None
 
@@ -373,6 +405,32 @@ class _Reader:
             if element.text:
                 parts.append(element.text)
         return " ".join(parts)
+
+
+def _privacy(attrs: dict[str, str]) -> str | None:
+    for name, value in attrs.items():
+        if etree.QName(name).localname == "personal":
+            value = value.strip().lower()
+            if value in _NOT_PERSONAL:
+                return None
+            return QUASI if value in _QUASI_VALUES else IDENTIFYING
+    return None
+
+
+def _column(row: etree._Element, name: str) -> str:
+    return (row.findtext(f"{_XF}{name}") or row.findtext(name) or "").strip()
+
+
+def parse_point(text: str | None) -> tuple[float, float] | None:
+    """"33.42 43.30" (latitude longitude, as a geopoint starts) → (33.42, 43.3); None if not."""
+    parts = (text or "").replace(",", " ").split()
+    try:
+        latitude, longitude = float(parts[0]), float(parts[1])
+    except (IndexError, ValueError):
+        return None
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        return None
+    return latitude, longitude
 
 
 def _first_element(parent: etree._Element | None) -> etree._Element | None:

@@ -1,6 +1,8 @@
 """A submission's answers laid out as its form: groups as headed sections, repeats as numbered
-blocks, choices by their labels in the reader's language, personal fields masked for readers
-without the permission (their values never reach the page).
+blocks, choices by their labels in the reader's language, identifying fields masked for readers
+without the permission (their values never reach the page; an exact location becomes the point
+the form gives the submission's district). Quasi-identifying fields (sex, age group...) are read
+by everyone who may read the submission.
 
 Built from the raw XML of one version and the structure of the form version it was filled with,
 so an old version reads with its own labels; the diff between versions compares these layouts.
@@ -40,7 +42,8 @@ class Answer:
     file_sha256: str | None = None
     is_image: bool = False
     geopoint: tuple[float, float] | None = None
-    personal: bool = False  # marked personal, itself or a group around it
+    personal: bool = False  # marked identifying, itself or a group around it
+    coarse: bool = False  # an identifying location shown as its district's point
 
     kind = "answer"
 
@@ -105,6 +108,7 @@ def layout(structure: FormStructure, root: etree._Element, *, code: str, persona
     children: dict[str, list[Field]] = defaultdict(list)
     for f in structure.fields:
         children[f.path.rsplit("/", 1)[0]].append(f)
+    district = None if personal_ok else coarse_point(structure, root)
 
     def walk(element: etree._Element, schema_path: str, data_path: str, personal: bool) -> list:
         out: list = []
@@ -131,8 +135,13 @@ def layout(structure: FormStructure, root: etree._Element, *, code: str, persona
             elif f.control is not None:
                 raw = (found[0].text or "").strip() if found else ""
                 if raw or (f.required and not f.relevant):
-                    item = _answer(f, f"{data_path}/{f.name}", label, raw,
-                                   hidden and not personal_ok, code, files, attachments)
+                    masked = hidden and not personal_ok
+                    if masked and raw and f.type == "geopoint" and not f.repeats \
+                            and district is not None:
+                        item = _coarsened(f, f"{data_path}/{f.name}", label, district)
+                    else:
+                        item = _answer(f, f"{data_path}/{f.name}", label, raw, masked, code,
+                                       files, attachments)
                     item.personal = hidden
                     out.append(item)
         return out
@@ -168,6 +177,32 @@ def _answer(f: Field, path: str, label: str, raw: str, masked: bool, code: str,
     else:
         answer.text = value_text(f.type, raw)
     return answer
+
+
+def coarse_point(structure: FormStructure, root: etree._Element) -> tuple[float, float] | None:
+    """The point the form gives this submission's place: the answer to the last field outside
+    repeats (governorate, then district) whose choices carry points; None if there is none."""
+    places = [f for f in structure.fields if f.control == "select1" and not f.repeats
+              and not f.personal and any(c.point for c in f.choices)]
+    if not places:
+        return None
+    place = places[-1]
+    element = root
+    for name in place.path.strip("/").split("/"):
+        element = next((c for c in element if isinstance(c.tag, str)
+                        and local_name(c) == name), None)
+        if element is None:
+            return None
+    value = (element.text or "").strip()
+    return next((c.point for c in place.choices if c.name == value), None)
+
+
+def _coarsened(f: Field, path: str, label: str, point: tuple[float, float]) -> Answer:
+    """An exact location as a reader without the permission sees it: the district's point. Its
+    raw value is that point too, so that comparing versions tells nothing finer."""
+    text = coordinates_text(*point)
+    return Answer(path=path, field=f, label=label, raw=text, masked=False, text=text,
+                  geopoint=point, coarse=True)
 
 
 def coordinates_text(latitude: float, longitude: float) -> str:

@@ -8,6 +8,7 @@ The reader's choice is kept in their account and in a cookie for the login page.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -105,9 +106,19 @@ def number_text(value) -> str:
     return "" if value is None else format_decimal(value, locale=current().babel_locale)
 
 
+def count_text(value) -> str:
+    """A count as a page shows it: a number, or a suppressed one ("<5", "12+") kept left to
+    right with the reader's digits."""
+    if not isinstance(value, str):
+        return number_text(value)
+    text = re.sub(r"\d+", lambda m: number_text(int(m.group())), value)
+    return Markup('<bdi dir="ltr" class="suppressed" title="{}">{}</bdi>').format(
+        gettext("Counts under 5 are not shown, to protect the people of sensitive cases."), text)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(_=gettext, languages=LANGUAGES, current_language=current)
-    app.jinja_env.filters.update(datetime=datetime_text, number=number_text)
+    app.jinja_env.filters.update(datetime=datetime_text, number=number_text, count=count_text)
     app.jinja_env.policies["ext.i18n.trimmed"] = True
 
 

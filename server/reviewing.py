@@ -15,18 +15,28 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from forms import FormStructure
-from server import access, answers, audit, problems, projection
+from server import access, answers, audit, disclosure, problems, projection
 from server.models import Form, FormVersion, ReviewComment, Submission, User, utcnow
 from server.normalising import structure_of
 from server.problems import Problem
 from server.queries import forms as form_queries
 from server.queries import review as queries
+from sync import tables as shapes
 
 # What a reviewer may set (received and edited come from phones).
 REVIEW_ACTIONS = ("approved", "hasIssues", "rejected")
 NEEDS_COMMENT = ("hasIssues", "rejected")
 BULK_ACTIONS = ("approved", "rejected")
 _INDEXED: set[tuple[str, str]] = set()
+
+
+@dataclass(frozen=True)
+class SensitiveField:
+    """The form's question whose choices it marks sensitive (an incident's category)."""
+
+    path: str
+    column: str  # in the form's table
+    sensitive: frozenset[str]  # the choices marked `muntada_sensitive`
 
 
 @dataclass
@@ -61,6 +71,30 @@ class FormView:
     @cached_property
     def structure(self) -> FormStructure:
         return structure_of(self.form.current_version)[0]
+
+    @cached_property
+    def sensitive(self) -> SensitiveField | None:
+        """The first question outside repeats whose choices the form marks sensitive; None
+        when the form marks none."""
+        for f in self.structure.fields:
+            names = frozenset(c.name for c in f.choices if c.sensitive)
+            if not names or f.control != "select1" or f.repeats or not self.has_rows:
+                continue
+            column = next((name for (key, path, _kind, part), name in self.tables.columns.items()
+                           if key == shapes.ROOT and path == f.path and not part), None)
+            if column is not None:
+                return SensitiveField(f.path, column, names)
+        return None
+
+    def figures(self, counts: dict[str, int], *, category: str = "") -> disclosure.Counts:
+        """Counts as this reader may see them. Small counts are suppressed for a reader without
+        the personal-data permission when they may concern sensitive cases: the form marks
+        some categories sensitive and the counts are not limited to one it does not."""
+        sensitive = self.sensitive
+        if access.sees_personal_data(self.user) or sensitive is None \
+                or (category and category not in sensitive.sensitive):
+            return disclosure.unsuppressed(counts)
+        return disclosure.suppress_small_counts(counts)
 
     def files(self, version: FormVersion | None = None) -> dict[str, dict[str, dict[str, str]]]:
         """The choices of select_one_from_file questions, read from the version's media."""

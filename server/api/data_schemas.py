@@ -47,7 +47,8 @@ class PageSchema(Schema):
     count = fields.Integer(metadata={"description": "Rows in this page."})
     value = fields.List(fields.Dict(), metadata={
         "description": "Rows keyed by column name (as in the CSV export): typed, cleaned, "
-                       "personal values pseudonymised for readers without that permission."})
+                       "identifying values pseudonymised (free text withheld, places coarsened "
+                       "to the district) for readers without that permission."})
     next = fields.String(allow_none=True, metadata={
         "description": "Pass as `after` for the next page; null on the last page."})
     nextUrl = fields.String(allow_none=True, metadata={"description": "The next page's address."})
@@ -63,7 +64,10 @@ class ColumnSchema(Schema):
     labels = fields.Function(lambda c: dict(c.field.labels) if c.field else {})
     choice = fields.Function(lambda c: c.choice.name if c.choice else None, allow_none=True)
     part = fields.String(allow_none=True)
-    personal = fields.Boolean()
+    personal = fields.Boolean(metadata={"description": "Identifying: pseudonymised, withheld or "
+                                        "coarsened for readers without the permission."})
+    classification = fields.Function(lambda c: c.privacy or None, allow_none=True, metadata={
+        "description": "The form's `muntada:personal`: identifying, quasi (readable) or null."})
     versions = fields.List(fields.String())
 
 

@@ -66,6 +66,10 @@ def _cell(layout: Layout, column: Column, options: Choices, pseudonyms: Pseudony
         name = column.choice.name
         return lambda value: None if value is None else int(name in value.split())
     hide = column.personal and not options.reveal_personal
+    if hide and column.withheld:
+        return _withheld
+    if hide and column.coarse is not None:
+        return _coarse_cell(column, target)
     if column.kind == "text" or hide:
         return _text_cell(layout, column, options, pseudonyms if hide else None, target)
     if column.kind == "datetime":
@@ -77,6 +81,20 @@ def _cell(layout: Layout, column: Column, options: Choices, pseudonyms: Pseudony
     if column.kind == "date":
         return None if target == "excel" else _iso
     return None  # integers
+
+
+def _withheld(_value) -> None:
+    return None
+
+
+def _coarse_cell(column: Column, target: str) -> Cell:
+    """A latitude or longitude for a reader who may not see the exact point: the point the form
+    gives the submission's place (its district), read from the place's column."""
+    index = 0 if column.part == "latitude" else 1
+    points = {name: point[index] for name, point in column.coarse.items()}
+    if target == "csv":
+        return lambda place: None if place not in points else _decimal_text(points[place])
+    return points.get
 
 
 def _text_cell(layout: Layout, column: Column, options: Choices, pseudonym: Pseudonyms | None,

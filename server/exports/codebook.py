@@ -1,6 +1,7 @@
 """The codebook: every column of an export with its labels in every language, its type, its
-choices, the form versions it appears in and the cleaning applied; and a page about the export
-itself (who, when, which filters). Written as a sheet of the workbook and as a CSV in the zip."""
+choices, the form versions it appears in, its classification (identifying, quasi-identifying)
+in Arabic, Kurdish and English and the cleaning applied; and a page about the export itself (who,
+when, which filters). Written as a sheet of the workbook and as a CSV in the zip."""
 
 from __future__ import annotations
 
@@ -14,6 +15,26 @@ from server.exports.layout import Column, label
 TEXT_CLEANING = "trimmed; Unicode NFC; invisible direction and control characters removed"
 NUMBER_CLEANING = ("Arabic-Indic and Persian digits read as ASCII digits; thousands grouped by , "
                    "or ٬ (1,250) read as one number")
+CLASSIFICATION_LANGUAGES = ("ar", "ckb", "en")
+# What the form's `bind::muntada:personal` says, and what this export did with it, in the
+# programme's three languages (read by analysts and donors, and by the officers' supervisors).
+CLASSIFICATION = {
+    "identifying": {"ar": "مُعرِّف", "ckb": "ناسێنەر", "en": "identifying"},
+    "quasi": {"ar": "شبه مُعرِّف: يُقرأ، وقد يكشف الهوية إذا اقترن بغيره",
+              "ckb": "نیمچە ناسێنەر: دەخوێندرێتەوە، لەگەڵ زانیاریی تر لەوانەیە کەسەکە بناسێنێت",
+              "en": "quasi-identifying: readable; may identify when combined with others"},
+}
+TREATMENT = {
+    "shown": {"ar": "معروض لمن لديه صلاحية البيانات الشخصية",
+              "ckb": "پیشان دراوە بۆ خاوەنی مۆڵەتی زانیاریی کەسی",
+              "en": "shown to a reader allowed to see personal data"},
+    "pseudonym": {"ar": "استُبدل باسم مستعار", "ckb": "بە ناوێکی خوازراو گۆڕدرا",
+                  "en": "replaced by a pseudonym"},
+    "withheld": {"ar": "محجوب", "ckb": "شاردراوەتەوە", "en": "withheld"},
+    "coarsened": {"ar": "نقطة القضاء بدلاً من الموقع الدقيق",
+                  "ckb": "خاڵی قەزاکە لە جیاتی شوێنی ورد",
+                  "en": "the district's point instead of the exact location"},
+}
 FORMULA_NOTE = ("a text starting with = + - @ or a tab is prefixed with ' so that no spreadsheet "
                 "runs it as a formula")
 
@@ -23,7 +44,8 @@ def rows(prepared: Prepared) -> Iterator[list[str]]:
     codes = layout.language_codes
     yield ["table", "column", "field", "type", *(f"label ({c})" if c else "label"
                                                  for c in codes),
-           "choices", "form versions", "personal", "cleaning"]
+           "choices", "form versions",
+           *(f"classification ({c})" for c in CLASSIFICATION_LANGUAGES), "cleaning"]
     for table in layout.tables:
         for column in table.columns:
             field = column.field
@@ -32,7 +54,8 @@ def rows(prepared: Prepared) -> Iterator[list[str]]:
             yield _safe([
                 table.name, column.header, field.path if field else "", _type(column), *labels,
                 _choices(prepared, column, codes), ", ".join(column.versions),
-                _personal(column, choices.reveal_personal), _cleaning(column, prepared)])
+                *_classification(column, choices.reveal_personal),
+                _cleaning(column, prepared)])
 
 
 def about(prepared: Prepared, written: dict[str, int] | None = None) -> Iterator[list[str]]:
@@ -53,7 +76,9 @@ def about(prepared: Prepared, written: dict[str, int] | None = None) -> Iterator
          if options.filters.include_rejected or "rejected" in options.filters.review_states
          else "left out"],
         ["personal data", "shown" if prepared.choices.reveal_personal
-         else "replaced by pseudonyms (stable across exports; not reversible)"],
+         else "identifying fields replaced by pseudonyms (stable across exports; not "
+              "reversible), free text withheld, exact places replaced by their district's "
+              "point; quasi-identifying fields (sex, age group...) shown"],
         ["spreadsheet safety", FORMULA_NOTE],
         ["dates and times", "date-times in UTC; times with the offset the phone sent"],
         *([[f"rows in {name}", str(count)] for name, count in (written or {}).items()]),
@@ -95,17 +120,34 @@ def _choices(prepared: Prepared, column: Column, codes) -> str:
                      for name, texts in found.items())
 
 
-def _personal(column: Column, reveal: bool) -> str:
+def _classification(column: Column, reveal: bool) -> list[str]:
+    if column.privacy not in CLASSIFICATION:
+        return [""] * len(CLASSIFICATION_LANGUAGES)
+    level = CLASSIFICATION[column.privacy]
     if not column.personal:
-        return ""
-    return "yes" if reveal else "yes: replaced by a pseudonym"
+        return [level[c] for c in CLASSIFICATION_LANGUAGES]
+    treatment = TREATMENT[_treatment(column, reveal)]
+    return [f"{level[c]}: {treatment[c]}" for c in CLASSIFICATION_LANGUAGES]
+
+
+def _treatment(column: Column, reveal: bool) -> str:
+    if reveal:
+        return "shown"
+    if column.coarse is not None:
+        return "coarsened"
+    return "withheld" if column.withheld else "pseudonym"
 
 
 def _cleaning(column: Column, prepared: Prepared) -> str:
     notes = []
-    if column.personal and not prepared.choices.reveal_personal:
-        notes.append("personal: replaced by a keyed pseudonym P-…, the same for the same value "
-                     "in every export")
+    if column.personal and not prepared.choices.reveal_personal and column.coarse is not None:
+        notes.append("identifying place: the point the form gives the submission's district; "
+                     "empty when the district has none")
+    elif column.personal and not prepared.choices.reveal_personal and column.withheld:
+        notes.append("identifying: left empty for readers without the personal-data permission")
+    elif column.personal and not prepared.choices.reveal_personal:
+        notes.append("identifying: replaced by a keyed pseudonym P-…, the same for the same "
+                     "value in every export")
     elif column.choice is not None:
         notes.append("1 when chosen, 0 when not, empty when unanswered; a column for each value "
                      "chosen in the exported submissions")

@@ -1,7 +1,8 @@
 """GeoJSON of every geopoint, for incident and meeting maps: one Feature per answered geopoint,
 with its submission's key fields (KEY, date, review state, version, governorate, district,
-forum). A personal geopoint is left out for readers who may not see personal data: no
-pseudonym can stand in for a place on a map."""
+forum). An identifying geopoint is drawn, for readers who may not see personal data, at the
+point the form gives its submission's district (marked `"precision": "district"`), and left out
+when the district gives none: no pseudonym can stand in for a place on a map."""
 
 from __future__ import annotations
 
@@ -31,19 +32,26 @@ def write(session: Session, prepared: Prepared, target, progress: Progress) -> d
         out.write('{"type": "FeatureCollection", "features": [')
         first = True
         for table in layout.tables:
-            for field_header, parts in _points(table, prepared):
-                own = [parts[p] for p in ("latitude", "longitude", "altitude", "accuracy")]
+            for field_header, parts, coarse in _points(table, prepared):
+                own = [parts[p] for p in ("latitude", "longitude", "altitude", "accuracy")] \
+                    if coarse is None else [parts["latitude"]]  # the district's column
                 if not table.root:
                     own.append("_key")
                 from_root = [*ROOT_FIELDS, *places.values()]
                 query = queries.select_points(table.sql, layout.root.sql, own, from_root,
                                               prepared.where)
+                # a coarsened row is read as if it held the four parts of a geopoint
+                shape = own if coarse is None else [None, None, None, *own]
                 count = 0
                 for row in queries.stream(session, query):
-                    feature = _feature(row, own, from_root, field_header, table, places,
+                    if coarse is not None:
+                        row = _coarsened(row, coarse)
+                    feature = _feature(row, shape, from_root, field_header, table, places,
                                        place_labels)
                     if feature is None:
                         continue
+                    if coarse is not None:
+                        feature["properties"]["precision"] = "district"
                     out.write(("\n" if first else ",\n") + json.dumps(feature, ensure_ascii=False))
                     first = False
                     count += 1
@@ -57,16 +65,29 @@ def write(session: Session, prepared: Prepared, target, progress: Progress) -> d
 
 
 def _points(table: Table, prepared: Prepared):
-    """(header, {part: SQL column}) of each geopoint the reader may see."""
+    """(header, {part: SQL column}, coarse points or None) of each geopoint the reader may see,
+    exactly or as its district's point."""
     found: dict[str, dict[str, str]] = {}
+    coarse: dict[str, dict | None] = {}
     for column in table.columns:
         if column.part is None:
             continue
-        if column.personal and not prepared.choices.reveal_personal:
-            continue
         name = column.header.rsplit("-", 1)[0]
+        if column.personal and not prepared.choices.reveal_personal:
+            if column.part == "latitude" and column.coarse is not None:
+                found[name], coarse[name] = {"latitude": column.source}, column.coarse
+            continue
         found.setdefault(name, {})[column.part] = column.source
-    return found.items()
+        coarse[name] = None
+    return [(name, parts, coarse[name]) for name, parts in found.items()]
+
+
+def _coarsened(row, points: dict[str, tuple[float, float]]):
+    """A row whose first value is the district: as if it held the district's point, without
+    altitude or accuracy."""
+    point = points.get(row[0])
+    latitude, longitude = point if point is not None else (None, None)
+    return (latitude, longitude, None, None, *row[1:])
 
 
 def _place_cells(prepared: Prepared, places: dict[str, str]):

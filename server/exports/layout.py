@@ -1,8 +1,10 @@
 """What an export holds: its tables and their columns, one set of columns for every version of
 the form, named as ODK Central and Briefcase name them so that analysts' scripts keep working.
 
-Labels, choices and the personal mark come from the newest version that has the field; a column
-lists the versions it appears in. Each column knows how its values are typed and cleaned.
+Labels and choices come from the newest version that has the field; its classification
+(identifying, quasi-identifying) is the strictest any version gave it. A column lists the versions
+it appears in. Each column knows how its values are typed and cleaned, and, for a reader without
+the personal-data permission, whether an identifying value is withheld or a place coarsened.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from forms import Choice, Field, Language
-from forms.structure import DEFAULT_LANGUAGE
+from forms.structure import DEFAULT_LANGUAGE, IDENTIFYING
 from server import projection
 from server.exports.cleaning import is_phone_field
 from server.models import Form
@@ -40,8 +42,13 @@ class Column:
     choice: Choice | None = None  # a select-multiple's choice, for its 0/1 column
     part: str | None = None  # a geopoint's latitude, longitude, altitude or accuracy
     versions: tuple[str, ...] = ()
-    personal: bool = False
+    personal: bool = False  # identifying
+    privacy: str = ""  # the form's classification: identifying, quasi or ""
     phone: bool = False
+    withheld: bool = False  # an identifying value this reader gets no trace of
+    # an identifying geopoint's latitude or longitude for this reader: read from the place
+    # column `source` (the district), as the point the form gives that place
+    coarse: dict[str, tuple[float, float]] | None = None
     note: str = ""  # a system column's meaning, for the codebook
     groups: tuple[Field, ...] = ()  # the groups around the field, outermost first
 
@@ -129,7 +136,8 @@ def build(session: Session, form: Form, blobs: BlobStore, *, group_paths: bool =
     newest: dict[str, Field] = {}
     order: list[str] = []
     seen_in: dict[str, list[str]] = defaultdict(list)
-    personal: set[str] = set()
+    privacy: dict[str, str] = {}
+    free_text: set[str] = set()
     choices: dict[str, dict[str, Choice]] = defaultdict(dict)
     languages: dict[str, Language] = {}
     title = form.xml_form_id
@@ -144,7 +152,9 @@ def build(session: Session, form: Form, blobs: BlobStore, *, group_paths: bool =
                 newest[item.path] = item
                 order.append(item.path)
             seen_in[item.path].insert(0, version.version)
-            personal |= {item.path} if item.personal else set()
+            if item.privacy and privacy.get(item.path) != IDENTIFYING:
+                privacy[item.path] = item.privacy
+            free_text |= {item.path} if item.free_text else set()
             for choice in item.choices:
                 choices[item.path].setdefault(choice.name, choice)
         for item in structure.fields:  # choices kept in a media file (the forum list)
@@ -160,8 +170,9 @@ def build(session: Session, form: Form, blobs: BlobStore, *, group_paths: bool =
         if key != shapes.ROOT and (key not in newest or newest[key].kind != "repeat"):
             continue  # a select-multiple's own table: its answers are in the parent's columns
         fields = [newest[p] for p in order if p in by_table[key]]
-        columns = _field_columns(key, fields, by_table[key], seen_in, personal, newest,
-                                 group_paths=group_paths)
+        columns = _field_columns(key, fields, by_table[key], seen_in, privacy, free_text,
+                                 choices, newest, group_paths=group_paths,
+                                 reveal=reveal_personal)
         if key == shapes.ROOT:
             columns = [_system("SubmissionDate", "_submitted_at", "datetime",
                                "When the server first received the submission (UTC)."),
@@ -226,22 +237,34 @@ ROOT_SYSTEM = (
 
 
 def _field_columns(key: str, fields: list[Field], stored: dict[str, list[tuple[str, str, str]]],
-                   seen_in: dict[str, list[str]], personal: set[str],
-                   newest: dict[str, Field], *, group_paths: bool) -> list[Column]:
+                   seen_in: dict[str, list[str]], privacy: dict[str, str], free_text: set[str],
+                   choices: dict[str, dict[str, Choice]], newest: dict[str, Field], *,
+                   group_paths: bool, reveal: bool) -> list[Column]:
     headers = _headers(key, [f.path for f in fields], group_paths)
+    place = _coarse_place(fields, stored, privacy, choices)
     columns: list[Column] = []
     for item in fields:
         header = headers[item.path]
+        personal = privacy.get(item.path) == IDENTIFYING
+        hidden = personal and not reveal
         steps = item.path[len(key):].split("/")[1:-1]
         groups = tuple(newest[g] for g in (key + "/" + "/".join(steps[:n + 1])
                                            for n in range(len(steps))) if g in newest)
         common = {"field": item, "versions": tuple(seen_in[item.path]), "groups": groups,
-                  "personal": item.path in personal,
-                  "phone": is_phone_field(item.name) and item.type == "string"}
+                  "personal": personal, "privacy": privacy.get(item.path, ""),
+                  "phone": is_phone_field(item.name) and item.type == "string",
+                  "withheld": hidden and item.path in free_text}
         parts = stored[item.path]
         first_kind = parts[0][0]
         for kind, part, source in parts:
-            if part:
+            if part and hidden:
+                # no pseudonym can stand in for a place: the district's point, or nothing
+                coarse = place is not None and part in ("latitude", "longitude")
+                columns.append(Column(header=f"{header}-{GEOPOINT_HEADERS[part]}",
+                                      source=place[0] if coarse else source, kind=kind,
+                                      part=part, **{**common, "withheld": not coarse},
+                                      coarse=place[1] if coarse else None))
+            elif part:
                 columns.append(Column(header=f"{header}-{GEOPOINT_HEADERS[part]}",
                                       source=source, kind=kind, part=part, **common))
             else:
@@ -270,6 +293,22 @@ def split_multiples(layout: Layout, chosen: dict[str, list[str]], *,
                            for value in chosen.get(column.field.path, ()))
         tables.append(replace(table, columns=tuple(columns)))
     return replace(layout, tables=tuple(tables))
+
+
+def _coarse_place(fields: list[Field], stored: dict[str, list[tuple[str, str, str]]],
+                  privacy: dict[str, str], choices: dict[str, dict[str, Choice]]
+                  ) -> tuple[str, dict[str, tuple[float, float]]] | None:
+    """The place an identifying geopoint of this table is coarsened to: the last field (in the
+    form's order: governorate, then district) whose choices give points, with its column and
+    the points by choice; None when the table has no such field."""
+    for item in reversed(fields):
+        points = {name: c.point for name, c in choices.get(item.path, {}).items()
+                  if c.point is not None}
+        if points and privacy.get(item.path) != IDENTIFYING and item.control == "select1":
+            source = next((s for _kind, part, s in stored[item.path] if not part), None)
+            if source is not None:
+                return source, points
+    return None
 
 
 def _headers(key: str, paths: list[str], group_paths: bool) -> dict[str, str]:

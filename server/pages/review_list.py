@@ -20,8 +20,8 @@ from server.queries import review as review_queries
 from sync import tables as shapes
 
 PAGE = 50
-FILTERS = ("state", "from", "to", "governorate", "district", "forum", "submitter", "version",
-           "incomplete", "q", "sort")
+FILTERS = ("state", "from", "to", "governorate", "district", "forum", "category", "submitter",
+           "version", "incomplete", "q", "sort")
 # System columns that free text searches, besides the form's own text answers.
 SEARCHED_SYSTEM_COLUMNS = ("_instance_id", "_submitter", "_device_id")
 
@@ -37,7 +37,7 @@ def forms_index():
         view = reviewing.FormView(db_session, form, g.user)
         counts = review_queries.state_counts(db_session, view.tables.root, view.where) \
             if view.has_rows else {}
-        rows.append((form, counts))
+        rows.append((form, view.figures(counts)))
     return render_template("forms_index.html", rows=rows, states=REVIEW_STATES)
 
 
@@ -64,6 +64,9 @@ class Listing:
         for place in access.PLACE_FIELDS:
             if args.get(place) and self.column(place) is not None:
                 terms.append(self.column(place) == args[place])
+        sensitive = self.view.sensitive
+        if args.get("category") and sensitive is not None:
+            terms.append(root.c[sensitive.column] == args["category"])
         if args.get("submitter"):
             terms.append(root.c._submitter == args["submitter"])
         if args.get("version"):
@@ -117,10 +120,16 @@ def submissions(xml_form_id: str):
     files = view.files()
     options = {place: answers.choice_options(_field(view, place), code, files)
                for place in access.PLACE_FIELDS}
+    category = None
+    if view.has_rows and view.sensitive is not None:
+        found = view.structure.field(view.sensitive.path)
+        category = (found.label(code), answers.choice_options(found, code, files))
     names = {place: dict(choices) for place, choices in options.items()}
     kept = {k: v for k, v in args.items() if v and not (k == "sort" and v == "newest")}
     return render_template(
-        "submissions.html", form=view.form, rows=rows, counts=counts, states=REVIEW_STATES,
+        "submissions.html", form=view.form, rows=rows, states=REVIEW_STATES,
+        counts=view.figures(counts, category=args["category"]) if view.has_rows
+        else view.figures({}), category=category,
         args=args, options=options, names=names, places=view.places,
         versions=[v.version for v in review_queries.versions_of(view.session, view.form)],
         next_url=(f"?{urlencode({**kept, 'after': cursor})}" if cursor else None),

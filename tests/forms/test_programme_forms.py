@@ -120,9 +120,17 @@ class XForm:
         texts = self.translations()[lang].items()
         return {i: t for i, t in texts if i.startswith(("governorate-", "district-"))}
 
+    def classification(self) -> dict[str, str]:
+        """Field name -> its `muntada:personal` level, for the fields that have one."""
+        marked = self.xpath("//xf:bind[@muntada:personal]")
+        return {
+            b.get("nodeset").split("/")[-1]: b.get(f"{{{MUNTADA_NS}}}personal")
+            for b in marked
+        }
+
     def personal_fields(self) -> set[str]:
-        marked = self.xpath("//xf:bind[@muntada:personal='yes']/@nodeset")
-        return {nodeset.split("/")[-1] for nodeset in marked}
+        """Identifying or quasi-identifying: kept out of what a phone lists."""
+        return set(self.classification())
 
 
 @pytest.fixture(scope="session")
@@ -616,11 +624,73 @@ def test_participants_are_counted_by_sex(training):
 # --------------------------------------------------------------------- personal data
 
 
-def test_personal_data_is_marked_for_de_identified_exports(form):
+def test_fields_about_people_are_classified_for_de_identified_exports(form):
+    """Identifying fields are hidden from readers without the personal-data
+    permission (pseudonymised, withheld or coarsened); quasi-identifying ones stay
+    readable, so referrals and participants can be counted by sex and age group."""
     assert form.root.nsmap["muntada"] == MUNTADA_NS
+    identifying, quasi = "identifying", "quasi"
     expected = {
-        "forum_meeting": {"facilitator", "photo_1", "photo_2", "photo_3"},
-        "incident_referral": {*PERSON_DETAILS, "location", "description"},
-        "training_attendance": {"trainers", "participant_name", "participant_phone"},
+        "forum_meeting": {
+            "facilitator": identifying,
+            **dict.fromkeys(("photo_1", "photo_2", "photo_3"), identifying),
+        },
+        "incident_referral": {
+            "person_name": identifying,
+            "person_phone": identifying,
+            "location": identifying,
+            "description": identifying,
+            "person_sex": quasi,
+            "person_age_group": quasi,
+            "displacement_status": quasi,
+        },
+        "training_attendance": {
+            "trainers": identifying,
+            "participant_name": identifying,
+            "participant_phone": identifying,
+            "participant_sex": quasi,
+            "participant_age_group": quasi,
+            "participant_role": quasi,
+            "participant_organisation": quasi,
+        },
     }[form.name]
-    assert form.personal_fields() == expected
+    assert form.classification() == expected
+
+
+def test_the_incident_narrative_is_free_text_withheld_rather_than_pseudonymised(
+    incident,
+):
+    assert incident.control("description").get("appearance") == "multiline"
+
+
+def test_sensitive_incident_categories_are_declared_in_the_form(incident):
+    categories = incident.choices("incident_category")
+    sensitive = {n for n, c in categories.items() if c.get("muntada_sensitive") == "yes"}
+    assert sensitive == names("domestic_violence gbv threat harassment")
+
+
+def _inside(longitude: float, latitude: float, ring: list) -> bool:
+    """Ray casting: is the point inside the polygon's ring?"""
+    inside = False
+    for (x1, y1), (x2, y2) in zip(ring, ring[1:] + ring[:1], strict=True):
+        if (y1 > latitude) != (y2 > latitude) and longitude < x1 + (latitude - y1) * (
+            x2 - x1
+        ) / (y2 - y1):
+            inside = not inside
+    return inside
+
+
+def test_every_district_has_a_point_in_iraq_to_coarsen_incident_locations_to(form):
+    """An incident's exact GPS is shown to readers without the permission as its
+    district's point (the district's main town)."""
+    import json
+
+    # the outline of Iraq the pages' maps draw
+    outline = json.loads(
+        (XLSFORMS_DIR.parents[1] / "server/static/vendor/iraq.geojson").read_text()
+    )
+    polygons = outline["geometry"]["coordinates"]
+    districts = form.choices("district")
+    for name, district in districts.items():
+        latitude, longitude = map(float, district["muntada_point"].split())
+        assert any(_inside(longitude, latitude, p[0]) for p in polygons), name

@@ -146,6 +146,47 @@ def test_the_field_a_phone_fills_with_its_device_id_is_known():
     assert read_structure(xform_with_root('id="one"')).device_id_path is None
 
 
+def test_the_form_classifies_fields_as_identifying_or_quasi_identifying():
+    structure = read_structure(compile_form(xlsform("""
+        | | type | name | label | appearance | bind::muntada:personal |
+        | | text | name | Name | | identifying |
+        | | text | phone | Phone | | yes |
+        | | select_one sex | sex | Sex | | quasi |
+        | | text | story | What happened | multiline | identifying |
+        | | text | nickname | Nickname | | identifyng |
+        | | text | notes | Notes | | no |
+        | | text | district | District | | |
+    """, extra_settings='namespaces=muntada="https://muntada.example/xforms"', choices="""
+        | | list_name | name | label |
+        | | sex | female | Female |
+    """)).xform)
+    field = structure.field
+    assert [field(p).privacy for p in ("/name", "/phone", "/sex", "/story", "/nickname",
+                                       "/notes", "/district")] == [
+        "identifying", "identifying", "quasi", "identifying", "identifying", None, None]
+    assert field("/phone").personal and not field("/sex").personal and field("/sex").quasi
+    # a narrative is withheld, a name pseudonymised: the form's multiline appearance tells
+    assert field("/story").free_text and not field("/name").free_text
+
+
+def test_choices_carry_the_forms_sensitive_marks_and_points():
+    structure = read_structure(compile_form(xlsform("""
+        | | type | name | label |
+        | | select_one category | category | Category |
+        | | select_one district | district | District |
+    """, choices="""
+        | | list_name | name | label | muntada_sensitive | muntada_point |
+        | | category | gbv | Gender-based violence | yes | |
+        | | category | theft | Theft | | |
+        | | district | ramadi | Ramadi | | 33.42 43.30 |
+        | | district | nowhere | Nowhere | | not a point |
+    """)).xform)
+    category = {c.name: c for c in structure.field("/category").choices}
+    assert category["gbv"].sensitive and not category["theft"].sensitive
+    district = {c.name: c for c in structure.field("/district").choices}
+    assert district["ramadi"].point == (33.42, 43.30) and district["nowhere"].point is None
+
+
 @pytest.mark.parametrize("xml, says", [
     (b"<data/>", "h:html"),
     (b'<h:html xmlns:h="http://www.w3.org/1999/xhtml"><h:head/></h:html>', "model"),

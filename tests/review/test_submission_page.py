@@ -158,7 +158,7 @@ def test_system_facts(send, browser_for):
     one = send(attachments={"a.jpg": jpeg()}, photos=("a.jpg", "b.jpg"))
     page = browser_for("administrator").get(f"{LIST}/{one}?lang=en").get_data(as_text=True)
     facts = re.search(r'<dl id="facts".*?</dl>', page, re.S).group(0)
-    assert "officer" in facts and "collect:muntada-test" in facts and "2026112901" in facts
+    assert "officer" in facts and "collect:muntada-test" in facts and "2026120201" in facts
     assert "1 of 2 received" in facts and one in facts
 
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from tests.support.instances import instance
 
-VERSION = "2026112901"
+VERSION = "2026120201"
 FORM = "forum_meeting"
 
 
