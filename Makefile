@@ -5,15 +5,25 @@ BIN := $(VENV)/bin
 MUNTADA := $(BIN)/muntada
 export MUNTADA_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test lint install forms-render bench clean docs screenshots
+.PHONY: run test lint install install-test forms-render bench clean docs screenshots
 
-$(VENV)/installed: setup.cfg pyproject.toml
+# Two stamps: serving needs the package alone; the test tools (pytest, ruff, Playwright...) come
+# with the first `make test` (or lint, bench, screenshots), even after a `make run`.
+$(BIN)/pip:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+
+$(VENV)/installed: setup.cfg pyproject.toml | $(BIN)/pip
+	$(BIN)/pip install --quiet -e .
 	touch $@
 
+$(VENV)/installed-test: setup.cfg pyproject.toml | $(BIN)/pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/installed
+
 install: $(VENV)/installed
+
+install-test: $(VENV)/installed-test
 
 run: install
 	$(MUNTADA) db upgrade
@@ -26,22 +36,22 @@ run: install
 	@echo
 	$(MUNTADA) serve --host 127.0.0.1 --port 5000
 
-test: install
+test: install-test
 	$(BIN)/pytest
 
-lint: install
+lint: install-test
 	$(BIN)/ruff check forms sync server tests bench
 
 # Re-render the text beside each programme XLSForm after editing the .xlsx in Excel.
 forms-render: install
 	$(BIN)/python -m forms.rendering --write
 
-bench: install
+bench: install-test
 	$(BIN)/python bench/forms.py
 	$(BIN)/python bench/ingest.py
 
 # The README's pictures of the pages, taken by the browser tests (needs /usr/bin/chromium).
-screenshots: install
+screenshots: install-test
 	MUNTADA_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/e2e/browser -k sqlite
 
 clean:

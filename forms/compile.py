@@ -16,7 +16,7 @@ from pathlib import PurePath
 
 from pyxform.errors import PyXFormError
 from pyxform.validators import odk_validate
-from pyxform.xls2json_backends import Definition, SupportedFileTypes
+from pyxform.xls2json_backends import Definition, SupportedFileTypes, definition_to_dict
 from pyxform.xls2xform import convert
 
 from forms.errors import FormError
@@ -25,6 +25,7 @@ from forms.structure import FormStructure, read_structure
 
 _ROW = re.compile(r"\[row\s*:\s*(\d+)\]", re.IGNORECASE)
 _SHEET = re.compile(r"(?:on|in) the '([A-Za-z_ ]+)' sheet", re.IGNORECASE)
+_UNKNOWN_TYPE = re.compile(r"Unknown question type '([^']*)'")
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def compile_form(data: bytes, *, validate: bool = False,
     except odk_validate.ODKValidateError as error:
         raise FormError(_clean(str(error)), warnings=tuple(warnings)) from error
     except Exception as error:  # pyxform fails with plain TypeError/KeyError on some sheets too
-        raise _form_error(error, tuple(warnings)) from error
+        raise _form_error(error, tuple(warnings), data, file_type) from error
     xform = result.xform.encode("utf-8")
     itemsets = result.itemsets.encode("utf-8") if result.itemsets else None
     return CompiledForm(xform=xform, structure=read_structure(xform), source_type=file_type,
@@ -92,19 +93,37 @@ def _accept_xform(data: bytes, *, validate: bool) -> CompiledForm:
     return CompiledForm(xform=data, structure=structure, source_type="xform", warnings=warnings)
 
 
-def _form_error(error: Exception, warnings: tuple[str, ...]) -> FormError:
+def _form_error(error: Exception, warnings: tuple[str, ...], data: bytes,
+                file_type: str) -> FormError:
     message = _clean(str(error)) or type(error).__name__
     if not isinstance(error, PyXFormError):
         # pyxform fails on some sheets with a bare TypeError or KeyError: still the form's fault.
         message = f"pyxform could not read this form ({type(error).__name__}: {message})."
-    row = _ROW.search(message)
-    sheet = _SHEET.search(message)
-    return FormError(
-        _ROW.sub("", message).strip(),
-        sheet=sheet.group(1).strip().lower() if sheet else None,
-        row=int(row.group(1)) if row else None,
-        warnings=warnings,
-    )
+    found_row, found_sheet = _ROW.search(message), _SHEET.search(message)
+    row = int(found_row.group(1)) if found_row else None
+    sheet = found_sheet.group(1).strip().lower() if found_sheet else None
+    unknown = _UNKNOWN_TYPE.search(message)
+    if row is None and unknown:
+        # pyxform finds an unknown type after it has left the rows behind; find it again
+        row = _survey_row_of_type(data, file_type, unknown.group(1))
+    if row is not None and sheet is None:
+        # pyxform numbers rows without naming the sheet only while it reads the survey sheet
+        sheet = "survey"
+    return FormError(_ROW.sub("", message).strip(), sheet=sheet, row=row, warnings=warnings)
+
+
+def _survey_row_of_type(data: bytes, file_type: str, question_type: str) -> int | None:
+    try:
+        book = definition_to_dict(
+            Definition(data=BytesIO(data), file_type=SupportedFileTypes(f".{file_type}"),
+                       file_path_stem=None), file_type=f".{file_type}")
+    except Exception:  # the row is a courtesy; the error itself is already known
+        return None
+    for number, row in enumerate(book.survey or (), start=2):  # numbered as pyxform does
+        if any(key.strip().lower() == "type" and (value or "").strip() == question_type
+               for key, value in row.items()):
+            return number
+    return None
 
 
 def _clean(message: str) -> str:

@@ -25,7 +25,7 @@ PUBLIC = {"api.openapi"}
 
 
 def init_app(app: Flask) -> None:
-    from server.api import app_users, data, forms, openapi  # noqa: F401  (routes)
+    from server.api import app_users, data, export_jobs, forms, openapi  # noqa: F401
 
     app.register_blueprint(bp)
 

@@ -43,7 +43,7 @@ def data_forms():
 @bp.get("/forms/<xml_form_id>/structure")
 @allow("data.download")
 def structure(xml_form_id: str):
-    prepared = _prepare(xml_form_id, PageQuerySchema())[0]
+    prepared = prepare_from_request(xml_form_id, PageQuerySchema())[0]
     return StructureSchema().dump(prepared.layout)
 
 
@@ -51,7 +51,7 @@ def structure(xml_form_id: str):
 @bp.get("/forms/<xml_form_id>/submissions/<table_name>")
 @allow("data.download")
 def rows(xml_form_id: str, table_name: str | None):
-    prepared, data = _prepare(xml_form_id, PageQuerySchema())
+    prepared, data = prepare_from_request(xml_form_id, PageQuerySchema())
     layout = prepared.layout
     table = layout.root if table_name is None else layout.table(table_name)
     if table is None or table_name == layout.form_id:
@@ -82,7 +82,7 @@ def export(xml_form_id: str, suffix: str):
     fmt = EXPORT_SUFFIXES.get(suffix)
     if fmt is None:
         raise Problem(problems.NOT_FOUND)
-    prepared, _data = _prepare(xml_form_id, ExportQuerySchema(), fmt=fmt)
+    prepared, _data = prepare_from_request(xml_form_id, ExportQuerySchema(), fmt=fmt)
     folder = Path(current_app.config["DATA_DIR"]) / "exports"
     folder.mkdir(parents=True, exist_ok=True)
     handle, path = tempfile.mkstemp(dir=folder, prefix=".api-", suffix=f".{suffix}")
@@ -106,7 +106,8 @@ def _next_url(after: str | None) -> str | None:
     return f"{request.base_url}?{urlencode([*args, ('after', after)])}"
 
 
-def _prepare(xml_form_id: str, schema, fmt: str = "csv"):
+def prepare_from_request(xml_form_id: str, schema, fmt: str = "csv"):
+    """The export or page the request's filters and options describe, in the user's scope."""
     session = db.session()
     form = form_queries.get_form(session, xml_form_id)
     if form is None or form.current_version is None:

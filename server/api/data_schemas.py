@@ -10,6 +10,8 @@ from server.exports.filters import FilterSchema
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
+EXPORT_SUFFIXES = {suffix.lstrip("."): fmt for fmt, suffix in FORMATS.items()}
+JOB_STATES = ("queued", "running", "done", "failed", "expired")
 
 
 class WordingSchema(Schema):
@@ -39,6 +41,28 @@ class PageQuerySchema(FilterSchema, WordingSchema):
 class ExportQuerySchema(FilterSchema, WordingSchema):
     attachments = fields.Boolean(load_default=False, metadata={
         "description": "CSV zip only: add the attachments under media/."})
+
+
+class ExportJobQuerySchema(ExportQuerySchema):
+    format = fields.String(load_default="csv.zip", validate=validate.OneOf(EXPORT_SUFFIXES),
+                           metadata={"description": "csv.zip, xlsx or geojson."})
+
+
+class ExportJobSchema(Schema):
+    id = fields.Integer()
+    xmlFormId = fields.String()
+    format = fields.String(metadata={"description": "csv.zip, xlsx or geojson."})
+    state = fields.String(validate=validate.OneOf(JOB_STATES), metadata={
+        "description": "queued, running, done (the file can be downloaded), failed, or "
+                       "expired (the file was deleted after a week)."})
+    done = fields.Integer(metadata={"description": "Rows written so far."})
+    total = fields.Integer(metadata={"description": "Rows to write (known once running)."})
+    error = fields.String(allow_none=True)
+    createdAt = fields.DateTime()
+    finishedAt = fields.DateTime(allow_none=True)
+    statusUrl = fields.String(metadata={"description": "Poll this address for the state."})
+    fileUrl = fields.String(allow_none=True, metadata={
+        "description": "The file's address once the state is done; null before."})
 
 
 class PageSchema(Schema):
@@ -88,4 +112,3 @@ class StructureSchema(Schema):
         "description": "Field path → choice name → label per language."})
 
 
-EXPORT_SUFFIXES = {suffix.lstrip("."): fmt for fmt, suffix in FORMATS.items()}

@@ -125,6 +125,8 @@ def submissions(xml_form_id: str):
         found = view.structure.field(view.sensitive.path)
         category = (found.label(code), answers.choice_options(found, code, files))
     names = {place: dict(choices) for place, choices in options.items()}
+    if not view.scope.everything:
+        options = _places_in_scope(view, options)
     kept = {k: v for k, v in args.items() if v and not (k == "sort" and v == "newest")}
     return render_template(
         "submissions.html", form=view.form, rows=rows, states=REVIEW_STATES,
@@ -157,6 +159,19 @@ def bulk_review(xml_form_id: str):
     view.session.commit()
     return redirect(local_path(request.form.get("next")) or url_for(
         "pages.submissions", xml_form_id=xml_form_id), 303)
+
+
+def _places_in_scope(view: reviewing.FormView, options: dict[str, list[tuple[str, str]]]
+                     ) -> dict[str, list[tuple[str, str]]]:
+    """A scoped reader's menus offer only the places they may see: those of the submissions
+    they see, and the governorates and forums assigned to them (the others would list nothing,
+    and name places that are not theirs)."""
+    seen = review_queries.place_values(view.session, view.places, view.where) \
+        if view.has_rows else {}
+    assigned = {"governorate": view.scope.governorates, "forum": view.scope.forums}
+    return {place: [(value, text) for value, text in choices
+                    if value in seen.get(place, set()) | assigned.get(place, frozenset())]
+            for place, choices in options.items()}
 
 
 def _field(view: reviewing.FormView, name: str):

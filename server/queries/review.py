@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -37,6 +37,14 @@ def state_counts(session: Session, root: sa.Table, where) -> dict[str, int]:
     rows = session.execute(sa.select(root.c._review_state, sa.func.count())
                            .where(where).group_by(root.c._review_state))
     return {state: count for state, count in rows}
+
+
+def place_values(session: Session, columns: Mapping[str, sa.Column], where
+                 ) -> dict[str, set[str]]:
+    """The values each place column takes among the rows `where` keeps."""
+    return {name: set(session.scalars(sa.select(column).where(where, column.is_not(None))
+                                      .distinct()))
+            for name, column in columns.items()}
 
 
 def page(session: Session, root: sa.Table, where, *, newest: bool,

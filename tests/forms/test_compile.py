@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import textwrap
+from io import BytesIO
+
 import pytest
+from pyxform.xls2json_backends import md_table_to_workbook
 
 from forms import FormError, compile_form
 from tests.support.xlsforms import simple_form, xlsform
@@ -28,9 +32,44 @@ def test_an_error_names_the_sheet_and_row():
             | | text | a | A |
             | | text | | Nameless |
         """))
-    assert caught.value.row == 3
-    assert "row 3" in str(caught.value)
+    assert (caught.value.sheet, caught.value.row) == ("survey", 3)
+    assert str(caught.value).startswith("sheet 'survey', row 3: ")
     assert "name" in caught.value.message.lower()
+
+
+def test_an_error_on_the_choices_sheet_names_that_sheet():
+    with pytest.raises(FormError) as caught:
+        compile_form(xlsform("""
+            | | type | name | label |
+            | | select_one yn | a | A |
+        """, choices="""
+            | | list_name | name | label |
+            | | yn | yes | Yes |
+            | | yn | | No |
+        """))
+    assert (caught.value.sheet, caught.value.row) == ("choices", 3)
+    assert str(caught.value).startswith("sheet 'choices', row 3: ")
+
+
+def test_an_unknown_question_type_is_located_in_a_workbook_too():
+    # pyxform names no row for an unknown type; the designer still needs to know where it is
+    sheets = """
+        | survey |
+        | | type | name | label |
+        | | text | a | A |
+        | | integer | b | B |
+        | | texte | c | C |
+        | settings |
+        | | form_id | version |
+        | | typo | 1 |
+    """
+    workbook = BytesIO()
+    md_table_to_workbook(textwrap.dedent(sheets)).save(workbook)
+    for source in (textwrap.dedent(sheets).encode(), workbook.getvalue()):
+        with pytest.raises(FormError) as caught:
+            compile_form(source)
+        assert (caught.value.sheet, caught.value.row) == ("survey", 4)
+        assert str(caught.value) == "sheet 'survey', row 4: Unknown question type 'texte'."
 
 
 def test_an_unknown_question_type_is_explained():

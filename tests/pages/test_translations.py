@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ from server import i18n
 
 SERVER = Path(i18n.__file__).parent
 METHODS = [("templates/**.html", "jinja2"), ("**.py", "python")]
+# Words that are the same in every language (names of formats); nothing else may be left English.
+SAME_IN_EVERY_LANGUAGE = frozenset({"GeoJSON", "CSV"})
+ARABIC_SCRIPT = re.compile(r"[\u0600-\u06FF]")
 
 
 def interface_messages() -> set[str]:
@@ -30,6 +34,17 @@ def test_every_word_is_translated(code):
     catalogue = i18n.catalogue(code)
     missing = sorted(interface_messages() - set(catalogue))
     assert not missing, f"{len(missing)} messages lack a {code} translation: {missing[:20]}"
+
+
+@pytest.mark.parametrize("code", ["ar", "ckb"])
+def test_no_translation_is_the_english_text_copied(code):
+    # a copy passes the test above and leaves the page in English; both languages are written
+    # in Arabic script, so a translation without one letter of it is no translation
+    copied = sorted(message for message, translation in i18n.catalogue(code).items()
+                    if message not in SAME_IN_EVERY_LANGUAGE and (
+                        translation.strip().casefold() == message.strip().casefold()
+                        or not ARABIC_SCRIPT.search(translation)))
+    assert not copied, f"{len(copied)} {code} translations are the English text: {copied[:20]}"
 
 
 @pytest.mark.parametrize("code", ["ar", "ckb"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.review.conftest import LIST, counts, listed
@@ -75,3 +77,32 @@ def test_a_supervisor_cannot_delete(two, browser_for):
 def test_signed_out_readers_are_sent_to_log_in(two, client):
     response = client.get(f"{LIST}/{two['anbar']}")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def _offered(response, name: str) -> list[str]:
+    page = response.get_data(as_text=True)
+    menu = re.search(rf'<select name="{name}">(.*?)</select>', page, re.S)
+    return [value for value in re.findall(r'<option value="([^"]*)"', menu.group(1)) if value]
+
+
+def test_a_supervisors_filter_menus_offer_only_their_places(two, send, browser_for):
+    send(governorate="anbar", district="fallujah", forum="anb_fallujah_01")
+    anbar_side = browser_for("supervisor", scopes=[("governorate", "anbar")]).get(LIST)
+    assert _offered(anbar_side, "governorate") == ["anbar"]
+    assert sorted(_offered(anbar_side, "district")) == ["fallujah", "ramadi"]
+    assert sorted(_offered(anbar_side, "forum")) == ["anb_fallujah_01", "anb_ramadi_01"]
+    assert "nin_mosul_01" not in anbar_side.get_data(as_text=True)
+
+
+def test_a_forum_supervisors_menus_offer_their_forum_and_its_places(two, browser_for):
+    page = browser_for("supervisor", username="salim", scopes=[("forum", "nin_mosul_01")]).get(
+        LIST)
+    assert _offered(page, "governorate") == ["nineveh"]
+    assert _offered(page, "district") == ["mosul"]
+    assert _offered(page, "forum") == ["nin_mosul_01"]
+
+
+def test_an_administrators_menus_offer_every_place(two, browser_for):
+    page = browser_for("administrator").get(LIST)
+    assert {"anbar", "basra", "nineveh"} <= set(_offered(page, "governorate"))
+    assert {"anb_ramadi_01", "nin_mosul_01"} <= set(_offered(page, "forum"))

@@ -68,7 +68,7 @@ def test_same_id_and_version_with_different_content_is_refused_clearly(admin):
     assert "version" in body["message"] and "settings sheet" in body["message"]
 
 
-def test_a_broken_xlsform_is_refused_naming_the_row(admin):
+def test_a_broken_xlsform_is_refused_naming_the_sheet_and_row(admin):
     broken = xlsform("""
         | | type | name | label |
         | | text | head | Head |
@@ -81,7 +81,7 @@ def test_a_broken_xlsform_is_refused_naming_the_row(admin):
     assert response.status_code == 400
     body = response.get_json()
     assert body["code"] == "400.3"
-    assert "row" in body["message"].lower()
+    assert "sheet 'survey', row 3: " in body["message"]
     assert "/tmp" not in body["message"] and "Traceback" not in body["message"]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from server.models import Submission, SubmissionAttachment, SubmissionDef
+from server.models import AppUser, Submission, SubmissionAttachment, SubmissionDef
 from tests.support.instances import new_id
 from tests.support.meeting import FORM_ID, meeting, meeting_form
 
@@ -206,5 +206,8 @@ def test_a_password_app_user_submits_over_digest(form, make_phone, client, sessi
 
     assert response.status_code == 201
     session.rollback()
-    submitter = session.scalar(sa.select(Submission.submitter_id))
-    assert submitter is not None
+    submission = session.scalar(sa.select(Submission))
+    # credited to the user who signed in, not to the phone whose token built the body
+    assert session.get(AppUser, submission.submitter_id).name == "amina"
+    version = session.scalar(sa.select(SubmissionDef))
+    assert session.get(AppUser, version.submitter_id).name == "amina"
