@@ -1,6 +1,7 @@
 """The downloads page: an analyst chooses form, format, language and filters; the export is
 written in the background while the page shows its progress; the finished file is theirs alone
-to download, and each download is written to the audit log."""
+to download while they keep the rights it was written with, and each download (or refusal) is
+written to the audit log."""
 
 from __future__ import annotations
 
@@ -71,10 +72,12 @@ def download_status(job_id: int):
 
 
 @bp.get("/downloads/<int:job_id>/file")
-@require("data.download")
+@require("submissions.read")  # every signed-in role: one who lost downloads is told, not 403'd
 def download_file(job_id: int):
     app = current_app._get_current_object()
     job = _job(job_id)
+    if job.state == "done":
+        jobs.refuse_if_lost(app, job, g.user, via="page")
     path = jobs.path_of(app, job)
     if path is None:
         raise Problem(problems.EXPORT_NOT_READY, job_id=job_id, state=_(job.state))
