@@ -72,12 +72,17 @@ def download_status(job_id: int):
 
 
 @bp.get("/downloads/<int:job_id>/file")
-@require("submissions.read")  # every signed-in role: one who lost downloads is told, not 403'd
+@require("submissions.read")  # any signed-in role: one who has lost downloads is told why
 def download_file(job_id: int):
     app = current_app._get_current_object()
+    if not access.can(g.user, "data.download") and \
+            queries.job_of(db.session(), g.user, job_id) is None:
+        raise Problem(problems.FORBIDDEN)  # as the other download routes answer them
     job = _job(job_id)
     if job.state == "done":
         jobs.refuse_if_lost(app, job, g.user, via="page")
+    elif job.state == "withdrawn":  # refused (and audited) before: say why again
+        raise Problem(problems.EXPORT_RIGHTS_LOST, job_id=job_id)
     path = jobs.path_of(app, job)
     if path is None:
         raise Problem(problems.EXPORT_NOT_READY, job_id=job_id, state=_(job.state))

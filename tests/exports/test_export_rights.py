@@ -14,6 +14,8 @@ from server.exports import jobs
 from server.models import AuditEvent, ExportJob, User, utcnow
 from tests.exports.conftest import FORM_ID
 from tests.exports.test_downloads_page import ask
+from tests.support.instances import instance
+from tests.support.xlsforms import xlsform
 
 REFUSED = {"ar": "لم يعد حسابك يملكها", "ckb": "ئەژمێرەکەت چیتر نییەتی",
            "en": "rights your account no longer has"}
@@ -63,8 +65,32 @@ def test_a_file_with_personal_data_is_refused_once_the_permission_is_removed(
     assert (job.state, job.file_name) == ("withdrawn", None) and not path.exists()
     [event] = refusals(session)
     assert (event["job"], event["lost"], event["via"]) == (job_id, ["personal_data"], "page")
-    # and it stays refused: nothing left to hand over
-    assert analyst.get(f"/downloads/{job_id}/file").status_code == 409
+    # and it stays refused, for the same reason: nothing is left to hand over
+    again = analyst.get(f"/downloads/{job_id}/file")
+    assert again.status_code == 403 and REFUSED[lang] in again.get_data(as_text=True)
+
+
+def test_a_form_without_personal_fields_uses_no_personal_data_permission(app, load, phone,
+                                                                         browser_for, session):
+    plain = load(xlsform("""
+        | | type | name | label |
+        | | select_one governorate | governorate | Governorate |
+        | | integer | women | Women |
+    """, form_id="plain", choices="""
+        | | list_name | name | label |
+        | | governorate | baghdad | Baghdad |
+    """)).form
+    reply = phone.submit(instance("plain", plain.current_version.version,
+                                  "<governorate>baghdad</governorate><women>2</women>"))
+    assert reply.status == 201, reply.body
+    analyst = browser_for("analyst", username="dina", personal_data=True)
+    job_id = ask(analyst, form="plain", format="csv")
+    assert json.loads(kept_file(app, session, job_id)[0].rights)["personal_data"] is False
+
+    change(session, "dina", personal_data=False)
+    response = analyst.get(f"/downloads/{job_id}/file")
+    response.close()
+    assert response.status_code == 200
 
 
 def test_a_file_is_refused_once_the_owners_places_are_narrowed(app, form, send, browser_for,
@@ -168,3 +194,20 @@ def test_the_api_refuses_an_export_whose_owner_lost_a_right_while_it_was_written
     monkeypatch.setattr(data, "write", real_write)  # a new export, made with what they have
     [row] = analyst.csv_zip()[f"{FORM_ID}.csv"]
     assert row["person_name"].startswith("P-")
+
+
+def test_taking_a_right_away_on_the_users_page_deletes_the_files_it_made(app, form, send,
+                                                                        browser_for, session):
+    send()
+    analyst = browser_for("analyst", username="zaid", personal_data=True)
+    job_id = ask(analyst, format="xlsx")
+    path = kept_file(app, session, job_id)[1]
+    user_id = session.scalar(sa.select(User.id).where(User.username == "zaid"))
+
+    admin = browser_for("administrator")
+    admin.get(f"/users/{user_id}")
+    response = admin.post(f"/users/{user_id}", {"role": "analyst"})  # personal data unticked
+    assert response.status_code == 302
+    assert not path.exists() and kept_file(app, session, job_id)[0].state == "withdrawn"
+    [event] = refusals(session, "export.withdrawn")
+    assert event["lost"] == ["personal_data"]
