@@ -47,7 +47,7 @@ DEFAULT = "ar"
 DYNAMIC_MESSAGES = (
     "administrator", "supervisor", "analyst", "governorate", "forum",
     "received", "edited", "hasIssues", "approved", "rejected",
-    "queued", "running", "done", "failed", "expired",  # export jobs
+    "queued", "running", "done", "failed", "expired", "withdrawn",  # export jobs
 )
 # The same words as an English reader reads them: the codes themselves are not English text.
 ENGLISH = {
@@ -56,6 +56,7 @@ ENGLISH = {
     "hasIssues": "Has issues", "approved": "Approved", "rejected": "Rejected",
     "queued": "Waiting", "running": "Being written", "done": "Ready", "failed": "Failed",
     "expired": "Deleted after 7 days",
+    "withdrawn": "Deleted: your rights changed",
 }
 
 

@@ -237,6 +237,8 @@ class ReviewComment(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     body: Mapped[str] = mapped_column(Text)
     review_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # the instanceID of the version its writer read (empty for comments older than that)
+    version_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     user: Mapped[User] = relationship(lazy="joined")
@@ -256,6 +258,9 @@ class ExportJob(Base):
     total: Mapped[int] = mapped_column(Integer, default=0)
     file_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # JSON: the owner's rights the file was written with (server.exports.rights); a download
+    # is refused once the owner has lost any of them
+    rights: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 

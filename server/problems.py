@@ -95,6 +95,10 @@ API_TOKEN_NOT_HERE = _p(
               "this.")
 OWN_RIGHTS = _p(
     "403.5", "You cannot change your own role or permissions; ask another administrator.")
+EXPORT_RIGHTS_LOST = _p(
+    "403.21", "This export was made with rights your account no longer has (to download data, "
+              "for these places, or to see personal data), so the file has been deleted. "
+              "Prepare a new download if you still may.")
 FORM_NOT_ALLOWED = _p(
     "403.3", "This phone may not send the form '{form_id}'. Ask your administrator for access.")
 PERSONAL_DATA_FORBIDDEN = _p(

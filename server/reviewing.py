@@ -138,13 +138,48 @@ def form_view(session: Session, xml_form_id: str, user: User) -> FormView:
     return FormView(session, form, user)
 
 
-def review(view: FormView, submissions: list[Submission], state: str, comment: str) -> None:
-    """Set `state` on each submission, with the comment; nothing if any is refused."""
+@dataclass(frozen=True)
+class Stale:
+    """A submission a phone edited after its reviewer read it: `shown` is the version they
+    read, `current` the one it has now."""
+
+    submission: Submission
+    shown: str
+    current: str
+
+
+def review(view: FormView, chosen: list[tuple[Submission, str]], state: str, comment: str
+           ) -> list[Stale]:
+    """Set `state`, with the comment, on each chosen submission still at the version its
+    reviewer read (the instanceID beside it); return those edited since, left as they were.
+
+    A decision is about what the reviewer read: approving from a page drawn before the phone's
+    edit would approve answers nobody has seen.
+    """
     if state not in REVIEW_ACTIONS:
         raise Problem(problems.REVIEW_STATE_UNKNOWN, state=state)
     comment = comment.strip()
     if state in NEEDS_COMMENT and not comment:
         raise Problem(problems.COMMENT_REQUIRED)
+    shown: dict[int, set[str]] = {}
+    submissions: dict[int, Submission] = {}
+    for submission, version in chosen:
+        shown.setdefault(submission.id, set()).add(version)
+        submissions[submission.id] = submission
+    # Locked until the commit: an edit arriving now waits for the decision, or the decision
+    # sees the edit; never a decision recorded on a version it did not read.
+    current = queries.lock_current_versions(view.session, list(submissions))
+    stale = [Stale(submissions[i], version, current[i]) for i in submissions
+             for version in sorted(shown[i]) if version != current[i]]
+    fresh = [submissions[i] for i in submissions if shown[i] == {current[i]}]
+    if fresh:
+        _decide(view, fresh, current, state, comment)
+    view.session.expire_all()
+    return stale
+
+
+def _decide(view: FormView, submissions: list[Submission], versions: dict[int, str],
+            state: str, comment: str) -> None:
     now = utcnow()
     ids = [s.id for s in submissions]
     # Read before the UPDATE: it also sets the state on the submissions loaded in the session.
@@ -154,17 +189,22 @@ def review(view: FormView, submissions: list[Submission], state: str, comment: s
         queries.update_root_state(view.session, view.tables.root, ids, state)
     for submission in submissions:
         view.session.add(ReviewComment(submission_id=submission.id, user_id=view.user.id,
-                                       body=comment, review_state=state, created_at=now))
+                                       body=comment, review_state=state, created_at=now,
+                                       version_id=versions[submission.id]))
         audit.record(view.session, "submission.reviewed", form_id=view.form.id,
                      submission_id=submission.id, instance_id=submission.instance_id,
-                     before=before[submission.id], after=state, bulk=len(submissions) > 1)
-    view.session.expire_all()
+                     version=versions[submission.id], before=before[submission.id],
+                     after=state, bulk=len(submissions) > 1)
 
 
-def comment(view: FormView, submission: Submission, body: str) -> None:
+def comment(view: FormView, submission: Submission, body: str, shown: str) -> None:
+    """A comment sets no state, so it is taken even on a submission edited since its writer
+    read it (a question about what changed is often the point); it keeps the version read."""
     body = body.strip()
     if not body:
         raise Problem(problems.COMMENT_EMPTY)
-    view.session.add(ReviewComment(submission_id=submission.id, user_id=view.user.id, body=body))
+    view.session.add(ReviewComment(submission_id=submission.id, user_id=view.user.id, body=body,
+                                   version_id=shown))
     audit.record(view.session, "submission.commented", form_id=view.form.id,
-                 submission_id=submission.id, instance_id=submission.instance_id)
+                 submission_id=submission.id, instance_id=submission.instance_id,
+                 version=shown)

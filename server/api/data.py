@@ -1,6 +1,7 @@
 """The data API for analysts' scripts: a form's tables and columns, its rows a page at a time
 (keyset paging by KEY), and whole exports; the same filters and scope as the downloads page.
-Every read is written to the audit log."""
+An export is handed over only if its owner still has, once it is written, the rights it was
+written with. Every read is written to the audit log."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from server.api.data_schemas import (
     StructureSchema,
 )
 from server.api.schemas import FormSchema
-from server.exports import Options, prepare, write
+from server.exports import Options, jobs, prepare, rights, write
 from server.exports import filters as filtering
 from server.exports.cells import row_maker
 from server.problems import Problem
@@ -87,8 +88,14 @@ def export(xml_form_id: str, suffix: str):
     folder.mkdir(parents=True, exist_ok=True)
     handle, path = tempfile.mkstemp(dir=folder, prefix=".api-", suffix=f".{suffix}")
     os.close(handle)
+    made_with = jobs.made_with(prepared)
     try:
         written = write(db.session(), prepared, path)
+        # a large export takes minutes: the owner's rights are asked again once it is written
+        lost = rights.lost(made_with.dumps(), jobs.owner_now(current_app, g.user.id))
+        if lost:
+            _audit("export.refused", prepared, lost=lost, via="api")
+            raise Problem(problems.EXPORT_RIGHTS_LOST, lost=", ".join(lost))
         # open, then unlink: the file lives as long as the response streams it, never longer
         file = open(path, "rb")  # noqa: SIM115 (closed by the response)
     finally:

@@ -1,6 +1,7 @@
 """Exports built in the background: the page asks for one, a thread of the worker writes it into
 the data folder while its ExportJob row counts rows done out of the total, and the page polls
-that row until the file can be downloaded, by its owner only."""
+that row until the file can be downloaded, by its owner only, and only while the owner still has
+the rights it was written with (`server.exports.rights`)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from pathlib import Path
 
 from flask import Flask
 
-from server import db
-from server.exports import FORMATS, Options, prepare, write
+from server import audit, db, problems
+from server.exports import FORMATS, Options, Prepared, prepare, rights, write
 from server.models import ExportJob, Form, User, utcnow
+from server.problems import Problem
+from server.queries import accounts as account_queries
 from server.queries import exports as queries
 
 log = logging.getLogger(__name__)
@@ -65,7 +68,8 @@ def run(app: Flask, job_id: int) -> None:
             user, form = reader.get(User, job.user_id), reader.get(Form, job.form_id)
             prepared = prepare(reader, form, user, Options.from_dict(json.loads(job.options)),
                                secret_key=app.config["SECRET_KEY"], blobs=app.extensions["blobs"])
-            _update(app, job_id, state="running", total=prepared.count(reader))
+            _update(app, job_id, state="running", total=prepared.count(reader),
+                    rights=made_with(prepared).dumps())
             name = f"{job_id}-{secrets.token_hex(8)}{FORMATS[job.format]}"
             target = folder(app) / f".{name}"
             last = [0]
@@ -88,16 +92,67 @@ def run(app: Flask, job_id: int) -> None:
             reader.close()
 
 
+def made_with(prepared: Prepared) -> rights.Rights:
+    """The rights an export uses: its owner's as it is prepared; the personal-data permission
+    only if the file shows personal answers."""
+    personal = any(c.personal for t in prepared.layout.tables for c in t.columns)
+    return rights.of(prepared.user, personal_used=personal)
+
+
+def refuse_if_lost(app: Flask, job: ExportJob, owner: User, *, via: str) -> None:
+    """A finished file whose owner has lost a right it was written with is deleted, the refusal
+    audited, and 403.21 raised; one made with fewer rights than the owner has now is fine."""
+    lost = rights.lost(job.rights, owner)
+    if not lost:
+        return
+    writer = db.open_session(app, writing=True)
+    try:
+        _withdraw(app, writer, job, lost)
+        audit.record(writer, "export.refused", user=owner, form_id=job.form_id, job=job.id,
+                     format=job.format, lost=lost, via=via)
+        writer.commit()
+    finally:
+        writer.close()
+    raise Problem(problems.EXPORT_RIGHTS_LOST, job_id=job.id, lost=", ".join(lost))
+
+
+def owner_now(app: Flask, user_id: int) -> User:
+    """The user as the database holds them now, not as this request's session first read them
+    (rights may have changed while a file was written)."""
+    reader = db.open_session(app, writing=False)
+    try:
+        return account_queries.user_by_id(reader, user_id, active=False)
+    finally:
+        reader.close()
+
+
+def _withdraw(app: Flask, session, job: ExportJob, lost: list[str]) -> None:
+    if job.file_name:
+        (folder(app) / job.file_name).unlink(missing_ok=True)
+    log.warning("export %s deleted: its owner lost %s", job.id, ", ".join(lost))
+    queries.update_job(session, job.id, state="withdrawn", file_name=None)
+
+
 def sweep(app: Flask, session) -> None:
-    """Mark jobs whose worker died as failed, delete files kept longer than KEEP_FILES."""
+    """Mark jobs whose worker died as failed, delete files kept longer than KEEP_FILES and
+    files whose owners have lost a right they were written with."""
     now = utcnow()
 
     def due():
         return queries.jobs_to_sweep(session, started_before=now - INTERRUPTED_AFTER,
                                      finished_before=now - KEEP_FILES)
-    if not due():
+
+    def orphaned():
+        return [(job, owner, lost) for job, owner in queries.finished_jobs_with_owners(session)
+                if (lost := rights.lost(job.rights, owner))]
+    if not due() and not orphaned():
         return
     db.write_after_reading(session)  # the write lock for these few changes only
+    for job, owner, lost in orphaned():
+        _withdraw(app, session, job, lost)
+        # the owner's event (whoever's visit ran the sweep): their file, their rights
+        audit.record(session, "export.withdrawn", user=owner, form_id=job.form_id,
+                     job=job.id, format=job.format, lost=lost)
     for job in due():
         if job.state in ("queued", "running"):
             log.warning("export %s was interrupted (its worker stopped)", job.id)

@@ -1,6 +1,7 @@
 """The downloads page: an analyst chooses form, format, language and filters; the export is
 written in the background while the page shows its progress; the finished file is theirs alone
-to download, and each download is written to the audit log."""
+to download while they keep the rights it was written with, and each download (or refusal) is
+written to the audit log."""
 
 from __future__ import annotations
 
@@ -71,10 +72,17 @@ def download_status(job_id: int):
 
 
 @bp.get("/downloads/<int:job_id>/file")
-@require("data.download")
+@require("submissions.read")  # any signed-in role: one who has lost downloads is told why
 def download_file(job_id: int):
     app = current_app._get_current_object()
+    if not access.can(g.user, "data.download") and \
+            queries.job_of(db.session(), g.user, job_id) is None:
+        raise Problem(problems.FORBIDDEN)  # as the other download routes answer them
     job = _job(job_id)
+    if job.state == "done":
+        jobs.refuse_if_lost(app, job, g.user, via="page")
+    elif job.state == "withdrawn":  # refused (and audited) before: say why again
+        raise Problem(problems.EXPORT_RIGHTS_LOST, job_id=job_id)
     path = jobs.path_of(app, job)
     if path is None:
         raise Problem(problems.EXPORT_NOT_READY, job_id=job_id, state=_(job.state))

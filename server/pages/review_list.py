@@ -149,16 +149,22 @@ def bulk_review(xml_form_id: str):
         raise Problem(problems.REVIEW_STATE_UNKNOWN, state=state)
     if not ids:
         raise Problem(problems.NOTHING_SELECTED)
-    found = list(review_queries.submissions_by_instance_ids(view.session, view.form, ids))
+    # each ticked box carries the version (instanceID) of the row as the list showed it
+    found = list(review_queries.versions_by_instance_ids(view.session, view.form, ids))
     in_scope = review_queries.in_scope_ids(view.session, view.tables.root,
-                                           [s.id for s in found], view.where) \
+                                           [s.id for s, _v in found], view.where) \
         if view.has_rows else set()
-    if len(found) != len(ids) or any(s.id not in in_scope for s in found):
+    if len(found) != len(ids) or any(s.id not in in_scope for s, _v in found):
         raise Problem(problems.SUBMISSION_NOT_FOUND)  # all or nothing
-    reviewing.review(view, found, state, request.form.get("comment", ""))
+    stale = reviewing.review(view, found, state, request.form.get("comment", ""))
     view.session.commit()
-    return redirect(local_path(request.form.get("next")) or url_for(
-        "pages.submissions", xml_form_id=xml_form_id), 303)
+    back = local_path(request.form.get("next")) or url_for(
+        "pages.submissions", xml_form_id=xml_form_id)
+    if stale:  # the others were reviewed; these were edited since the list was drawn
+        return render_template("review_stale.html", form=view.form, stale=stale, back=back,
+                               state=state, reviewed=len({s.id for s, _v in found})
+                               - len({s.submission.id for s in stale})), 409
+    return redirect(back, 303)
 
 
 def _places_in_scope(view: reviewing.FormView, options: dict[str, list[tuple[str, str]]]

@@ -40,19 +40,30 @@ def _record_after_reading(view: reviewing.FormView, action: str, submission, **d
 def submission(xml_form_id: str, instance_id: str):
     view = reviewing.form_view(db.session(), xml_form_id, g.user)
     found, row = view.find(instance_id)
+    return _render(view, found, row)
+
+
+def _render(view: reviewing.FormView, found, row, *, stale: reviewing.Stale | None = None,
+            draft: str = ""):
+    """The submission's page; with `stale`, a review refused because the phone edited it after
+    the reviewer opened the page: what changed since the version read, and their comment kept."""
     personal_ok = access.sees_personal_data(g.user)
     definition = found.current_def
     nodes = _layout(view, definition, personal_ok)
     versions = review_queries.definitions(view.session, found)
     names = review_queries.app_user_names(
         view.session, {found.submitter_id} | {d.submitter_id for d in versions})
+    read = next((d for d in versions if stale and d.instance_id == stale.shown), None)
+    changes = _changes(view, read, definition, personal_ok) if read is not None else None
     html = render_template(
         "submission.html", form=view.form, submission=found, row=row, definition=definition,
         nodes=nodes, point=answers.first_geopoint(nodes), versions=versions, names=names,
         comments=review_queries.comments(view.session, found),
-        actions=reviewing.REVIEW_ACTIONS, masked=answers.MASK)
+        actions=reviewing.REVIEW_ACTIONS, masked=answers.MASK, stale=stale, read=read,
+        changes=changes, draft=draft)
     viewed = [a.path for a in answers.flatten(nodes).values()
               if a.personal and not a.masked and a.raw]
+    viewed += [path for path in _personal_in(changes or []) if path not in viewed]
     if personal_ok and viewed:
         _record_after_reading(view, "submission.personal_viewed", found, fields=viewed)
     return html
@@ -63,8 +74,13 @@ def submission(xml_form_id: str, instance_id: str):
 def review_submission(xml_form_id: str, instance_id: str):
     view = reviewing.form_view(db.session(), xml_form_id, g.user)
     found, _row = view.find(instance_id)
-    reviewing.review(view, [found], request.form.get("state", ""),
-                     request.form.get("comment", ""))
+    comment = request.form.get("comment", "")
+    stale = reviewing.review(view, [(found, _shown(found))], request.form.get("state", ""),
+                             comment)
+    if stale:  # nothing was written: say so, with what changed
+        view.session.rollback()
+        found, row = view.find(instance_id)
+        return _render(view, found, row, stale=stale[0], draft=comment), 409
     view.session.commit()
     return redirect(_page(xml_form_id, instance_id), 303)
 
@@ -74,9 +90,15 @@ def review_submission(xml_form_id: str, instance_id: str):
 def comment_submission(xml_form_id: str, instance_id: str):
     view = reviewing.form_view(db.session(), xml_form_id, g.user)
     found, _row = view.find(instance_id)
-    reviewing.comment(view, found, request.form.get("comment", ""))
+    reviewing.comment(view, found, request.form.get("comment", ""), _shown(found))
     view.session.commit()
     return redirect(_page(xml_form_id, instance_id) + "#comments", 303)
+
+
+def _shown(found) -> str:
+    """The version the form was drawn with; a form that names none (drawn before versions were
+    sent with reviews) is taken as made on the first, so it holds only while nobody edited."""
+    return request.form.get("version", "").strip() or found.instance_id
 
 
 @bp.get(ROUTE + "/attachments/<name>")
@@ -128,22 +150,33 @@ def diff(xml_form_id: str, instance_id: str):
             raise Problem(problems.VERSION_NOT_FOUND, instance_id=version_id)
         chosen.append(versions[version_id])
     personal_ok = access.sees_personal_data(g.user)
-    old, new = (answers.flatten(_layout(view, d, personal_ok)) for d in chosen)
+    rows = _changes(view, chosen[0], chosen[1], personal_ok)
+    html = render_template("diff.html", form=view.form, submission=found, rows=rows,
+                           old=chosen[0], new=chosen[1], masked=answers.MASK)
+    viewed = _personal_in(rows)
+    if personal_ok and viewed:
+        _record_after_reading(view, "submission.personal_viewed", found, fields=viewed,
+                              versions=[chosen[0].instance_id, chosen[1].instance_id])
+    return html
+
+
+def _changes(view: reviewing.FormView, old_def: SubmissionDef, new_def: SubmissionDef,
+             personal_ok: bool) -> list:
+    """(path, label, before, after) of each answer that differs between two versions."""
+    old, new = (answers.flatten(_layout(view, d, personal_ok)) for d in (old_def, new_def))
     rows = []
     for path in list(new) + [p for p in old if p not in new]:
         before, after = old.get(path), new.get(path)
         if (before.raw if before else "") == (after.raw if after else ""):
             continue
         rows.append((path, (after or before).label, before, after))
-    html = render_template("diff.html", form=view.form, submission=found, rows=rows,
-                           old=chosen[0], new=chosen[1], masked=answers.MASK)
-    viewed = [path for path, _label, before, after in rows
-              if any(a is not None and a.personal and not a.masked
-                     for a in (before, after))]
-    if personal_ok and viewed:
-        _record_after_reading(view, "submission.personal_viewed", found, fields=viewed,
-                              versions=[chosen[0].instance_id, chosen[1].instance_id])
-    return html
+    return rows
+
+
+def _personal_in(rows: list) -> list[str]:
+    """The paths of the changes that show a personal answer unmasked."""
+    return [path for path, _label, before, after in rows
+            if any(a is not None and a.personal and not a.masked for a in (before, after))]
 
 
 def _page(xml_form_id: str, instance_id: str) -> str:

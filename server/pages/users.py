@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 
-from flask import g, redirect, render_template, request, url_for
+from flask import current_app, g, redirect, render_template, request, url_for
 
 from server import access, audit, db, problems
 from server.accounts import create_user, set_password, set_scopes
+from server.exports import jobs
 from server.models import ROLES, utcnow
 from server.pages import bp, require
 from server.problems import Problem
@@ -71,6 +72,8 @@ def edit_user(user_id: int):
     audit.record(db_session, "user.changed", changed_user=user.username,
                  before=before, after=after, password_reset=bool(request.form.get("password")))
     db_session.commit()
+    # export files written with rights just taken away are deleted now, not left for days
+    jobs.sweep(current_app._get_current_object(), db_session)
     return redirect(url_for("pages.users_index"))
 
 

@@ -183,6 +183,13 @@ def jobs_to_sweep(session: Session, *, started_before, finished_before) -> Seque
         sa.and_(ExportJob.state == "done", ExportJob.finished_at < finished_before)))).all()
 
 
+def finished_jobs_with_owners(session: Session) -> Sequence[tuple[ExportJob, User]]:
+    """Finished jobs whose file is still kept, each with its owner."""
+    return session.execute(sa.select(ExportJob, User).join(User, User.id == ExportJob.user_id)
+                           .where(ExportJob.state == "done", ExportJob.file_name.is_not(None))
+                           .order_by(ExportJob.id)).all()
+
+
 def update_job(session: Session, job_id: int, **values) -> None:
     session.execute(sa.update(ExportJob).where(ExportJob.id == job_id).values(**values))
 

@@ -118,15 +118,6 @@ def submission(session: Session, form: Form, instance_id: str) -> Submission | N
         Submission.form_id == form.id, Submission.instance_id == instance_id))
 
 
-def submissions_by_instance_ids(session: Session, form: Form, instance_ids: Sequence[str]
-                                ) -> Sequence[Submission]:
-    if not instance_ids:
-        return []
-    return session.scalars(sa.select(Submission).where(
-        Submission.form_id == form.id, Submission.instance_id.in_(instance_ids),
-        Submission.deleted_at.is_(None))).all()
-
-
 def definitions(session: Session, submission_: Submission) -> Sequence[SubmissionDef]:
     return session.scalars(sa.select(SubmissionDef).where(
         SubmissionDef.submission_id == submission_.id).order_by(SubmissionDef.id)).all()
@@ -143,6 +134,35 @@ def app_user_names(session: Session, ids: set[int | None]) -> dict[int, str]:
 def comments(session: Session, submission_: Submission) -> Sequence[ReviewComment]:
     return session.scalars(sa.select(ReviewComment).where(
         ReviewComment.submission_id == submission_.id).order_by(ReviewComment.id)).all()
+
+
+def lock_current_versions(session: Session, submission_ids: Sequence[int]) -> dict[int, str]:
+    """Each submission's current version (its instanceID), the submissions' rows locked until
+    the transaction ends (PostgreSQL; on SQLite the writing request holds the database)."""
+    if not submission_ids:
+        return {}
+    # Lock first, then read the versions in a statement of their own: under READ COMMITTED a
+    # locked row that changed meanwhile is read anew, but a join would keep the old version's.
+    current = dict(session.execute(
+        sa.select(Submission.id, Submission.current_def_id)
+        .where(Submission.id.in_(submission_ids)).with_for_update()).all())
+    names = dict(session.execute(sa.select(SubmissionDef.id, SubmissionDef.instance_id).where(
+        SubmissionDef.id.in_([d for d in current.values() if d is not None]))).all())
+    return {submission_id: names.get(def_id, "") for submission_id, def_id in current.items()}
+
+
+def versions_by_instance_ids(session: Session, form: Form, instance_ids: Sequence[str]
+                             ) -> Sequence[sa.Row[tuple[Submission, str]]]:
+    """The live submissions whose versions (current or older) have these instanceIDs, each
+    with the instanceID asked for."""
+    if not instance_ids:
+        return []
+    return session.execute(
+        sa.select(Submission, SubmissionDef.instance_id)
+        .join(SubmissionDef, SubmissionDef.submission_id == Submission.id)
+        .where(Submission.form_id == form.id, SubmissionDef.form_id == form.id,
+               SubmissionDef.instance_id.in_(instance_ids), Submission.deleted_at.is_(None),
+               Submission.current_def_id.is_not(None))).all()
 
 
 def set_review_state(session: Session, submission_ids: Sequence[int], state: str,

@@ -3,7 +3,8 @@ for it, so the tests share the server without seeing each other's changes): appr
 from the list at once; personal fields masked for a supervisor without the permission and shown
 (and written to the audit log) for one with it; a photo's thumbnail opening the full photo; the
 pages at a phone's width; an edit sent by the phone in the history and its differences; an
-administrator deleting a submission and restoring it."""
+approval refused because the phone edited the meeting while it was read; an administrator
+deleting a submission and restoring it."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from tests.e2e.browser.browsing import (
     goto,
     listed,
     misaligned_text,
+    review,
     row_states,
     screenshot,
     scrolls_sideways,
@@ -189,6 +191,28 @@ def test_an_edit_sent_by_the_phone_shows_in_the_history_with_its_changes(open_pa
                                         "انقطاع الماء عن الحي منذ أسبوعين"],
     }, changed
     screenshot(page, "submission-diff")
+
+
+def test_approving_a_meeting_the_phone_edited_meanwhile_shows_the_changes(open_page, watch,
+                                                                           site):
+    watch.allow_status(409)
+    (original,) = site.send_meetings(meeting("rusafa", "bgd_rusafa_01", women=4, men=6))
+    page = open_page()
+    sign_in(page, site, site.person("karim"))
+    goto(page, site, page_of(original))
+    site.edit_meeting(original, women=5)  # while Karim reads
+
+    review(page, "approved", "الأرقام صحيحة", status=409)
+    notice = page.locator("#stale")
+    assert notice.locator("h2").inner_text() == translated(
+        "ar", "This submission changed after you opened it")
+    changed = {row[0].split()[-1]: row[1:] for row in table_rows(page, "#stale-changes")}
+    assert changed == {"/attendance_police/police_women": ["4", "5"]}, changed
+    assert page.locator("main .state").first.get_attribute("class") == "state state-edited"
+    assert page.locator("form#review textarea").input_value() == "الأرقام صحيحة"
+
+    review(page, "approved", "الأرقام صحيحة")  # now on the version just read
+    assert page.locator("main .state").first.get_attribute("class") == "state state-approved"
 
 
 def test_an_administrator_deletes_a_submission_and_restores_it(open_page, watch, site):
