@@ -55,6 +55,7 @@ def export_job(job_id: int):
 def export_job_file(job_id: int):
     app = current_app._get_current_object()
     job = _job(job_id)
+    jobs.refuse_if_lost(app, job, g.user, via="api")  # the owner's rights now, as on the page
     path = jobs.path_of(app, job)
     if path is None:
         raise Problem(problems.EXPORT_NOT_READY, job_id=job_id, state=job.state)

@@ -101,7 +101,12 @@ def made_with(prepared: Prepared) -> rights.Rights:
 
 def refuse_if_lost(app: Flask, job: ExportJob, owner: User, *, via: str) -> None:
     """A finished file whose owner has lost a right it was written with is deleted, the refusal
-    audited, and 403.21 raised; one made with fewer rights than the owner has now is fine."""
+    audited, and 403.21 raised; one made with fewer rights than the owner has now is fine. A file
+    withdrawn before is refused again with the same reason."""
+    if job.state == "withdrawn":
+        raise Problem(problems.EXPORT_RIGHTS_LOST, job_id=job.id)
+    if job.state != "done":
+        return
     lost = rights.lost(job.rights, owner)
     if not lost:
         return

@@ -79,10 +79,7 @@ def download_file(job_id: int):
             queries.job_of(db.session(), g.user, job_id) is None:
         raise Problem(problems.FORBIDDEN)  # as the other download routes answer them
     job = _job(job_id)
-    if job.state == "done":
-        jobs.refuse_if_lost(app, job, g.user, via="page")
-    elif job.state == "withdrawn":  # refused (and audited) before: say why again
-        raise Problem(problems.EXPORT_RIGHTS_LOST, job_id=job_id)
+    jobs.refuse_if_lost(app, job, g.user, via="page")
     path = jobs.path_of(app, job)
     if path is None:
         raise Problem(problems.EXPORT_NOT_READY, job_id=job_id, state=_(job.state))

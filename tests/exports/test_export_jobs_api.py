@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 from server.accounts import create_user
 from server.api import tokens
 from server.exports import jobs
-from server.models import AuditEvent, ExportJob
+from server.models import AuditEvent, ExportJob, User
 from tests.exports.conftest import FORM_ID, Analyst
 from tests.support import web
 
@@ -147,3 +147,23 @@ def test_the_readme_polling_script_downloads_an_export(app, form, send, script_o
     with zipfile.ZipFile(tmp_path / "meetings.zip") as archive:
         rows = archive.read(f"{FORM_ID}.csv").decode("utf-8-sig").splitlines()
     assert len(rows) == 3 and all(any(key in row for row in rows) for key in keys)
+
+
+def test_a_jobs_file_follows_its_owners_rights_now(app, form, send, script_of, session):
+    send(person_name="Ali Hassan")
+    script = script_of(personal_data=True)
+    job = start(script, format="csv.zip").get_json()
+    jobs.wait(job["id"])
+    path = jobs.folder(app) / session.get(ExportJob, job["id"]).file_name
+    assert path.is_file()
+
+    session.rollback()
+    user = session.scalar(sa.select(User).where(User.username == "analyst"))
+    user.personal_data = False  # an administrator takes the permission away
+    session.commit()
+    refused = script.get(f"/api/v1/export-jobs/{job['id']}/file")
+
+    assert refused.status_code == 403 and refused.get_json()["code"] == "403.21"
+    assert "Ali Hassan" not in refused.get_data(as_text=True)
+    assert not path.exists()
+    assert script.get(f"/api/v1/export-jobs/{job['id']}/file").status_code == 403
