@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from server import db, errors, settings
+from server import db, errors, request_guard, settings
 from server.storage import BlobStore
 
 
@@ -25,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     errors.init_app(app)
+    request_guard.init_app(app)
 
     from server import api, openrosa, pages
 

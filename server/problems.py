@@ -58,6 +58,9 @@ SUBMISSION_INVALID = _p("400.6", "The submission could not be read: {reason}")
 NO_XML_PART = _p(
     "400.7", "The request has no xml_submission_file part: send the form as "
              "multipart/form-data with the instance in a part named xml_submission_file.")
+NUL_CHARACTER = _p(
+    "400.8", "The address or a value sent contains a NUL character (%00), which no field can "
+             "hold: remove it and try again.")
 COMMENT_REQUIRED = _p(
     "400.10", "A comment is required to mark a submission as having issues or to reject it: "
               "say what is wrong. Nothing was changed.")
