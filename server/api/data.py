@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import current_app, g, request, send_file
@@ -21,7 +20,7 @@ from server.api.data_schemas import (
     StructureSchema,
 )
 from server.api.schemas import FormSchema
-from server.exports import Options, prepare, write
+from server.exports import Options, jobs, prepare, write
 from server.exports import filters as filtering
 from server.exports.cells import row_maker
 from server.problems import Problem
@@ -83,9 +82,8 @@ def export(xml_form_id: str, suffix: str):
     if fmt is None:
         raise Problem(problems.NOT_FOUND)
     prepared, _data = _prepare(xml_form_id, ExportQuerySchema(), fmt=fmt)
-    folder = Path(current_app.config["DATA_DIR"]) / "exports"
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, path = tempfile.mkstemp(dir=folder, prefix=".api-", suffix=f".{suffix}")
+    handle, path = tempfile.mkstemp(dir=jobs.folder(current_app), prefix=".api-",
+                                    suffix=f".{suffix}")
     os.close(handle)
     try:
         written = write(db.session(), prepared, path)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from server import db
+from server import db, private
 from server.exports import FORMATS, Options, prepare, write
 from server.models import ExportJob, Form, User, utcnow
 from server.queries import exports as queries
@@ -30,9 +30,7 @@ KEEP_FILES = timedelta(days=7)
 
 
 def folder(app: Flask) -> Path:
-    path = Path(app.config["DATA_DIR"]) / "exports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private.folder(Path(app.config["DATA_DIR"]) / "exports")
 
 
 def start(app: Flask, session, user: User, form: Form, options: Options) -> ExportJob:
