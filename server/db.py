@@ -106,10 +106,15 @@ def session() -> Session:
     few statements that need it (the submission path).
     """
     if "db_session" not in g:
-        reading = has_request_context() and (
-            request.method in ("GET", "HEAD") or g.get("explicit_write_lock", False))
-        g.db_session = open_session(current_app, writing=not reading)
+        g.db_session = open_session(current_app, writing=request_writes())
     return g.db_session
+
+
+def request_writes() -> bool:
+    """Whether the current request's session (outside a request: any session) takes SQLite's
+    write lock when it begins."""
+    return not (has_request_context() and (
+        request.method in ("GET", "HEAD") or g.get("explicit_write_lock", False)))
 
 
 def begin_write(db_session: Session) -> None:

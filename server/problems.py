@@ -83,6 +83,10 @@ AUTHENTICATION_FAILED = _p("401.2", "The user name or password is not correct.")
 API_TOKEN_INVALID = _p(
     "401.20", "This API token is not valid or has been revoked. Ask for a new one with "
               "`muntada api-tokens create`.")
+API_TOKEN_REQUIRED = _p(
+    "401.21", "This API takes an API token: send the header Authorization: Bearer <token> (or, "
+              "over HTTPS, Basic with your user name and the token as the password). Ask an "
+              "administrator for one (`muntada api-tokens create`).")
 TOKEN_INVALID = _p(
     "403.1", "This phone's access has been revoked or is not valid. Ask your administrator "
              "for a new QR code.")
@@ -90,9 +94,6 @@ FORBIDDEN = _p("403.2", "You are not allowed to do this.")
 CSRF_FAILED = _p(
     "403.4", "This form has expired or did not come from this site. Go back, reload the page "
     "and try again.")
-API_TOKEN_NOT_HERE = _p(
-    "403.20", "API tokens open the data API only; sign in with a user name and password for "
-              "this.")
 OWN_RIGHTS = _p(
     "403.5", "You cannot change your own role or permissions; ask another administrator.")
 FORM_NOT_ALLOWED = _p(

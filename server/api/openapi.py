@@ -30,16 +30,18 @@ def build_spec() -> dict:
     spec = APISpec(title="Muntada data API", version="1", openapi_version="3.0.3",
                    plugins=[MarshmallowPlugin()], info={"description": (
                        "Forms, their structure and their submissions for analysts' scripts. "
-                       "Authenticate with `Authorization: Bearer <token>` (`muntada api-tokens "
-                       "create`), or HTTP Digest (Basic over HTTPS). Errors are problems from "
-                       "one numbered catalogue.")})
+                       "Authenticate with an API token (`muntada api-tokens create`): "
+                       "`Authorization: Bearer <token>`, or over HTTPS Basic with your user name "
+                       "and the token as the password. Passwords open nothing here. Errors are "
+                       "problems from one numbered catalogue.")})
     spec.components.security_scheme("token", {"type": "http", "scheme": "bearer"})
-    spec.components.security_scheme("digest", {"type": "http", "scheme": "digest"})
+    spec.components.security_scheme("basic", {"type": "http", "scheme": "basic",
+                                              "description": "the API token as the password"})
     spec.components.schema("Problem", _PROBLEM)
     spec.components.schema("Form", schema=FormSchema)
     spec.components.schema("Page", schema=PageSchema)
     spec.components.schema("Structure", schema=StructureSchema)
-    security = [{"token": []}, {"digest": []}]
+    security = [{"token": []}, {"basic": []}]
 
     def ok(ref: str, many: bool = False) -> dict:
         schema = {"$ref": f"#/components/schemas/{ref}"}
