@@ -30,7 +30,7 @@ def make_engine(url: str) -> Engine:
             private.sqlite_database(path)
         engine = create_engine(url, connect_args={"timeout": 30})
         queue = _WRITERS[engine] = WriterQueue(
-            private.file(Path(path).with_suffix(".writers")) if on_disk else None)
+            Path(path).with_suffix(".writers") if on_disk else None)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", queue.begin)
         # Released when the connection goes back to the pool, after its COMMIT (or ROLLBACK)

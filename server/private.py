@@ -69,8 +69,8 @@ def sqlite_database(path: str | os.PathLike[str]) -> None:
     path = Path(path)
     folders(path.parent)
     file(path)
-    for suffix in SQLITE_COMPANIONS:
-        companion = path.with_name(path.name + suffix)
+    for companion in [path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS] + [
+            path.with_suffix(".writers")]:  # and our writers' lock file (server.sqlite_writers)
         if companion.exists():
             _set_mode(companion, FILE_MODE)
 
