@@ -1,8 +1,10 @@
-"""Who is calling: an app user by the token in the URL, or an account by HTTP Digest or Basic.
+"""Which phone is calling: an app user by the token in the URL, or by name and password over
+HTTP Digest or Basic.
 
 Collect on plain HTTP (a field-office laptop on a local network) can only do Digest; it offers
 Basic only over HTTPS, and so do we: a password never crosses the network in clear. Nonces are
-signed timestamps, so any worker process can check any other's without shared state.
+signed timestamps, so any worker process can check any other's without shared state. Web users
+never sign in here: they have no Digest HA1, and the API takes API tokens (`server.api.tokens`).
 """
 
 from __future__ import annotations
@@ -62,14 +64,6 @@ def forget_token(token: str) -> None:
 
 def phone_by_password() -> AppUser:
     return authenticate(lambda name: account_queries.app_user_by_name(db.session(), name))
-
-
-def administrator():
-    """The web user calling, who must be an administrator (pages and API of this stage)."""
-    user = authenticate(lambda name: account_queries.user_by_username(db.session(), name))
-    if user.role != "administrator":
-        raise Problem(problems.FORBIDDEN)
-    return user
 
 
 def authenticate(lookup: Callable[[str], Account | None]) -> Account:

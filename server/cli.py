@@ -304,8 +304,8 @@ def users_create(username: str, role: str, email: str | None, personal_data: boo
         click.echo(f"{user.username}\t{user.role}")
 
 
-@main.group("api-tokens", help="Keys for analysts' scripts to the data API (Authorization: "
-                                "Bearer).")
+@main.group("api-tokens", help="Keys for scripts to the API, which takes no password "
+                                "(Authorization: Bearer).")
 def api_tokens() -> None:
     pass
 

@@ -13,6 +13,7 @@ from flask import Flask, current_app, g, has_app_context, has_request_context, r
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from server import private
 from server.group_commit import GroupCommit
 from server.queries import driver
 from server.sqlite_writers import WriterQueue
@@ -24,11 +25,12 @@ _WRITERS: weakref.WeakKeyDictionary[Engine, WriterQueue] = weakref.WeakKeyDictio
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        on_disk = bool(path) and path != ":memory:"
+        if on_disk:
+            private.sqlite_database(path)
         engine = create_engine(url, connect_args={"timeout": 30})
         queue = _WRITERS[engine] = WriterQueue(
-            Path(path).with_suffix(".writers") if path and path != ":memory:" else None)
+            Path(path).with_suffix(".writers") if on_disk else None)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", queue.begin)
         # Released when the connection goes back to the pool, after its COMMIT (or ROLLBACK)
@@ -104,10 +106,15 @@ def session() -> Session:
     few statements that need it (the submission path).
     """
     if "db_session" not in g:
-        reading = has_request_context() and (
-            request.method in ("GET", "HEAD") or g.get("explicit_write_lock", False))
-        g.db_session = open_session(current_app, writing=not reading)
+        g.db_session = open_session(current_app, writing=request_writes())
     return g.db_session
+
+
+def request_writes() -> bool:
+    """Whether the current request's session (outside a request: any session) takes SQLite's
+    write lock when it begins."""
+    return not (has_request_context() and (
+        request.method in ("GET", "HEAD") or g.get("explicit_write_lock", False)))
 
 
 def begin_write(db_session: Session) -> None:

@@ -103,7 +103,8 @@ class FormMedia(Base):
 
 
 class AppUser(Base):
-    """An officer's phone: a token in the URL, or a name and password over Digest or Basic."""
+    """An officer's phone: a token in the URL, or a name and password over Digest or Basic
+    (the only accounts with a Digest HA1: Collect on plain HTTP can do nothing else)."""
 
     __tablename__ = "app_users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -132,8 +133,8 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(255), unique=True)
     email: Mapped[str | None] = mapped_column(String(255), unique=True, nullable=True)
     role: Mapped[str] = mapped_column(String(32))
+    # Argon2id only: no Digest HA1, which a copied database would give away at MD5 speed
     password_hash: Mapped[str] = mapped_column(String(255))
-    digest_ha1: Mapped[str] = mapped_column(String(32))
     # may read names, phone numbers and the people of an incident (fields marked personal)
     personal_data: Mapped[bool] = mapped_column(Boolean, default=False)
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)

@@ -61,6 +61,9 @@ NO_XML_PART = _p(
 ATTACHMENT_NAME_UNSAFE = _p(
     "400.8", "A file of this submission has {reason} in its name, which ODK Collect never "
              "writes; nothing was kept. Send the form from ODK Collect, or rename the file.")
+NUL_CHARACTER = _p(
+    "400.9", "The address or a value sent contains a NUL character (%00), which no field can "
+             "hold: remove it and try again.")
 COMMENT_REQUIRED = _p(
     "400.10", "A comment is required to mark a submission as having issues or to reject it: "
               "say what is wrong. Nothing was changed.")
@@ -83,6 +86,10 @@ AUTHENTICATION_FAILED = _p("401.2", "The user name or password is not correct.")
 API_TOKEN_INVALID = _p(
     "401.20", "This API token is not valid or has been revoked. Ask for a new one with "
               "`muntada api-tokens create`.")
+API_TOKEN_REQUIRED = _p(
+    "401.21", "This API takes an API token: send the header Authorization: Bearer <token> (or, "
+              "over HTTPS, Basic with your user name and the token as the password). Ask an "
+              "administrator for one (`muntada api-tokens create`).")
 TOKEN_INVALID = _p(
     "403.1", "This phone's access has been revoked or is not valid. Ask your administrator "
              "for a new QR code.")
@@ -90,9 +97,6 @@ FORBIDDEN = _p("403.2", "You are not allowed to do this.")
 CSRF_FAILED = _p(
     "403.4", "This form has expired or did not come from this site. Go back, reload the page "
     "and try again.")
-API_TOKEN_NOT_HERE = _p(
-    "403.20", "API tokens open the data API only; sign in with a user name and password for "
-              "this.")
 OWN_RIGHTS = _p(
     "403.5", "You cannot change your own role or permissions; ask another administrator.")
 EXPORT_RIGHTS_LOST = _p(

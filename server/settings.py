@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from server import private
+
 PREFIX = "MUNTADA_"
 
 
@@ -81,18 +83,18 @@ def load(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] 
 def _stored_secret(data_dir: Path) -> str:
     path = data_dir / "secret_key"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        # Written beside, then renamed: two workers starting together must agree on one key.
+        private.folder(data_dir)
+        # Written beside, then linked: two workers starting together must agree on one key.
         tmp = path.with_suffix(f".{os.getpid()}")
-        tmp.write_text(secrets.token_hex(32))
-        os.chmod(tmp, 0o600)
+        with os.fdopen(private.new_file(tmp), "w") as out:
+            out.write(secrets.token_hex(32))
         try:
             os.link(tmp, path)
         except FileExistsError:
             pass
         finally:
             tmp.unlink()
-    return path.read_text().strip()
+    return private.file(path).read_text().strip()  # one an older version left 0644 closed
 
 
 def markdown_table() -> str:

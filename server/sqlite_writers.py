@@ -10,10 +10,13 @@ next writer wakes the moment the last one commits, in every worker process.
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+from server import private
 
 
 class WriterQueue:
@@ -48,7 +51,9 @@ class WriterQueue:
     def _wait(self) -> BinaryIO | None:
         if self.lock_path is None:
             return None
-        handle = open(self.lock_path, "a+b")  # noqa: SIM115 (closed in _release)
+        # made 0600 whatever the umask (see server.private), like the database beside it
+        handle = os.fdopen(os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_APPEND,
+                                   private.FILE_MODE), "a+b")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX)
         except BaseException:

@@ -14,12 +14,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from server import private
+
 CHUNK = 1 << 16
 
 
 class BlobStore:
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root)
+        if self.root.is_dir():
+            private.folder(self.root)  # one an older version made with the umask's mode
 
     def path(self, sha256: str) -> Path:
         if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
@@ -32,7 +36,8 @@ class BlobStore:
 
     def put_stream(self, chunks: Iterator[bytes]) -> tuple[str, str, int]:
         sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
-        self.root.mkdir(parents=True, exist_ok=True)
+        private.folders(self.root)
+        # mkstemp makes the file 0600 whatever the umask; renaming keeps the mode
         handle, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
         try:
             with os.fdopen(handle, "wb") as file:
@@ -44,7 +49,7 @@ class BlobStore:
                 file.flush()
                 os.fsync(file.fileno())
             final = self.path(sha256.hexdigest())
-            final.parent.mkdir(parents=True, exist_ok=True)
+            private.folders(final.parent)
             os.replace(tmp, final)
             _fsync_dir(final.parent)
         except BaseException:

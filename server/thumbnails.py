@@ -10,6 +10,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from server import private
+
 SIZE = (320, 320)
 # Photos are decoded only up to this many pixels: a hostile file cannot exhaust memory.
 Image.MAX_IMAGE_PIXELS = 64_000_000
@@ -43,7 +45,7 @@ def thumbnail(data_dir: str, sha256: str, source: Path) -> Path | None:
             image.convert("RGB").save(out, "JPEG", quality=80)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
         return None
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private.folders(target.parent)
     handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=".thumb-")
     with os.fdopen(handle, "wb") as file:
         file.write(out.getvalue())

@@ -13,6 +13,7 @@ from sqlalchemy import make_url, text
 
 from server import create_app, db, migrate
 from server.accounts import create_app_user, create_user
+from server.api import tokens
 from server.db import make_engine
 from server.form_loading import load_form
 from server.models import Base
@@ -161,12 +162,14 @@ def phone(make_phone) -> Phone:
 
 
 class ApiClient:
-    """The JSON API as an administrator's script uses it: Basic authentication over HTTPS."""
+    """The JSON API as an administrator's script uses it: an API token, sent over HTTPS as the
+    password of Basic authentication with the user's name (as Excel and Power BI send it)."""
 
-    def __init__(self, client, username: str, password: str):
+    def __init__(self, client, username: str, token: str):
         self.client = client
-        token = base64.b64encode(f"{username}:{password}".encode()).decode()
-        self.headers = {"Authorization": f"Basic {token}"}
+        self.username, self.token = username, token
+        credentials = base64.b64encode(f"{username}:{token}".encode()).decode()
+        self.headers = {"Authorization": f"Basic {credentials}"}
 
     def open(self, method: str, path: str, **kwargs):
         headers = {**self.headers, **kwargs.pop("headers", {})}
@@ -189,11 +192,17 @@ class ApiClient:
         return self.open("DELETE", path, **kw)
 
 
+def api_token(session, user, name: str = "tests") -> str:
+    """A new API token of `user`'s (committed): the secret a script would be given."""
+    _token, secret = tokens.create(session, user, name)
+    session.commit()
+    return secret
+
+
 @pytest.fixture
 def admin(client, session) -> ApiClient:
-    create_user(session, "admin", ADMIN_PASSWORD, "administrator")
-    session.commit()
-    return ApiClient(client, "admin", ADMIN_PASSWORD)
+    user = create_user(session, "admin", ADMIN_PASSWORD, "administrator")
+    return ApiClient(client, "admin", api_token(session, user))
 
 
 @pytest.fixture

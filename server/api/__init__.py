@@ -1,10 +1,10 @@
 """The JSON API: administrators load forms and manage app users; analysts (and administrators)
 read data through the data API.
 
-Every route authenticates here, on the server: a web user by Digest (or Basic over HTTPS), or a
-script by `Authorization: Bearer <token>` for the data API only. A route says which permissions
-open it with `@allow(...)`; a route that says nothing is for administrators. Errors are JSON
-problems from the catalogue (`server.errors`).
+Every route authenticates here, on the server, by an API token (`server.api.tokens`): never by
+a web user's password. A route says which permissions open it with `@allow(...)`; a route that
+says nothing is for administrators. Errors are JSON problems from the catalogue
+(`server.errors`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, g, request
 from marshmallow import Schema, ValidationError
 
-from server import access, auth, db, problems
+from server import access, problems
+from server.api import tokens
 from server.problems import Problem
-from server.queries import accounts as account_queries
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Read without signing in: the description of the API itself.
@@ -47,17 +47,7 @@ def _identify_user() -> None:
         return
     view = current_app.view_functions.get(request.endpoint or "")
     permissions = getattr(view, "permissions", None)
-    credentials = request.authorization
-    if credentials is not None and credentials.type == "bearer":
-        from server.api import tokens
-
-        user = tokens.user_for(credentials.token or "")
-        if permissions is None:
-            raise Problem(problems.API_TOKEN_NOT_HERE)
-    else:
-        user = auth.authenticate(
-            lambda name: account_queries.user_by_username(db.session(), name))
-    g.user = user
+    user = g.user = tokens.caller()
     if permissions is None:
         allowed = user.role == "administrator" and user.disabled_at is None
     else:

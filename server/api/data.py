@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import current_app, g, request, send_file
@@ -84,9 +83,8 @@ def export(xml_form_id: str, suffix: str):
     if fmt is None:
         raise Problem(problems.NOT_FOUND)
     prepared, _data = prepare_from_request(xml_form_id, ExportQuerySchema(), fmt=fmt)
-    folder = Path(current_app.config["DATA_DIR"]) / "exports"
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, path = tempfile.mkstemp(dir=folder, prefix=".api-", suffix=f".{suffix}")
+    handle, path = tempfile.mkstemp(dir=jobs.folder(current_app), prefix=".api-",
+                                    suffix=f".{suffix}")
     os.close(handle)
     made_with = jobs.made_with(prepared)
     try:

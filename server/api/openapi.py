@@ -34,10 +34,12 @@ _ERROR_TEXTS = {"400": "Bad request, field, filter or option", "401": "Not authe
                 "403": "Not allowed", "404": "No such form, table, app user or export",
                 "409": "Conflicts with what is there", "413": "Too large"}
 _BINARY = {"type": "string", "format": "binary"}
-_SECURITY = [{"token": []}]
+_SECURITY = [{"token": []}, {"basic": []}]
 _DESCRIPTION = (
-    "Forms, app users, and the data of submissions. Authenticate with `Authorization: Bearer "
-    "<token>` (`muntada api-tokens create USER NAME`): a token acts as its user, an "
+    "Forms, app users, and the data of submissions. Authenticate with an API token "
+    "(`muntada api-tokens create USER NAME`): `Authorization: Bearer <token>`, or over HTTPS "
+    "Basic with the user name and the token as the password; passwords open nothing here. A "
+    "token acts as its user, an "
     "administrator for the form and app-user routes, an analyst or administrator for the data "
     "routes. Errors are problems from one numbered catalogue. Large exports are background "
     "jobs: start one, poll it, download its file.")
@@ -165,6 +167,8 @@ def build_spec() -> dict:
     spec = APISpec(title="Muntada API", version="1", openapi_version="3.0.3",
                    plugins=[MarshmallowPlugin()], info={"description": _DESCRIPTION})
     spec.components.security_scheme("token", {"type": "http", "scheme": "bearer"})
+    spec.components.security_scheme("basic", {"type": "http", "scheme": "basic",
+                                              "description": "the API token as the password"})
     spec.components.schema("Problem", _PROBLEM)
     # a schema before those that nest it: apispec names a nested schema when it first meets it
     for name, schema in (("FormVersion", FormVersionSchema), ("Form", FormSchema),

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from sqlalchemy.orm import Session
 
-from server import access, problems
+from server import access, private, problems
 from server.exports import filters as filtering
 from server.exports.cells import Choices
 from server.exports.cleaning import Pseudonyms
@@ -104,6 +104,8 @@ def write(session: Session, prepared: Prepared, target, progress: Progress | Non
     from server.exports import csv_zip, geojson, workbook
 
     writer = {"csv": csv_zip.write, "xlsx": workbook.write, "geojson": geojson.write}
+    # made 0600 first: each writer opens it with "w", which keeps the mode (personal data)
+    private.file(target)
     return writer[prepared.options.format](session, prepared, target, progress or _quiet)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from server import audit, db, problems
+from server import audit, db, private, problems
 from server.exports import FORMATS, Options, Prepared, prepare, rights, write
 from server.models import ExportJob, Form, User, utcnow
 from server.problems import Problem
@@ -33,9 +33,7 @@ KEEP_FILES = timedelta(days=7)
 
 
 def folder(app: Flask) -> Path:
-    path = Path(app.config["DATA_DIR"]) / "exports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return private.folder(Path(app.config["DATA_DIR"]) / "exports")
 
 
 def start(app: Flask, session, user: User, form: Form, options: Options) -> ExportJob:

@@ -12,6 +12,7 @@ import zipfile
 import pytest
 
 from server.accounts import create_user
+from tests.conftest import api_token
 from tests.support import web
 from tests.support.instances import instance, new_id
 from tests.support.xlsforms import xlsform
@@ -87,14 +88,14 @@ def send(phone):
 
 
 class Analyst:
-    """A script of an analyst's (or an administrator's) calling the data API with Basic over
-    HTTPS, or with a bearer token."""
+    """A script of an analyst's (or an administrator's) calling the data API with an API token:
+    a bearer token, or as the password of Basic over HTTPS (`basic=True`)."""
 
-    def __init__(self, client, username: str, *, token: str | None = None):
+    def __init__(self, client, username: str, *, token: str, basic: bool = False):
         self.client = client
         self.username = username
-        credentials = base64.b64encode(f"{username}:{web.PASSWORD}".encode()).decode()
-        self.headers = {"Authorization": f"Bearer {token}" if token else f"Basic {credentials}"}
+        credentials = base64.b64encode(f"{username}:{token}".encode()).decode()
+        self.headers = {"Authorization": f"Basic {credentials}" if basic else f"Bearer {token}"}
 
     def get(self, path: str, **kwargs):
         return self.client.get(path, headers={**self.headers, **kwargs.pop("headers", {})},
@@ -126,9 +127,8 @@ class Analyst:
 def make_analyst(client, session):
     """make_analyst(name, role="analyst", scopes=(), personal_data=False) → Analyst."""
     def _make(username: str = "analyst", role: str = "analyst", **options) -> Analyst:
-        create_user(session, username, web.PASSWORD, role, **options)
-        session.commit()
-        return Analyst(client, username)
+        user = create_user(session, username, web.PASSWORD, role, **options)
+        return Analyst(client, username, token=api_token(session, user), basic=True)
     return _make
 
 

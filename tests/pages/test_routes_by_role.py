@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from server.accounts import create_app_user, create_user
 from server.models import AppUser, ExportJob
+from tests.conftest import api_token
 from tests.support.instances import new_id
 from tests.support.programme_meetings import forum_meeting, jpeg
 from tests.support.web import PASSWORD, Browser
@@ -42,6 +43,7 @@ DATA_PAGE = signed_in(supervisor=FORBIDDEN)
 # an export job belongs to the analyst who asked for it: nobody else finds it
 OWN_JOB = signed_in(administrator=NOT_FOUND, supervisor=FORBIDDEN)
 DATA_API = api(analyst=OK)
+OWN_API_JOB = api(administrator=NOT_FOUND, analyst=OK)  # the analyst's job, as on the page
 ADMIN_API = api()
 # one submission, from Baghdad: its supervisor reads and reviews it, Nineveh's finds nothing
 READ_SUBMISSION = signed_in(outsider=NOT_FOUND)
@@ -89,6 +91,9 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("api.structure", "GET"): DATA_API,
     ("api.rows", "GET"): DATA_API,
     ("api.export", "GET"): DATA_API,
+    ("api.start_export_job", "POST"): DATA_API,  # an unknown format: refused, no job started
+    ("api.export_job", "GET"): OWN_API_JOB,
+    ("api.export_job_file", "GET"): OWN_API_JOB,  # still queued: its owner is told so (409)
     ("api.openapi", "GET"): everyone(OK),
     ("api.list_forms", "GET"): ADMIN_API,
     ("api.upload_form", "POST"): ADMIN_API,
@@ -131,6 +136,7 @@ def world(app, session, programme, make_phone):
                                personal_data=role != "analyst")
              for role in ROLES[1:]}
     session.commit()
+    api_tokens = {role: api_token(session, user) for role, user in users.items()}
     sent = []
     for _ in range(2):
         sent.append(new_id())
@@ -145,7 +151,7 @@ def world(app, session, programme, make_phone):
     values = {"xml_form_id": "forum_meeting", "name": "officer", "token": officer.token,
               "user_id": users["supervisor"].id, "filename": "muntada.css", "job_id": job.id,
               "suffix": "geojson", "table_name": "issue", "instance_id": sent[0],
-              "spare_instance_id": sent[1]}
+              "spare_instance_id": sent[1], "api_tokens": api_tokens}
     return values
 
 
@@ -166,7 +172,7 @@ def test_every_route_has_its_line_in_the_table(app):
 def test_every_route_answers_each_role_as_the_table_says(app, world):
     mismatches = []
     for role in ROLES:
-        caller = Caller(app, role)
+        caller = Caller(app, role, world["api_tokens"].get(role))
         ordered = sorted(routes(app), key=lambda rm: (
             LAST.index((rm[0].endpoint, rm[1])) if (rm[0].endpoint, rm[1]) in LAST else -1))
         for rule, method in ordered:
@@ -176,6 +182,8 @@ def test_every_route_answers_each_role_as_the_table_says(app, world):
             path = rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]
             if rule.endpoint == "pages.diff":  # between a version and itself: nothing changed
                 path += f"?from={values['instance_id']}&to={values['instance_id']}"
+            if rule.endpoint == "api.start_export_job":
+                path += "?format=no-such-format"
             outcome = caller.ask(method, path, rule.endpoint)
             expected = EXPECTED[(rule.endpoint, method)][role]
             if outcome != expected:
@@ -184,24 +192,27 @@ def test_every_route_answers_each_role_as_the_table_says(app, world):
 
 
 class Caller:
-    """A role as it reaches each surface: a signed-in browser for pages, Basic over HTTPS with
-    the same account for the API and OpenRosa."""
+    """A role as it reaches each surface: a signed-in browser for pages, the account's API token
+    for the API, Basic over HTTPS with the account's password for OpenRosa."""
 
-    def __init__(self, app, role: str):
+    def __init__(self, app, role: str, api_token: str | None):
         self.role = role
         self.browser = Browser(app, base_url="https://localhost")
         self.client = app.test_client()
         self.headers = {"X-OpenRosa-Version": "1.0"}
+        self.api_headers = {}
         if role != "anonymous":
             assert self.browser.sign_in(role).status_code == 302, role
-            token = base64.b64encode(f"{role}:{PASSWORD}".encode()).decode()
-            self.headers["Authorization"] = f"Basic {token}"
+            password = base64.b64encode(f"{role}:{PASSWORD}".encode()).decode()
+            self.headers["Authorization"] = f"Basic {password}"
+            self.api_headers["Authorization"] = f"Bearer {api_token}"
         else:
             self.browser.get("/login")
 
     def ask(self, method: str, path: str, endpoint: str) -> str:
         if endpoint.startswith(("api.", "collect")):
-            response = self.client.open(path, method=method, headers=self.headers,
+            headers = self.api_headers if endpoint.startswith("api.") else self.headers
+            response = self.client.open(path, method=method, headers=headers,
                                         base_url="https://localhost")
         elif method == "GET":
             response = self.browser.get(path)

@@ -45,11 +45,13 @@ def test_every_path_parameter_is_declared(client):
             assert declared == set(re.findall(r"{(\w+)}", path)), (path, method)
 
 
-def test_described_routes_ask_for_a_bearer_token(client):
+def test_described_routes_ask_for_an_api_token(client):
     document = client.get(f"{PREFIX}/openapi.json").get_json()
     assert document["components"]["securitySchemes"] == {
-        "token": {"type": "http", "scheme": "bearer"}}
+        "token": {"type": "http", "scheme": "bearer"},
+        "basic": {"type": "http", "scheme": "basic",
+                  "description": "the API token as the password"}}
     for path, item in document["paths"].items():
         for method in set(item) & OPERATIONS:
-            expected = [] if path == "/openapi.json" else [{"token": []}]
+            expected = [] if path == "/openapi.json" else [{"token": []}, {"basic": []}]
             assert item[method]["security"] == expected, (path, method)

@@ -15,11 +15,11 @@ HEADERS = {"X-OpenRosa-Version": "1.0"}
 
 
 def digest_header(client, path: str, username: str, password: str, *, base_url: str,
-                  method: str = "GET") -> str:
+                  method: str = "GET", challenge_from: str | None = None) -> str:
     """Answer the server's Digest challenge exactly as RFC 2617 (qop=auth) says."""
     # the challenge comes from an unauthenticated request (HEAD for the submission address)
-    challenge = client.open(path, method="HEAD" if method == "POST" else "GET", headers=HEADERS,
-                            base_url=base_url)
+    challenge = client.open(challenge_from or path, method="HEAD" if method == "POST" else "GET",
+                            headers=HEADERS, base_url=base_url)
     assert challenge.status_code == 401
     params = challenges(challenge)[0].parameters
     ha1 = hashlib.md5(f"{username}:{params['realm']}:{password}".encode()).hexdigest()
@@ -132,4 +132,18 @@ def test_a_revoked_password_user_can_no_longer_log_in(client, officer_with_passw
     admin.delete("/api/v1/app-users/amina")
     response = client.get("/collect/formList", base_url="https://localhost", headers={
         **HEADERS, "Authorization": basic_header("amina", "sulaymaniyah-2016")})
+    assert response.status_code == 401
+
+
+def test_a_web_users_password_opens_nothing_here(client, load, admin):
+    """Web users have no Digest hash at all (only app users do): Digest cannot sign them in."""
+    load(simple_form("household"))
+    for base_url in ("http://localhost", "https://localhost"):
+        header = digest_header(client, "/collect/formList", "admin",
+                               "correct horse battery staple", base_url=base_url)
+        response = client.get("/collect/formList", base_url=base_url,
+                              headers={**HEADERS, "Authorization": header})
+        assert response.status_code == 401, base_url
+    response = client.get("/collect/formList", base_url="https://localhost", headers={
+        **HEADERS, "Authorization": basic_header("admin", "correct horse battery staple")})
     assert response.status_code == 401

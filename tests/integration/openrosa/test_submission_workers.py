@@ -37,7 +37,7 @@ def same_phone_on(app, phone: Phone) -> Phone:
 def test_a_token_revoked_through_another_worker_is_refused_at_once(
         form, phone, admin, other_worker, session):
     assert phone.submit(meeting()).status == 201  # this worker now knows the token
-    other_admin = type(admin)(other_worker.test_client(), "admin", "correct horse battery staple")
+    other_admin = type(admin)(other_worker.test_client(), "admin", admin.token)
     assert other_admin.delete("/api/v1/app-users/officer").status_code == 200
 
     reply = phone.submit(meeting())
@@ -50,7 +50,7 @@ def test_a_token_revoked_through_another_worker_is_refused_at_once(
 def test_a_form_closed_through_another_worker_refuses_at_once(
         form, phone, admin, other_worker, session):
     assert phone.submit(meeting()).status == 201
-    other_admin = type(admin)(other_worker.test_client(), "admin", "correct horse battery staple")
+    other_admin = type(admin)(other_worker.test_client(), "admin", admin.token)
     assert other_admin.patch(f"/api/v1/forms/{FORM_ID}", json={"state": "closed"}
                              ).status_code == 200
 
