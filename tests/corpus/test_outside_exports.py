@@ -17,7 +17,6 @@ posted alone to an empty server holding the form as its project served it.
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -26,6 +25,7 @@ import zipfile
 
 from forms import compile_form, read_structure
 from server.accounts import create_user
+from tests.conftest import api_token
 from tests.corpus.test_outside_submissions import (
     as_a_phone_sends_them,
     as_served,
@@ -100,13 +100,12 @@ def same(expected: str, ours: str | None, split_choice: bool) -> bool:
         return expected == ours
 
 
-def our_zip(client, form_id: str) -> dict[str, dict[str, dict[str, str]]]:
+def our_zip(client, form_id: str, token: str) -> dict[str, dict[str, dict[str, str]]]:
     """Each table file of our CSV zip (split select-multiples), its rows by KEY, as an analyst's
-    script downloads it."""
-    credentials = base64.b64encode(f"analyst:{web.PASSWORD}".encode()).decode()
+    script downloads it with its API token."""
     response = client.get(f"/api/v1/forms/{form_id}/export.csv.zip",
                           query_string={"splitSelectMultiples": "true"},
-                          headers={"Authorization": f"Basic {credentials}"},
+                          headers={"Authorization": f"Bearer {token}"},
                           base_url="https://localhost")
     try:
         assert response.status_code == 200, response.get_data(as_text=True)
@@ -152,8 +151,8 @@ def test_onadata_expected_exports_are_what_our_csv_zip_holds(
             tried = []
             for candidate in candidates:
                 empty_the_server(app, session)
-                create_user(session, "analyst", web.PASSWORD, "analyst")
-                session.commit()
+                token = api_token(session, create_user(session, "analyst", web.PASSWORD,
+                                                       "analyst"))
                 load(as_served(xform, candidate.form_id, candidate.version))
                 phone = make_phone()
                 before = [s for s in as_a_phone_sends_them(pair.submissions)
@@ -161,7 +160,7 @@ def test_onadata_expected_exports_are_what_our_csv_zip_holds(
                 for s in [*before, candidate]:
                     assert phone.submit(s.xml).status == 201, s.name
                 root = (before or [candidate])[0].instance_id
-                files = our_zip(client, candidate.form_id)
+                files = our_zip(client, candidate.form_id, token)
                 wrong = always_zero(files)
                 for column, value in row.items():
                     place = cell_of(column, root, candidate.form_id, multiples, geopoints)
