@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import current_app, g, request, send_file, url_for
 
-from server import audit, db, problems
+from server import db, problems
 from server.api import allow, bp
 from server.api.data import MIMETYPES, prepare_from_request
 from server.api.data_schemas import EXPORT_SUFFIXES, ExportJobQuerySchema, ExportJobSchema
@@ -55,21 +55,9 @@ def export_job(job_id: int):
 def export_job_file(job_id: int):
     app = current_app._get_current_object()
     job = _job(job_id)
-    jobs.refuse_if_lost(app, job, g.user, via="api")  # the owner's rights now, as on the page
-    path = jobs.path_of(app, job)
-    if path is None:
-        raise Problem(problems.EXPORT_NOT_READY, job_id=job_id, state=job.state)
-    form = queries.form_by_id(db.session(), job.form_id)
-    writer = db.open_session(app, writing=True)
-    try:
-        audit.record(writer, "export.downloaded", user=g.user, form_id=job.form_id,
-                     format=job.format, job=job.id, rows=job.done, via="api")
-        writer.commit()
-    finally:
-        writer.close()
-    stamp = job.created_at.strftime("%Y%m%d-%H%M%S")
+    path, name = jobs.hand_over(app, job, g.user, via="api")  # the owner's rights now
     return send_file(path, mimetype=MIMETYPES[job.format], as_attachment=True, max_age=0,
-                     download_name=f"{form.xml_form_id}-{stamp}{FORMATS[job.format]}")
+                     download_name=name)
 
 
 def _job(job_id: int) -> ExportJob:

@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -166,6 +167,26 @@ def sweep(app: Flask, session) -> None:
                 (folder(app) / job.file_name).unlink(missing_ok=True)
             queries.update_job(session, job.id, state="expired", file_name=None)
     session.commit()
+
+
+def hand_over(app: Flask, job: ExportJob, owner: User, *, via: str,
+              state_label: Callable[[str], str] = str) -> tuple[Path, str]:
+    """A finished job's file for its owner (the page's or the API's): checked against the
+    owner's rights now, its download audited. Returns its path and the name to give it."""
+    refuse_if_lost(app, job, owner, via=via)
+    path = path_of(app, job)
+    if path is None:
+        raise Problem(problems.EXPORT_NOT_READY, job_id=job.id, state=state_label(job.state))
+    writer = db.open_session(app, writing=True)
+    try:
+        form = queries.form_by_id(writer, job.form_id)
+        audit.record(writer, "export.downloaded", user=owner, form_id=job.form_id,
+                     format=job.format, job=job.id, rows=job.done, via=via)
+        writer.commit()
+    finally:
+        writer.close()
+    stamp = job.created_at.strftime("%Y%m%d-%H%M%S")
+    return path, f"{form.xml_form_id}-{stamp}{FORMATS[job.format]}"
 
 
 def path_of(app: Flask, job: ExportJob) -> Path | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import current_app, g, jsonify, redirect, render_template, request, send_file, url_for
 
-from server import access, audit, db, i18n, problems
+from server import access, db, i18n, problems
 from server.exports import FORMATS, LANGUAGES, Options, jobs
 from server.exports import filters as filtering
 from server.i18n import gettext as _
@@ -79,21 +79,9 @@ def download_file(job_id: int):
             queries.job_of(db.session(), g.user, job_id) is None:
         raise Problem(problems.FORBIDDEN)  # as the other download routes answer them
     job = _job(job_id)
-    jobs.refuse_if_lost(app, job, g.user, via="page")
-    path = jobs.path_of(app, job)
-    if path is None:
-        raise Problem(problems.EXPORT_NOT_READY, job_id=job_id, state=_(job.state))
-    form = queries.form_by_id(db.session(), job.form_id)
-    writer = db.open_session(app, writing=True)
-    try:
-        audit.record(writer, "export.downloaded", user=g.user, form_id=job.form_id,
-                     format=job.format, job=job.id, rows=job.done, via="page")
-        writer.commit()
-    finally:
-        writer.close()
-    stamp = job.created_at.strftime("%Y%m%d-%H%M%S")
+    path, name = jobs.hand_over(app, job, g.user, via="page", state_label=_)
     return send_file(path, mimetype=MIMETYPES[job.format], as_attachment=True,
-                     download_name=f"{form.xml_form_id}-{stamp}{FORMATS[job.format]}")
+                     download_name=name)
 
 
 def _job(job_id: int):
