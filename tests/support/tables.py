@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from server import projection
 from server.queries import forms as form_queries
 from server.queries import projection as projection_queries
@@ -38,3 +40,9 @@ def sql_names(session, form_id: str) -> dict[str, str]:
     """Table key → SQL table name."""
     form = form_queries.get_form(session, form_id)
     return {key: table.name for key, table in projection.load(session, form).tables.items()}
+
+
+def count(session, model) -> int:
+    """How many rows of `model` the database holds now (what the last request committed)."""
+    session.rollback()
+    return session.scalar(sa.select(sa.func.count()).select_from(model))

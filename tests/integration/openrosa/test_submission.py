@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from server.models import AppUser, Submission, SubmissionAttachment, SubmissionDef
 from tests.support.instances import new_id
 from tests.support.meeting import FORM_ID, meeting, meeting_form
+from tests.support.tables import count
 
 PHOTO = b"\xff\xd8\xff\xe0" + b"photo-bytes" * 100
 PHOTO_2 = b"\xff\xd8\xff\xe0" + b"second-photo" * 100
@@ -16,11 +17,6 @@ PHOTO_2 = b"\xff\xd8\xff\xe0" + b"second-photo" * 100
 @pytest.fixture
 def form(load):
     return load(meeting_form())
-
-
-def count(session, model) -> int:
-    session.rollback()
-    return session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
 def test_the_preflight_says_204_and_the_largest_body_accepted(phone, app):

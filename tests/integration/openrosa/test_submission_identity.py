@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from server.models import Submission, SubmissionDef
 from tests.support.instances import instance, new_id
 from tests.support.meeting import FORM_ID, meeting, meeting_form
-from tests.support.tables import rows
+from tests.support.tables import count, rows
 from tests.support.xlsforms import xlsform
 
 NOT_THIS_VERSION = b"has no version"  # the message of 404.5
@@ -51,11 +51,6 @@ def one_answer(version_attribute: str = 'orx:version="1"', instance_id: str | No
 @pytest.fixture
 def form(load):
     return load(meeting_form())
-
-
-def count(session, model) -> int:
-    session.rollback()
-    return session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
 # -- the version ----------------------------------------------------------------------------------
