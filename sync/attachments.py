@@ -13,10 +13,12 @@ _ENCRYPTED = ("/media/file", "/encryptedXmlFile")
 # ODK Collect names the files it sends after the moment they were made (`1764662400000.jpg`),
 # never with any of these: a path separator or `..` (a path out of a folder), a control or
 # bidirectional-override character (a name that reads as another), or what Windows refuses in
-# a file name. The first match says which.
-_UNSAFE = re.compile(r'(?P<separator>[/\\])|(?P<dots>\.\.)'
-                     r'|(?P<control>[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069])'
-                     r'|(?P<windows>["<>:|?*])')
+# a file name. The first match says which. The last two are sets of a regular expression, which
+# the CSV zip's names use too (server.exports.csv_zip).
+CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+WINDOWS_REFUSES = r'"<>:|?*'
+_UNSAFE = re.compile(rf'(?P<separator>[/\\])|(?P<dots>\.\.)'
+                     rf'|(?P<control>[{CONTROL_CHARACTERS}])|(?P<windows>[{WINDOWS_REFUSES}])')
 _UNSAFE_REASONS = {"separator": "a path separator (/ or \\)", "dots": "'..'",
                    "control": "a control character", "windows": 'one of " < > : | ? *'}
 _PATHS: dict[int, tuple[FormStructure, frozenset[str], frozenset[str]]] = {}

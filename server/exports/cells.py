@@ -11,6 +11,7 @@ neutralised; JSON keeps every text as it is (after cleaning).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -209,7 +210,7 @@ def headers(table: Table, options: Choices) -> list[str]:
     """The table's headings, never two alike: labels often repeat ("Please specify" after each
     "Other"), so a repeated one is told apart by its column's name."""
     texts = [header(c, options) for c in table.columns]
-    repeated = {t for t in texts if texts.count(t) > 1}
+    repeated = {t for t, n in Counter(texts).items() if n > 1}
     texts = [f"{t} ({neutralise(c.header)})" if t in repeated else t
              for t, c in zip(texts, table.columns, strict=True)]
     taken: set[str] = set()

@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 from server.exports import Prepared, Progress, codebook
 from server.exports.cells import headers, row_maker
 from server.queries import exports as queries
+from sync.attachments import CONTROL_CHARACTERS, WINDOWS_REFUSES
 
 # Deflate level 6 (zlib's default): a quarter smaller than level 1 for about 1 s more CPU
 # per 100 MB of text (measured in bench/export.py): downloads go over poor networks.
 COMPRESSION = {"compression": zipfile.ZIP_DEFLATED, "compresslevel": 6}
-# What Windows refuses in a file name (and control or direction-override characters): replaced
-_NOT_IN_NAMES = re.compile(r'[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"<>:|?*]')
+# What Windows refuses in a file name, and control or direction-override characters: replaced
+_NOT_IN_NAMES = re.compile(f"[{CONTROL_CHARACTERS}{WINDOWS_REFUSES}]")
 _RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
                       | {f"{device}{n}" for device in ("COM", "LPT") for n in "0123456789¹²³"})
 
