@@ -138,16 +138,20 @@ def _treatment(column: Column, reveal: bool) -> str:
     return "withheld" if column.withheld else "pseudonym"
 
 
+# What the cleaning column says of an identifying field, by its treatment for this reader.
+HIDDEN_NOTES = {
+    "coarsened": "identifying place: the point the form gives the submission's district; empty "
+                 "when the district has none",
+    "withheld": "identifying: left empty for readers without the personal-data permission",
+    "pseudonym": "identifying: replaced by a keyed pseudonym P-…, the same for the same value in "
+                 "every export",
+}
+
+
 def _cleaning(column: Column, prepared: Prepared) -> str:
     notes = []
-    if column.personal and not prepared.choices.reveal_personal and column.coarse is not None:
-        notes.append("identifying place: the point the form gives the submission's district; "
-                     "empty when the district has none")
-    elif column.personal and not prepared.choices.reveal_personal and column.withheld:
-        notes.append("identifying: left empty for readers without the personal-data permission")
-    elif column.personal and not prepared.choices.reveal_personal:
-        notes.append("identifying: replaced by a keyed pseudonym P-…, the same for the same "
-                     "value in every export")
+    if column.personal and not prepared.choices.reveal_personal:
+        notes.append(HIDDEN_NOTES[_treatment(column, reveal=False)])
     elif column.choice is not None:
         notes.append("1 when chosen, 0 when not, empty when unanswered; a column for each value "
                      "chosen in the exported submissions")
