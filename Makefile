@@ -58,4 +58,4 @@ clean:
 	rm -rf $(VENV) build *.egg-info
 
 docs: install
-	$(BIN)/python -m server.readme
+	$(BIN)/python -m server.surfaces.cli.readme

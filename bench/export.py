@@ -45,18 +45,20 @@ def load(data_dir: Path, database_url: str | None, submissions: int, seed: int) 
     """Programme forms, an analyst, and `submissions` meetings; returns repeat rows written."""
     import sqlalchemy as sa
 
-    from server import create_app, db, migrate, projection
-    from server.accounts import create_app_user, create_user
-    from server.form_loading import load_form
-    from server.models import Submission
-    from server.programme import PROGRAMME_FORMS
-    from server.queries import forms as form_queries
+    from server import database
+    from server.app import create_app
+    from server.database import migrate, projection
+    from server.database.models import Submission
+    from server.database.queries import forms as form_queries
+    from server.services.accounts import create_app_user, create_user
+    from server.services.form_loading import load_form
+    from server.services.programme import PROGRAMME_FORMS
 
     app = create_app(config(data_dir, database_url))
     migrate.upgrade(app.extensions["engine"])
     rng = random.Random(seed)
     with app.app_context():
-        session = db.open_session(app, writing=True)
+        session = database.open_session(app, writing=True)
         for form in PROGRAMME_FORMS:
             load_form(session, app.extensions["blobs"], form.source.read_bytes(),
                       {m.name: m.read_bytes() for m in form.media}, validate=False)
@@ -167,13 +169,14 @@ def _cpu() -> float:
 
 
 def _export(data_dir: str, database_url: str | None, fmt: str, out: str, result) -> None:
-    from server import create_app, db
-    from server.exports import Options, prepare, write
-    from server.queries import accounts, forms
+    from server import database
+    from server.app import create_app
+    from server.database.queries import accounts, forms
+    from server.services.exports import Options, prepare, write
 
     app = create_app(config(Path(data_dir), database_url))
     with app.app_context():
-        session = db.open_session(app, writing=False)
+        session = database.open_session(app, writing=False)
         user = accounts.user_by_username(session, "analyst")
         form = forms.get_form(session, FORM_ID)
         started, cpu = time.perf_counter(), _cpu()
@@ -190,14 +193,15 @@ def _walk(data_dir: str, database_url: str | None, limit: int, basic: bool, resu
     password of Basic (as Excel and Power BI send it; the API takes no password)."""
     import base64
 
-    from server import create_app, db
-    from server.api import tokens
-    from server.queries import accounts
+    from server import database
+    from server.app import create_app
+    from server.database.queries import accounts
+    from server.surfaces.api import tokens
 
     app = create_app(config(Path(data_dir), database_url))
     client = app.test_client()
     with app.app_context():
-        session = db.open_session(app, writing=True)
+        session = database.open_session(app, writing=True)
         user = accounts.user_by_username(session, "analyst")
         _token, secret = tokens.create(session, user, f"bench {os.getpid()} {time.time()}")
         session.commit()

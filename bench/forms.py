@@ -38,9 +38,9 @@ import requests  # noqa: E402  (after the sys.path fix above)
 from lxml import etree  # noqa: E402  (after the sys.path fix above)
 
 from forms import compile_form  # noqa: E402  (after the sys.path fix above)
-from server.programme import PROGRAMME_FORMS  # noqa: E402  (after the sys.path fix above)
+from server.services.programme import PROGRAMME_FORMS  # noqa: E402  (after the sys.path fix above)
 
-MUNTADA = [sys.executable, "-c", "from server.cli import main; main()"]
+MUNTADA = [sys.executable, "-c", "from server.surfaces.cli import main; main()"]
 COLLECT_HEADERS = {
     "X-OpenRosa-Version": "1.0",
     "User-Agent": "org.odk.collect.android/v2025.2.3 (muntada bench)",

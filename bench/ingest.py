@@ -60,7 +60,7 @@ from bench.forms import (  # noqa: E402
     _percentile,
     server_environment,
 )
-from server.settings import SETTINGS  # noqa: E402
+from server.kernel.settings import SETTINGS  # noqa: E402
 
 XF = "{http://www.w3.org/2002/xforms}"
 BAGHDAD = timezone(timedelta(hours=3))

@@ -39,12 +39,14 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
 
 import sqlalchemy as sa  # noqa: E402
 
-from server import create_app, db, migrate, projection  # noqa: E402
-from server.accounts import create_user  # noqa: E402
-from server.form_loading import load_form  # noqa: E402
-from server.models import Submission  # noqa: E402
-from server.programme import PROGRAMME_FORMS  # noqa: E402
-from server.queries import forms as form_queries  # noqa: E402
+from server import database  # noqa: E402
+from server.app import create_app  # noqa: E402
+from server.database import migrate, projection  # noqa: E402
+from server.database.models import Submission  # noqa: E402
+from server.database.queries import forms as form_queries  # noqa: E402
+from server.services.accounts import create_user  # noqa: E402
+from server.services.form_loading import load_form  # noqa: E402
+from server.services.programme import PROGRAMME_FORMS  # noqa: E402
 from tests.support.web import PASSWORD, Browser  # noqa: E402
 
 STATES = (("received", 50), ("approved", 30), ("hasIssues", 10), ("rejected", 5),
@@ -62,7 +64,7 @@ def forums() -> list[dict[str, str]]:
 
 def fill(app, rows: int) -> None:
     with app.app_context():
-        session = db.open_session(app, writing=True)
+        session = database.open_session(app, writing=True)
         for form in PROGRAMME_FORMS:
             load_form(session, app.extensions["blobs"], form.source.read_bytes(),
                       {m.name: m.read_bytes() for m in form.media}, validate=False)
@@ -112,7 +114,7 @@ def fill(app, rows: int) -> None:
             .order_by(root.c._submitted_at.desc(), root.c._submission_id.desc())
             .offset(int(rows * 0.9)).limit(1)).first()
         session.close()
-    from server.pages.review_list import _cursor_text
+    from server.surfaces.pages.review_list import _cursor_text
 
     app.config["BENCH_DEEP"] = _cursor_text(*deep)
 

@@ -14,7 +14,7 @@ _ENCRYPTED = ("/media/file", "/encryptedXmlFile")
 # never with any of these: a path separator or `..` (a path out of a folder), a control or
 # bidirectional-override character (a name that reads as another), or what Windows refuses in
 # a file name. The first match says which. The last two are sets of a regular expression, which
-# the CSV zip's names use too (server.exports.csv_zip).
+# the CSV zip's names use too (server.services.exports.csv_zip).
 CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
 WINDOWS_REFUSES = r'"<>:|?*'
 _UNSAFE = re.compile(rf'(?P<separator>[/\\])|(?P<dots>\.\.)'

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import make_url, text
 
-from server import create_app, db, migrate
-from server.accounts import create_app_user, create_user
-from server.api import tokens
-from server.db import make_engine
-from server.form_loading import load_form
-from server.models import Base
+from server.app import create_app
+from server.database import make_engine, migrate, open_session
+from server.database.models import Base
+from server.services.accounts import create_app_user, create_user
+from server.services.form_loading import load_form
+from server.surfaces.api import tokens
 from tests.support import web
 from tests.support.compiled import compile_once
 from tests.support.phone import Phone, flask_transport
@@ -36,7 +36,7 @@ def pytest_generate_tests(metafunc):
 def forms_compiled_once():
     """Loading a form compiles it once per session whatever the test (tests/support/compiled)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("server.form_loading.compile_form", compile_once)
+        patch.setattr("server.services.form_loading.compile_form", compile_once)
         yield
 
 
@@ -119,7 +119,7 @@ def session(app):
     wrote (a SQLite read transaction sees the database as it was when it began)."""
     # No app context is held open: requests would share it (and its `g`, where the signed-in
     # user is cached) instead of getting one each, as they do in production.
-    test_session = db.open_session(app, writing=False)
+    test_session = open_session(app, writing=False)
     yield test_session
     test_session.close()
 
@@ -139,7 +139,7 @@ def load(app, session):
 @pytest.fixture
 def programme(load):
     """The programme's three forms and their media, loaded."""
-    from server.programme import PROGRAMME_FORMS
+    from server.services.programme import PROGRAMME_FORMS
 
     return {form.form_id: load(form.source.read_bytes(),
                                {m.name: m.read_bytes() for m in form.media})

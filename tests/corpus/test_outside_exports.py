@@ -24,7 +24,7 @@ import re
 import zipfile
 
 from forms import compile_form, read_structure
-from server.accounts import create_user
+from server.services.accounts import create_user
 from tests.conftest import api_token
 from tests.corpus.test_outside_submissions import (
     as_a_phone_sends_them,

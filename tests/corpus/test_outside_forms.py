@@ -35,7 +35,7 @@ from forms import (
     detect_file_type,
     read_structure,
 )
-from server.problems import FORM_INVALID, FORM_VERSION_CONFLICT, Problem
+from server.kernel.problems import FORM_INVALID, FORM_VERSION_CONFLICT, Problem
 from tests.support.compiled import compile_once
 
 CANDIDATE_SUFFIXES = (".xlsx", ".xls", ".xlsm", ".csv", ".md", ".xml")

@@ -52,10 +52,10 @@ from lxml import etree
 
 from forms import FormStructure, compile_form, read_structure
 from forms.xml import JR_NS, XFORMS_NS, XHTML_NS, parse_xml
-from server import problems
-from server.models import Base, Submission, SubmissionDef, ValueIssueRecord
-from server.problems import CATALOGUE, Problem, ProblemType
-from server.queries import forms as form_queries
+from server.database.models import Base, Submission, SubmissionDef, ValueIssueRecord
+from server.database.queries import forms as form_queries
+from server.kernel import problems
+from server.kernel.problems import CATALOGUE, Problem, ProblemType
 from sync.values import ValueProblem, parse
 from tests.support.tables import rows, sql_names
 
@@ -441,7 +441,7 @@ def expect(structure: FormStructure, root, key: str, encrypted: bool) -> Expecte
 def same_value(kind: str, expected: Any, actual: Any, dialect: str) -> bool:
     if expected is None or actual is None:
         return expected is None and actual is None
-    if kind == "decimal":  # a double on both databases (see server/projection): the nearest
+    if kind == "decimal":  # a double on both databases (see server/database/projection): the nearest
         return type(actual) is float and actual == float(expected)
     if kind == "datetime" and isinstance(actual, datetime) and actual.tzinfo is None:
         actual = actual.replace(tzinfo=UTC)  # SQLite keeps the UTC wall clock

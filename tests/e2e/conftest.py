@@ -22,7 +22,7 @@ import requests
 
 REPO = Path(__file__).resolve().parents[2]
 # `python -c` rather than the console script, so it runs in any venv that has the dependencies.
-MUNTADA = [sys.executable, "-c", "from server.cli import main; main()"]
+MUNTADA = [sys.executable, "-c", "from server.surfaces.cli import main; main()"]
 CLI_TIMEOUT = 60
 START_TIMEOUT = 20
 STOP_TIMEOUT = 10

@@ -10,7 +10,7 @@ import requests
 from lxml import etree
 from requests.auth import HTTPDigestAuth
 
-from server.programme import PROGRAMME_FORMS
+from server.services.programme import PROGRAMME_FORMS
 from tests.e2e.conftest import REPO
 from tests.support.phone import Phone, http_transport
 

@@ -6,7 +6,7 @@ cut would):
 - while the body of a submission with two photos is still arriving: the phone has had no answer,
   and its retry must be stored whole, once;
 - after the submission's transaction has committed and before the 201 leaves (a `sitecustomize`
-  in tests/e2e/crash_shim, active only in that server, kills it as `server.ingest.receive`
+  in tests/e2e/crash_shim, active only in that server, kills it as `server.services.receiving.receive`
   returns): the phone saw the connection drop, and its identical retry must be recognised as the
   same submission.
 The database is read directly (sqlite3 or psycopg), the stored files on disk. Two more tests:
@@ -53,7 +53,7 @@ NEW_MESSAGE = "Full submission upload was successful!"
 RETRY_MESSAGE = "This submission was already received; any new files were added."
 CONSUME_TIMEOUT = 10
 OTHER_PHONE_TIMEOUT = 5  # a small submission takes well under a second
-THREADS_PER_WORKER = 4  # server.wsgi_server.run
+THREADS_PER_WORKER = 4  # server.app.wsgi_server.run
 
 
 @dataclass

@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from server.accounts import create_user
+from server.services.accounts import create_user
 from tests.conftest import api_token
 from tests.support import web
 from tests.support.instances import instance, new_id
@@ -142,9 +142,9 @@ def review(app, session):
     """review(key, state): a supervisor's decision, as the review workspace records it."""
     import sqlalchemy as sa
 
-    from server import projection
-    from server.models import Submission
-    from server.queries import forms as form_queries
+    from server.database import projection
+    from server.database.models import Submission
+    from server.database.queries import forms as form_queries
 
     def _review(key: str, state: str) -> None:
         session.rollback()

@@ -11,8 +11,8 @@ import zipfile
 
 from openpyxl import load_workbook
 
-from server.exports import layout
-from server.exports.layout import Table
+from server.services.exports import layout
+from server.services.exports.layout import Table
 from tests.support.instances import instance, new_id
 from tests.support.xlsforms import xlsform
 

@@ -10,7 +10,7 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
-from server.exports.cleaning import (
+from server.services.exports.cleaning import (
     CUT_MARK,
     Pseudonyms,
     clean_text,

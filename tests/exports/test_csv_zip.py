@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from server.exports.csv_zip import media_name
+from server.services.exports.csv_zip import media_name
 from tests.exports.conftest import FORM_ID, report, report_form
 from tests.support.instances import new_id
 

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from openapi_spec_validator import validate
 
-from server.cli import main
-from server.models import AuditEvent
+from server.database.models import AuditEvent
+from server.surfaces.cli import main
 from tests.exports.conftest import FORM_ID, Analyst
 
 DATA = f"/api/v1/forms/{FORM_ID}/submissions"
@@ -126,9 +126,9 @@ def test_an_incremental_pull_returns_only_what_changed_since_the_last(
 
 
 def _age(session, minutes: int) -> None:
-    from server import projection
-    from server.models import Submission
-    from server.queries import forms as form_queries
+    from server.database import projection
+    from server.database.models import Submission
+    from server.database.queries import forms as form_queries
 
     session.rollback()
     root = projection.load(session, form_queries.get_form(session, FORM_ID)).root

@@ -10,8 +10,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from server.exports import jobs
-from server.models import AuditEvent, ExportJob, utcnow
+from server.database.models import AuditEvent, ExportJob, utcnow
+from server.services.exports import jobs
 from tests.exports.conftest import FORM_ID
 
 

@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 from werkzeug.serving import make_server
 
-from server.accounts import create_user
-from server.api import tokens
-from server.exports import jobs
-from server.models import AuditEvent, ExportJob, User
+from server.database.models import AuditEvent, ExportJob, User
+from server.services.accounts import create_user
+from server.services.exports import jobs
+from server.surfaces.api import tokens
 from tests.exports.conftest import FORM_ID, Analyst
 from tests.support import web
 

@@ -9,9 +9,9 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from server.accounts import set_scopes
-from server.exports import jobs
-from server.models import AuditEvent, ExportJob, User, utcnow
+from server.database.models import AuditEvent, ExportJob, User, utcnow
+from server.services.accounts import set_scopes
+from server.services.exports import jobs
 from tests.exports.conftest import FORM_ID
 from tests.exports.test_downloads_page import ask
 from tests.support.instances import instance
@@ -168,7 +168,7 @@ def test_a_file_written_before_rights_were_recorded_needs_every_right(app, form,
 
 def test_the_api_refuses_an_export_whose_owner_lost_a_right_while_it_was_written(
         app, form, send, make_analyst, session, monkeypatch):
-    from server.api import data
+    from server.surfaces.api import data
 
     send(person_name="Ali Hassan")
     analyst = make_analyst("rana", personal_data=True)

@@ -8,10 +8,10 @@ import io
 
 from openpyxl import load_workbook
 
-from server import db
-from server.exports import Options, prepare, workbook
-from server.exports.cleaning import CUT_MARK
-from server.queries import forms as form_queries
+from server import database
+from server.database.queries import forms as form_queries
+from server.services.exports import Options, prepare, workbook
+from server.services.exports.cleaning import CUT_MARK
 from tests.exports.conftest import FORM_ID
 
 
@@ -82,7 +82,7 @@ def test_a_table_longer_than_a_sheet_continues_and_long_cells_are_cut(
     user = make_user("long-reader", "analyst")
 
     with app.app_context():
-        session = db.session()
+        session = database.session()
         prepared = prepare(session, form_queries.get_form(session, FORM_ID), user,
                            Options(format="xlsx"), secret_key="k",
                            blobs=app.extensions["blobs"])

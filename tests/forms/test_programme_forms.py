@@ -687,7 +687,7 @@ def test_every_district_has_a_point_in_iraq_to_coarsen_incident_locations_to(for
 
     # the outline of Iraq the pages' maps draw
     outline = json.loads(
-        (XLSFORMS_DIR.parents[1] / "server/static/vendor/iraq.geojson").read_text()
+        (XLSFORMS_DIR.parents[1] / "server/surfaces/pages/static/vendor/iraq.geojson").read_text()
     )
     polygons = outline["geometry"]["coordinates"]
     districts = form.choices("district")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from server import collect_settings
-from server.cli import main
+from server.services import collect_settings
+from server.surfaces.cli import main
 from tests.support.xlsforms import form_with_media, simple_form
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from server.db import make_engine
-from server.models import Submission
+from server.database import make_engine
+from server.database.models import Submission
 from tests.support.meeting import meeting, meeting_form
 
 DATABASES = ["postgresql"]  # SQLite has no server to restart

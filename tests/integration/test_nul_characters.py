@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from server.accounts import create_app_user
+from server.services.accounts import create_app_user
 
 BAD = "a\x00b"
 # a path value as written in the URL: `<int:job_id>` gets 1, any other one x; a NUL is %00

@@ -15,15 +15,15 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from click.testing import CliRunner
 
-from server.cli import main
-from server.models import ValueIssueRecord
+from server.database.models import ValueIssueRecord
+from server.surfaces.cli import main
 from tests.support.instances import instance, new_id
 from tests.support.tables import rows, sql_names
 from tests.support.xlsforms import xlsform
 
 FORM_ID = "scores"
-MIGRATION = importlib.import_module("server.migrations.versions.0004_decimals_as_reals")
-TIMES_MIGRATION = importlib.import_module("server.migrations.versions.0005_times_with_offsets")
+MIGRATION = importlib.import_module("server.database.migrations.versions.0004_decimals_as_reals")
+TIMES_MIGRATION = importlib.import_module("server.database.migrations.versions.0005_times_with_offsets")
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import re
 import zxingcpp
 from PIL import Image
 
-from server import collect_settings
+from server.services import collect_settings
 
 
 def test_the_page_shows_the_qr_code_that_sets_up_collect(browser_for, make_phone):

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from server.cli import main
-from server.models import SubmissionDef, ValueIssueRecord
+from server.database.models import SubmissionDef, ValueIssueRecord
+from server.surfaces.cli import main
 from tests.support.instances import instance, new_id
 from tests.support.meeting import FORM_ID, meeting, meeting_form
 from tests.support.tables import rows, sql_names
@@ -159,7 +159,7 @@ def test_a_normalising_failure_keeps_the_record_and_renormalise_recovers(
     def broken(*_args, **_kwargs):
         raise RuntimeError("disk full while writing rows")
 
-    monkeypatch.setattr("server.projection.write", broken)
+    monkeypatch.setattr("server.database.projection.write", broken)
     assert phone.submit(meeting()).status == 201
     session.rollback()
     definition = session.scalar(sa.select(SubmissionDef))

@@ -6,7 +6,7 @@ import re
 
 import sqlalchemy as sa
 
-from server.models import AuditEvent, User
+from server.database.models import AuditEvent, User
 from tests.support.web import Browser
 
 

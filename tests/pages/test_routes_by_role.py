@@ -11,8 +11,8 @@ import base64
 import pytest
 import sqlalchemy as sa
 
-from server.accounts import create_app_user, create_user
-from server.models import AppUser, ExportJob
+from server.database.models import AppUser, ExportJob
+from server.services.accounts import create_app_user, create_user
 from tests.conftest import api_token
 from tests.support.instances import new_id
 from tests.support.programme_meetings import forum_meeting, jpeg

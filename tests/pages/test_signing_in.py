@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from server.models import AuditEvent, LoginThrottle
+from server.database.models import AuditEvent, LoginThrottle
 from tests.support.web import PASSWORD, Browser
 
 

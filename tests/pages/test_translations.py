@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import extract_from_dir
 
-from server import i18n
+from server.kernel import i18n
 
-SERVER = Path(i18n.__file__).parent
-METHODS = [("templates/**.html", "jinja2"), ("**.py", "python")]
+SERVER = Path(i18n.__file__).parents[1]  # server/, the pages and everything they call
+METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 # Words that are the same in every language (names of formats); nothing else may be left English.
 SAME_IN_EVERY_LANGUAGE = frozenset({"GeoJSON", "CSV"})
 ARABIC_SCRIPT = re.compile(r"[\u0600-\u06FF]")

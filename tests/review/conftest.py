@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from server.models import Submission
+from server.database.models import Submission
 from tests.support.instances import new_id
 from tests.support.programme_meetings import FORM, forum_meeting, jpeg  # noqa: F401
 
@@ -31,8 +31,8 @@ def send(programme, phone):
 def backdate(session):
     """backdate(instance_id, days): as if it had been submitted `days` earlier."""
     def _backdate(instance_id: str, days: float = 0, *, deleted_days: float | None = None):
-        from server import projection
-        from server.queries import forms as form_queries
+        from server.database import projection
+        from server.database.queries import forms as form_queries
 
         form = form_queries.get_form(session, FORM)
         root = projection.load(session, form).root

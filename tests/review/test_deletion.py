@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from server.cli import main
-from server.models import AuditEvent, Blob, ReviewComment, Submission, SubmissionAttachment
+from server.database.models import AuditEvent, Blob, ReviewComment, Submission, SubmissionAttachment
+from server.surfaces.cli import main
 from tests.review.conftest import LIST, forum_meeting, jpeg, listed
 from tests.support.instances import new_id
 
@@ -111,8 +111,8 @@ def test_the_purge_command(purgeable, database, tmp_path, monkeypatch, session, 
 def test_the_days_left_to_restore_count_up_to_the_last():
     from datetime import timedelta
 
-    from server.deletion import days_left
-    from server.models import Submission, utcnow
+    from server.database.models import Submission, utcnow
+    from server.services.deletion import days_left
 
     now = utcnow()
     for deleted_ago, left in ((timedelta(0), 30), (timedelta(days=29, hours=12), 1),

@@ -7,7 +7,7 @@ import re
 
 import sqlalchemy as sa
 
-from server.models import AuditEvent
+from server.database.models import AuditEvent
 from tests.review.conftest import LIST, forum_meeting
 from tests.support.instances import new_id
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from server.i18n import LOCAL_TIME
-from server.models import Submission
+from server.database.models import Submission
+from server.kernel.i18n import LOCAL_TIME
 from tests.review.conftest import LIST, counts, listed
 
 
@@ -45,8 +45,8 @@ def test_dates_are_baghdad_days(send, browser_for, session):
     late = send()
     moment = datetime(2026, 11, 20, 22, 30, tzinfo=UTC)
     submission = session.scalar(sa.select(Submission).where(Submission.instance_id == late))
-    from server import projection
-    from server.queries import forms as form_queries
+    from server.database import projection
+    from server.database.queries import forms as form_queries
 
     root = projection.load(session, form_queries.get_form(session, "forum_meeting")).root
     session.execute(sa.update(root).values(_submitted_at=moment))
@@ -85,7 +85,7 @@ def test_newest_first_by_default_and_oldest_on_request(send, browser_for, backda
 
 def test_keyset_pages_have_no_duplicates_and_no_gaps(send, browser_for, backdate,
                                                       monkeypatch):
-    from server.pages import review_list
+    from server.surfaces.pages import review_list
 
     monkeypatch.setattr(review_list, "PAGE", 4)
     ids = [send() for _ in range(11)]

@@ -7,9 +7,9 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from server import projection
-from server.models import AuditEvent, ReviewComment, Submission
-from server.queries import forms as form_queries
+from server.database import projection
+from server.database.models import AuditEvent, ReviewComment, Submission
+from server.database.queries import forms as form_queries
 from tests.review.conftest import LIST, counts
 
 

@@ -10,7 +10,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from server.models import AuditEvent, ReviewComment
+from server.database.models import AuditEvent, ReviewComment
 from tests.review.conftest import LIST, counts, forum_meeting
 from tests.review.test_review_actions import state_of
 from tests.support.instances import new_id

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from server.models import AuditEvent
+from server.database.models import AuditEvent
 from tests.review.conftest import LIST, jpeg
 
 

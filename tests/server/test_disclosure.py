@@ -1,6 +1,6 @@
 """Small-count suppression of figures about sensitive cases."""
 
-from server.disclosure import SUPPRESSED, suppress_small_counts, unsuppressed
+from server.services.disclosure import SUPPRESSED, suppress_small_counts, unsuppressed
 
 
 def test_counts_from_one_to_four_are_shown_as_under_five():

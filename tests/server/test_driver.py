@@ -1,4 +1,4 @@
-"""The submission path's statements straight on SQLite's driver (server.queries.driver) store and
+"""The submission path's statements straight on SQLite's driver (server.database.sqlite.driver) store and
 read values exactly as SQLAlchemy does, and fail as SQLAlchemy would."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from server.db import make_engine
-from server.queries.driver import Lane, Reader
-from server.sqlite_writers import WriterQueue
+from server.database import make_engine
+from server.database.sqlite.driver import Lane, Reader
+from server.database.sqlite.writers import WriterQueue
 
 metadata = sa.MetaData()
 answers = sa.Table(

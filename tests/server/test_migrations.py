@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server import migrate
+from server.database import migrate
 
 
 def test_the_migrated_database_matches_the_models(app):

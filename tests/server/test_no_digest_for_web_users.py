@@ -12,9 +12,8 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import make_url, text
 
-from server import migrate
-from server.accounts import create_app_user, create_user, digest_ha1, set_password
-from server.db import make_engine
+from server.database import make_engine, migrate
+from server.services.accounts import create_app_user, create_user, digest_ha1, set_password
 
 WEB_PASSWORD = "a web user's password"
 PHONE_PASSWORD = "an officer's password"

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from server import create_app, migrate, thumbnails
-from server.accounts import create_user
-from server.db import open_session
-from server.exports import Options, jobs
-from server.form_loading import load_form
-from server.models import ExportJob
+from server.app import create_app
+from server.database import migrate, open_session
+from server.database.models import ExportJob
+from server.services import thumbnails
+from server.services.accounts import create_user
+from server.services.exports import Options, jobs
+from server.services.form_loading import load_form
 from tests.support.programme_meetings import jpeg
 from tests.support.xlsforms import xlsform
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from server import problems
+from server.kernel import problems
 
 
 def test_codes_are_unique_and_start_with_their_http_status():

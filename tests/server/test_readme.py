@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server import readme
+from server.surfaces.cli import readme
 
 
 def test_the_readme_is_current():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server import settings
+from server.kernel import settings
 
 
 def test_every_setting_has_the_prefix_a_default_and_help():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from server import projection
-from server.queries import forms as form_queries
-from server.queries import projection as projection_queries
+from server.database import projection
+from server.database.queries import forms as form_queries
+from server.database.queries import projection as projection_queries
 
 
 def rows(session, form_id: str, key: str = "") -> list[dict]:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from babel.messages.pofile import read_po
 
 ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
-TRANSLATIONS = Path(__file__).parents[3] / "server" / "translations"
+TRANSLATIONS = Path(__file__).parents[3] / "server" / "kernel" / "translations"
 
 
 def goto(page, site, path: str, *, status: int = 200):
@@ -200,7 +200,7 @@ def misaligned_text(page, selector: str) -> list[str]:
     }""")
 
 
-MAP_OUTLINE_COLOUR, MAP_POINT_COLOUR = "#0b6e4f", "#a4262c"  # server/static/review.js
+MAP_OUTLINE_COLOUR, MAP_POINT_COLOUR = "#0b6e4f", "#a4262c"  # server/surfaces/pages/static/review.js
 
 
 def wait_for_map(page) -> None:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from server.i18n import LOCAL_TIME
+from server.kernel.i18n import LOCAL_TIME
 from tests.e2e.browser.browsing import (
     MAP_OUTLINE_COLOUR,
     MAP_POINT_COLOUR,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.models import REVIEW_STATES
+from server.database.models import REVIEW_STATES
 from tests.e2e.browser.browsing import (
     goto,
     nav_link,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.answers import MASK
+from server.services.answers import MASK
 from tests.e2e.browser.browsing import (
     ARABIC_DIGITS,
     answer,

@@ -3,7 +3,7 @@ before its 201 is written.
 
 Python imports `sitecustomize` at start-up from any folder on PYTHONPATH; the test puts this folder
 there only for the server it means to crash, and this module does nothing at all unless
-MUNTADA_TEST_CRASH_AFTER_COMMIT=1. Then, when `server.ingest` is imported, its `receive` (which
+MUNTADA_TEST_CRASH_AFTER_COMMIT=1. Then, when `server.services.receiving` is imported, its `receive` (which
 returns only once the COMMIT holding the submission has returned) is wrapped: the first time it
 returns, the whole server (gunicorn master and workers, the process group `muntada serve` was
 started in) is killed with SIGKILL, as a power cut would, before the view builds the response.
@@ -21,7 +21,7 @@ if os.environ.get("MUNTADA_TEST_CRASH_AFTER_COMMIT") == "1":
     import signal
     import sys
 
-    _TARGET = "server.ingest"
+    _TARGET = "server.services.receiving"
 
     def _die() -> None:
         # The whole group only when it is the server's own session (the test starts

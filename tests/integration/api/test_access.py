@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.accounts import create_user
+from server.services.accounts import create_user
 from tests.conftest import ADMIN_PASSWORD, ApiClient, api_token
 from tests.integration.openrosa.test_authentication import basic_header, digest_header
 

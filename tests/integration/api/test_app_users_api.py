@@ -7,7 +7,7 @@ import io
 import zxingcpp
 from PIL import Image
 
-from server import collect_settings
+from server.services import collect_settings
 from tests.support.phone import Phone, flask_transport
 from tests.support.xlsforms import simple_form
 

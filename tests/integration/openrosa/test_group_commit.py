@@ -1,4 +1,4 @@
-"""On SQLite the new submissions of one worker's threads share a COMMIT (see server.group_commit),
+"""On SQLite the new submissions of one worker's threads share a COMMIT (see server.database.sqlite.group_commit),
 and none is acknowledged before that COMMIT, nor lost when another of its batch fails."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from server.models import Submission
+from server.database.models import Submission
 from tests.support.meeting import meeting, meeting_form
 from tests.support.phone import Phone, flask_transport
 

@@ -28,8 +28,9 @@ import sqlalchemy as sa
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from server import create_app, settings
-from server.models import Blob, Submission, SubmissionAttachment, SubmissionDef
+from server.app import create_app
+from server.database.models import Blob, Submission, SubmissionAttachment, SubmissionDef
+from server.kernel import settings
 from tests.support.instances import instance, new_id
 from tests.support.meeting import FORM_ID, meeting, meeting_form
 from tests.support.phone import COLLECT_HEADERS, XML_PART, Reply

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from server.models import AppUser, Submission, SubmissionAttachment, SubmissionDef
+from server.database.models import AppUser, Submission, SubmissionAttachment, SubmissionDef
 from tests.support.instances import new_id
 from tests.support.meeting import FORM_ID, meeting, meeting_form
 from tests.support.tables import count
@@ -147,7 +147,7 @@ def test_the_form_is_identified_by_its_id_not_its_root_element(form, phone, sess
 
 
 def test_resending_a_deleted_submission_is_refused(form, phone, session):
-    from server.queries.submissions import mark_deleted
+    from server.database.queries.submissions import mark_deleted
 
     xml = meeting()
     phone.submit(xml)

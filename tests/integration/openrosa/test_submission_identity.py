@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from server.models import Submission, SubmissionDef
+from server.database.models import Submission, SubmissionDef
 from tests.support.instances import instance, new_id
 from tests.support.meeting import FORM_ID, meeting, meeting_form
 from tests.support.tables import count, rows

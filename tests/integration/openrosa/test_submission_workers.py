@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from server import create_app
-from server.models import Submission
+from server.app import create_app
+from server.database.models import Submission
 from tests.support.meeting import FORM_ID, meeting, meeting_form
 from tests.support.phone import Phone, flask_transport
 
@@ -63,10 +63,10 @@ def test_a_version_published_through_another_worker_is_taken_at_once(
     load(meeting_form("1"))
     assert phone.submit(meeting(version="1")).status == 201
     with other_worker.app_context():
-        from server import db
-        from server.form_loading import load_form
+        from server import database
+        from server.services.form_loading import load_form
 
-        other_session = db.open_session(other_worker, writing=True)
+        other_session = database.open_session(other_worker, writing=True)
         load_form(other_session, other_worker.extensions["blobs"],
                   meeting_form("2", extra_rows="| | text | notes | Notes |"), None,
                   validate=False)

@@ -1,0 +1,44 @@
+"""The app factory: settings, the data folder, the database, the app-wide hooks, then each
+surface (OpenRosa for phones, the JSON API, the pages)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from server import database
+from server.app import errors, request_guard
+from server.kernel import private, settings
+from server.kernel.storage import BlobStore
+
+PAGES = Path(__file__).resolve().parents[1] / "surfaces" / "pages"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app; `config` overrides the settings read from the environment (tests use it)."""
+    # The pages' templates and static files live with the pages; their URL stays /static.
+    app = Flask("server", template_folder=str(PAGES / "templates"),
+                static_folder=str(PAGES / "static"), static_url_path="/static")
+    app.config.update(settings.load(overrides=config))
+    logging.basicConfig(level=app.config["LOG_LEVEL"])
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    if app.config["TRUST_PROXY"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)
+    private.folder(app.config["DATA_DIR"])  # the database, submissions, exports, the key
+    app.extensions["blobs"] = BlobStore(f"{app.config['DATA_DIR']}/blobs")
+
+    database.init_app(app)
+    errors.init_app(app)
+    request_guard.init_app(app)
+
+    from server.surfaces import api, openrosa, pages
+
+    openrosa.init_app(app)
+    api.init_app(app)
+    pages.init_app(app)
+    return app

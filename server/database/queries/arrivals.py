@@ -1,0 +1,227 @@
+"""The statements of the submission path, in SQLAlchemy Core: run on the request's connection,
+or on SQLite straight on the driver (`server.database.sqlite.driver`, which takes these same statements).
+
+Built once at import, so SQLAlchemy compiles each once per dialect and then finds it in its cache:
+the ORM's unit of work cost several times what the database itself did for these few rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
+
+from server.database.models import (
+    AppUser,
+    AppUserForm,
+    Blob,
+    Form,
+    FormVersion,
+    Submission,
+    SubmissionAttachment,
+    SubmissionDef,
+    ValueIssueRecord,
+)
+
+_users, _forms, _versions = AppUser.__table__, Form.__table__, FormVersion.__table__
+_subs, _defs = Submission.__table__, SubmissionDef.__table__
+
+_PHONE = sa.select(_users.c.id, _users.c.name, _users.c.all_forms).where(
+    _users.c.token == sa.bindparam("token"), _users.c.revoked_at.is_(None))
+
+
+def phone_by_token(connection: Connection, token: str) -> sa.Row | None:
+    return connection.execute(_PHONE, {"token": token}).first()
+
+
+# Who sends (still active: a revocation in any worker counts at once), to which form and version,
+# whether they may, and what is already held under the instanceID: one statement.
+_held_def = SubmissionDef.__table__.alias("held_def")
+_held_sub = Submission.__table__.alias("held_sub")
+_TARGET = (
+    sa.select(
+        _users.c.name.label("submitter"),
+        _forms.c.id.label("form_id"), _forms.c.state, _forms.c.projection_revision,
+        _versions.c.id.label("version_id"), _versions.c.version, _versions.c.xform_sha256,
+        sa.or_(_users.c.all_forms, sa.exists().where(
+            AppUserForm.app_user_id == _users.c.id, AppUserForm.form_id == _forms.c.id,
+        )).label("allowed"),
+        _held_def.c.id.label("held_id"))
+    .select_from(_users)
+    .outerjoin(_forms, _forms.c.xml_form_id == sa.bindparam("xml_form_id"))
+    .outerjoin(_versions, sa.and_(_versions.c.form_id == _forms.c.id,
+                                  _versions.c.version == sa.bindparam("version")))
+    .outerjoin(_held_def, sa.and_(_held_def.c.form_id == _forms.c.id,
+                                  _held_def.c.instance_id == sa.bindparam("instance_id")))
+    .where(_users.c.id == sa.bindparam("app_user_id"), _users.c.revoked_at.is_(None),
+           sa.or_(sa.bindparam("token", type_=sa.String) == sa.null(),
+                  _users.c.token == sa.bindparam("token", type_=sa.String))))
+
+
+def target(connection: Connection, app_user_id: int, token: str | None, xml_form_id: str,
+           version: str, instance_id: str) -> sa.Row | None:
+    """None when the app user is revoked (or its token changed); form and version columns are
+    None when unknown; `held_id` names the version already held under `instance_id`, if any."""
+    return connection.execute(_TARGET, {
+        "app_user_id": app_user_id, "token": token, "xml_form_id": xml_form_id,
+        "version": version, "instance_id": instance_id}).first()
+
+
+_XFORM = sa.select(_versions.c.xform).where(_versions.c.id == sa.bindparam("id"))
+
+
+def xform(connection: Connection, version_id: int) -> bytes:
+    return connection.execute(_XFORM, {"id": version_id}).scalar_one()
+
+
+# What is held under an instanceID: the version and its submission's state.
+_HELD = (
+    sa.select(_defs.c.id, _defs.c.submission_id, _defs.c.xml_sha256,
+              (_subs.c.current_def_id == _defs.c.id).label("is_current"),
+              _subs.c.deleted_at.is_not(None).label("deleted"))
+    .join(_subs, _subs.c.id == _defs.c.submission_id)
+    .where(_defs.c.form_id == sa.bindparam("form_id"),
+           _defs.c.instance_id == sa.bindparam("instance_id")))
+
+
+def held(connection: Connection, form_id: int, instance_id: str) -> sa.Row | None:
+    return connection.execute(_HELD, {"form_id": form_id, "instance_id": instance_id}).first()
+
+
+_INSERT_SUBMISSION = sa.insert(_subs).returning(_subs.c.id)
+_INSERT_DEF = sa.insert(_defs).returning(_defs.c.id)
+_SET_CURRENT = sa.update(_subs).where(_subs.c.id == sa.bindparam("submission_id")).values(
+    current_def_id=sa.bindparam("def_id"))
+
+
+def insert_submission(connection: Connection, values: dict) -> int:
+    return connection.execute(_INSERT_SUBMISSION, values).scalar_one()
+
+
+def insert_def(connection: Connection, values: dict) -> int:
+    """The unique (form, instanceID) constraint speaks here when phones race."""
+    return connection.execute(_INSERT_DEF, values).scalar_one()
+
+
+def set_current_def(connection: Connection, submission_id: int, def_id: int) -> None:
+    connection.execute(_SET_CURRENT, {"submission_id": submission_id, "def_id": def_id})
+
+
+_INSERT_ATTACHMENT = sa.insert(SubmissionAttachment.__table__)
+_INSERT_ISSUE = sa.insert(ValueIssueRecord.__table__)
+
+
+def insert_attachments(connection: Connection, rows: Sequence[dict]) -> None:
+    if rows:
+        connection.execute(_INSERT_ATTACHMENT, list(rows))
+
+
+def insert_value_issues(connection: Connection, rows: Sequence[dict]) -> None:
+    if rows:
+        connection.execute(_INSERT_ISSUE, list(rows))
+
+
+# A stored file's row, unless another submission already brought the same bytes.
+_ENSURE_BLOB = {
+    "postgresql": postgresql.insert(Blob.__table__).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(Blob.__table__).on_conflict_do_nothing(),
+}
+
+
+def ensure_blobs(connection: Connection, blobs: Sequence[tuple[str, str, int]],
+                 now: datetime) -> None:
+    for sha256, md5, size in blobs:
+        connection.execute(_ENSURE_BLOB[connection.dialect.name],
+                            {"sha256": sha256, "md5": md5, "size": size, "created_at": now})
+
+
+def insert_rows(connection: Connection, statement: sa.Insert, rows: list[dict]) -> None:
+    if rows:
+        connection.execute(statement, rows)
+
+
+class Collector:
+    """Stands in for a connection and keeps the INSERTs of a submission's rows, so that they can
+    be written in one statement with it (see `insert_new_at_once`)."""
+
+    def __init__(self):
+        self.inserts: list[tuple[sa.Table, list[dict]]] = []
+
+    def execute(self, statement: sa.Insert, rows: list[dict]) -> None:
+        self.inserts.append((statement.table, rows))
+
+
+_AT_ONCE: dict[tuple, sa.Select] = {}
+
+
+def insert_new_at_once(connection: Connection, submission: dict, definition: dict,
+                       inserts: list[tuple[sa.Table, list[dict]]]) -> tuple[int, int]:
+    """PostgreSQL: a new submission, its first version and its rows in one statement, run in
+    autocommit mode, so it is its own transaction: one round trip instead of a BEGIN, six
+    INSERTs, an UPDATE and a COMMIT. The version's id is drawn first, so that the submission
+    names it as current when inserted (the foreign keys are checked at the statement's end).
+    Each table's rows travel as one JSON parameter, read back with their columns' types: a few
+    parameters, and a statement text that depends only on the tables' columns.
+    Returns (submission id, version id)."""
+    names = [tuple(sorted({c for row in rows for c in row} - {"_submission_id"}))
+             for _table, rows in inserts]
+    shape = (tuple(submission), tuple(definition),
+             tuple((table, columns)
+                   for (table, _rows), columns in zip(inserts, names, strict=True)))
+    statement = _AT_ONCE.get(shape)
+    if statement is None:
+        if len(_AT_ONCE) > 256:
+            _AT_ONCE.clear()
+        statement = _AT_ONCE[shape] = _build_at_once(*shape)
+    params = {f"s_{name}": value for name, value in submission.items()}
+    params.update({f"d_{name}": value for name, value in definition.items()})
+    for i, ((_table, rows), columns) in enumerate(zip(inserts, names, strict=True)):
+        params[f"t{i}"] = json.dumps([{c: row.get(c) for c in columns} for row in rows],
+                                     default=_json_value, separators=(",", ":"))
+    return tuple(connection.execute(statement, params).one())
+
+
+def _json_value(value):
+    if isinstance(value, Decimal):
+        return str(value)  # exactly as parsed; PostgreSQL reads the text
+    if isinstance(value, (date, time)):  # datetime too
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a column value")
+
+
+def _build_at_once(submission: tuple[str, ...], definition: tuple[str, ...], tables: tuple
+                   ) -> sa.Select:
+    def_id = sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(
+        "submission_defs", "id")).label("id")).cte("new_def_id")
+    sub = sa.insert(_subs).from_select([*submission, "current_def_id"], sa.select(
+        *(sa.bindparam(f"s_{c}", type_=_subs.c[c].type) for c in submission), def_id.c.id,
+    )).returning(_subs.c.id).cte("new_submission")
+    both = def_id.join(sub, sa.true())
+    ctes = [sa.insert(_defs).from_select(["id", "submission_id", *definition], sa.select(
+        def_id.c.id, sub.c.id,
+        *(sa.bindparam(f"d_{c}", type_=_defs.c[c].type) for c in definition),
+    ).select_from(both)).cte("new_def")]
+    for i, (table, names) in enumerate(tables):
+        rows = sa.func.jsonb_to_recordset(sa.cast(sa.bindparam(f"t{i}", type_=sa.Text),
+                                                  postgresql.JSONB)).table_valued(
+            *(sa.column(c, table.c[c].type) for c in names)
+        ).render_derived(name=f"r{i}", with_types=True)
+        ctes.append(sa.insert(table).from_select(["_submission_id", *names], sa.select(
+            sub.c.id, *(rows.c[c] for c in names)).select_from(sub.join(rows, sa.true())))
+            .cte(f"new_rows_{i}"))
+    statement = sa.select(sub.c.id, def_id.c.id).select_from(both)
+    for cte in ctes:
+        statement = statement.add_cte(cte)
+    return statement
+
+
+def is_arrival_conflict(error: sa.exc.IntegrityError) -> bool:
+    """Whether a refused INSERT was the submission's or its version's (another request stored
+    the same instance first), not one of its rows'."""
+    diag = getattr(error.orig, "diag", None)
+    return getattr(diag, "table_name", None) in (_subs.name, _defs.name)

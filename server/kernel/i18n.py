@@ -1,0 +1,128 @@
+"""The interface in Arabic (the default), Kurdish (Sorani) and English.
+
+Messages are written in English in templates and code (`_("Approve")`) and translated in
+`server/kernel/translations/<code>/LC_MESSAGES/messages.po`, read with Babel at start (no compile
+step; translators use their usual tools). Dates and numbers are formatted with Babel's locale data.
+The reader's choice is kept in their account and in a cookie for the login page.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from flask import Flask, g, request
+from markupsafe import Markup
+
+TRANSLATIONS = Path(__file__).parent / "translations"
+COOKIE = "muntada_lang"
+# Supervisors read times as the clock on their wall shows them; stored times are UTC.
+LOCAL_TIME = ZoneInfo("Asia/Baghdad")
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str
+    name: str  # in its own script, as a reader looks for it
+    direction: str
+    babel_locale: str
+
+
+LANGUAGES = {
+    "ar": Language("ar", "العربية", "rtl", "ar_IQ"),
+    "ckb": Language("ckb", "کوردی", "rtl", "ckb_IQ"),
+    "en": Language("en", "English", "ltr", "en_GB"),
+}
+DEFAULT = "ar"
+
+
+# Words that reach `_` through a variable (a role, a review state), so extraction cannot see them.
+DYNAMIC_MESSAGES = (
+    "administrator", "supervisor", "analyst", "governorate", "forum",
+    "received", "edited", "hasIssues", "approved", "rejected",
+    "queued", "running", "done", "failed", "expired", "withdrawn",  # export jobs
+)
+# The same words as an English reader reads them: the codes themselves are not English text.
+ENGLISH = {
+    "administrator": "Administrator", "supervisor": "Supervisor", "analyst": "Analyst",
+    "governorate": "Governorate", "forum": "Forum", "received": "Received", "edited": "Edited",
+    "hasIssues": "Has issues", "approved": "Approved", "rejected": "Rejected",
+    "queued": "Waiting", "running": "Being written", "done": "Ready", "failed": "Failed",
+    "expired": "Deleted after 7 days",
+    "withdrawn": "Deleted: your rights changed",
+}
+
+
+@cache
+def catalogue(code: str) -> dict[str, str]:
+    """Every .po file of a language merged (one per part of the interface)."""
+    if code == "en":
+        return ENGLISH
+    messages: dict[str, str] = {}
+    for path in sorted((TRANSLATIONS / code / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as file:
+            messages.update({m.id: m.string for m in read_po(file) if m.id and m.string})
+    return messages
+
+
+def current() -> Language:
+    return LANGUAGES[g.get("language") or DEFAULT]
+
+
+def choose(user_locale: str | None) -> str:
+    """The reader's language: `?lang=`, their account's, the cookie's, their browser's."""
+    for candidate in (request.args.get("lang"), user_locale, request.cookies.get(COOKIE)):
+        if candidate in LANGUAGES:
+            return candidate
+    return request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT
+
+
+def gettext(message: str, **values) -> str:
+    text = catalogue(current().code).get(message, message)
+    return text.format(**values) if values else text
+
+
+_ = gettext
+
+
+def datetime_text(moment: datetime | date | None, width: str = "medium") -> str:
+    if moment is None:
+        return ""
+    locale = current().babel_locale
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:  # SQLite returns UTC without its zone
+            moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+        return format_datetime(moment, width, tzinfo=LOCAL_TIME, locale=locale)
+    return format_date(moment, width, locale=locale)
+
+
+def number_text(value) -> str:
+    return "" if value is None else format_decimal(value, locale=current().babel_locale)
+
+
+def count_text(value) -> str:
+    """A count as a page shows it: a number, or a suppressed one ("<5", "12+") kept left to
+    right with the reader's digits."""
+    if not isinstance(value, str):
+        return number_text(value)
+    text = re.sub(r"\d+", lambda m: number_text(int(m.group())), value)
+    return Markup('<bdi dir="ltr" class="suppressed" title="{}">{}</bdi>').format(
+        gettext("Counts under 5 are not shown, to protect the people of sensitive cases."), text)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(_=gettext, languages=LANGUAGES, current_language=current)
+    app.jinja_env.filters.update(datetime=datetime_text, number=number_text, count=count_text)
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+
+
+def bidi(text: str) -> Markup:
+    """Text of unknown direction (a name, an answer) isolated from the page's own."""
+    return Markup('<bdi>{}</bdi>').format(text)

@@ -1,0 +1,72 @@
+"""Files kept by content: media of forms now, attachments of submissions later.
+
+A file is named by its SHA-256 under the data folder, never by the name a user or a phone gave it,
+so no name can reach outside the folder. It is written to a temporary file, flushed to disk and
+renamed into place before its row is committed: a crash leaves at worst an unreferenced file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from server.kernel import private
+
+CHUNK = 1 << 16
+
+
+class BlobStore:
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root)
+        if self.root.is_dir():
+            private.folder(self.root)  # one an older version made with the umask's mode
+
+    def path(self, sha256: str) -> Path:
+        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+            raise ValueError("not a SHA-256 hex digest")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, data: bytes) -> tuple[str, str, int]:
+        """Store bytes durably; return (sha256, md5, size)."""
+        return self.put_stream(iter((data,)))
+
+    def put_stream(self, chunks: Iterator[bytes]) -> tuple[str, str, int]:
+        sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
+        private.folders(self.root)
+        # mkstemp makes the file 0600 whatever the umask; renaming keeps the mode
+        handle, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                for chunk in chunks:
+                    sha256.update(chunk)
+                    md5.update(chunk)
+                    size += len(chunk)
+                    file.write(chunk)
+                file.flush()
+                os.fsync(file.fileno())
+            final = self.path(sha256.hexdigest())
+            private.folders(final.parent)
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return sha256.hexdigest(), md5.hexdigest(), size
+
+    def open(self, sha256: str) -> BinaryIO:
+        return open(self.path(sha256), "rb")
+
+    def read(self, sha256: str) -> bytes:
+        return self.path(sha256).read_bytes()
+
+
+def _fsync_dir(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,207 @@
+"""Exports built in the background: the page asks for one, a thread of the worker writes it into
+the data folder while its ExportJob row counts rows done out of the total, and the page polls
+that row until the file can be downloaded, by its owner only, and only while the owner still has
+the rights it was written with (`server.services.exports.rights`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+
+from server import database
+from server.database.models import ExportJob, Form, User, utcnow
+from server.database.queries import accounts as account_queries
+from server.database.queries import exports as queries
+from server.kernel import private, problems
+from server.kernel.problems import Problem
+from server.services import audit
+from server.services.exports import FORMATS, Options, Prepared, prepare, rights, write
+
+log = logging.getLogger(__name__)
+_threads: dict[int, threading.Thread] = {}
+_PROGRESS_EVERY = 5000
+# A job still queued or running this long after it was asked for lost its worker (a restart, a
+# crash): the largest exports take minutes.
+INTERRUPTED_AFTER = timedelta(hours=1)
+# Finished files are personal data at rest: kept long enough to download, then deleted.
+KEEP_FILES = timedelta(days=7)
+
+
+def folder(app: Flask) -> Path:
+    return private.folder(Path(app.config["DATA_DIR"]) / "exports")
+
+
+def start(app: Flask, session, user: User, form: Form, options: Options) -> ExportJob:
+    """Record the job, commit it, and write it in a thread of this worker."""
+    job = ExportJob(user_id=user.id, form_id=form.id, format=options.format,
+                    options=json.dumps(options.as_dict(), ensure_ascii=False))
+    session.add(job)
+    session.commit()
+    thread = threading.Thread(target=run, args=(app, job.id), name=f"export-{job.id}",
+                              daemon=True)
+    _threads[job.id] = thread
+    thread.start()
+    return job
+
+
+def wait(job_id: int, timeout: float = 60) -> None:
+    """Until a job's thread has finished (tests and the command line)."""
+    thread = _threads.get(job_id)
+    if thread is not None:
+        thread.join(timeout)
+        _threads.pop(job_id, None)
+
+
+def run(app: Flask, job_id: int) -> None:
+    with app.app_context():
+        reader = database.open_session(app, writing=False)
+        target: Path | None = None
+        try:
+            job = reader.get(ExportJob, job_id)
+            user, form = reader.get(User, job.user_id), reader.get(Form, job.form_id)
+            prepared = prepare(reader, form, user, Options.from_dict(json.loads(job.options)),
+                               secret_key=app.config["SECRET_KEY"], blobs=app.extensions["blobs"])
+            _update(app, job_id, state="running", total=prepared.count(reader),
+                    rights=made_with(prepared).dumps())
+            name = f"{job_id}-{secrets.token_hex(8)}{FORMATS[job.format]}"
+            target = folder(app) / f".{name}"
+            last = [0]
+
+            def progress(done: int) -> None:
+                if done - last[0] >= _PROGRESS_EVERY:
+                    last[0] = done
+                    _update(app, job_id, done=done)
+            written = write(reader, prepared, target, progress)
+            os.replace(target, folder(app) / name)
+            _update(app, job_id, state="done", file_name=name, finished_at=utcnow(),
+                    done=sum(v for k, v in written.items() if k != "media"))
+        except Exception as error:
+            log.exception("export %s failed", job_id)
+            if target is not None:
+                target.unlink(missing_ok=True)
+            _update(app, job_id, state="failed", finished_at=utcnow(),
+                    error=f"{type(error).__name__}"[:200])
+        finally:
+            reader.close()
+
+
+def made_with(prepared: Prepared) -> rights.Rights:
+    """The rights an export uses: its owner's as it is prepared; the personal-data permission
+    only if the file shows personal answers."""
+    personal = any(c.personal for t in prepared.layout.tables for c in t.columns)
+    return rights.of(prepared.user, personal_used=personal)
+
+
+def refuse_if_lost(app: Flask, job: ExportJob, owner: User, *, via: str) -> None:
+    """A finished file whose owner has lost a right it was written with is deleted, the refusal
+    audited, and 403.21 raised; one made with fewer rights than the owner has now is fine. A file
+    withdrawn before is refused again with the same reason."""
+    if job.state == "withdrawn":
+        raise Problem(problems.EXPORT_RIGHTS_LOST, job_id=job.id)
+    if job.state != "done":
+        return
+    lost = rights.lost(job.rights, owner)
+    if not lost:
+        return
+    writer = database.open_session(app, writing=True)
+    try:
+        _withdraw(app, writer, job, lost)
+        audit.record(writer, "export.refused", user=owner, form_id=job.form_id, job=job.id,
+                     format=job.format, lost=lost, via=via)
+        writer.commit()
+    finally:
+        writer.close()
+    raise Problem(problems.EXPORT_RIGHTS_LOST, job_id=job.id, lost=", ".join(lost))
+
+
+def owner_now(app: Flask, user_id: int) -> User:
+    """The user as the database holds them now, not as this request's session first read them
+    (rights may have changed while a file was written)."""
+    reader = database.open_session(app, writing=False)
+    try:
+        return account_queries.user_by_id(reader, user_id, active=False)
+    finally:
+        reader.close()
+
+
+def _withdraw(app: Flask, session, job: ExportJob, lost: list[str]) -> None:
+    if job.file_name:
+        (folder(app) / job.file_name).unlink(missing_ok=True)
+    log.warning("export %s deleted: its owner lost %s", job.id, ", ".join(lost))
+    queries.update_job(session, job.id, state="withdrawn", file_name=None)
+
+
+def sweep(app: Flask, session) -> None:
+    """Mark jobs whose worker died as failed, delete files kept longer than KEEP_FILES and
+    files whose owners have lost a right they were written with."""
+    now = utcnow()
+
+    def due():
+        return queries.jobs_to_sweep(session, started_before=now - INTERRUPTED_AFTER,
+                                     finished_before=now - KEEP_FILES)
+
+    def orphaned():
+        return [(job, owner, lost) for job, owner in queries.finished_jobs_with_owners(session)
+                if (lost := rights.lost(job.rights, owner))]
+    if not due() and not orphaned():
+        return
+    database.write_after_reading(session)  # the write lock for these few changes only
+    for job, owner, lost in orphaned():
+        _withdraw(app, session, job, lost)
+        # the owner's event (whoever's visit ran the sweep): their file, their rights
+        audit.record(session, "export.withdrawn", user=owner, form_id=job.form_id,
+                     job=job.id, format=job.format, lost=lost)
+    for job in due():
+        if job.state in ("queued", "running"):
+            log.warning("export %s was interrupted (its worker stopped)", job.id)
+            queries.update_job(session, job.id, state="failed", error="interrupted",
+                               finished_at=now)
+        else:
+            if job.file_name:
+                (folder(app) / job.file_name).unlink(missing_ok=True)
+            queries.update_job(session, job.id, state="expired", file_name=None)
+    session.commit()
+
+
+def hand_over(app: Flask, job: ExportJob, owner: User, *, via: str,
+              state_label: Callable[[str], str] = str) -> tuple[Path, str]:
+    """A finished job's file for its owner (the page's or the API's): checked against the
+    owner's rights now, its download audited. Returns its path and the name to give it."""
+    refuse_if_lost(app, job, owner, via=via)
+    path = path_of(app, job)
+    if path is None:
+        raise Problem(problems.EXPORT_NOT_READY, job_id=job.id, state=state_label(job.state))
+    writer = database.open_session(app, writing=True)
+    try:
+        form = queries.form_by_id(writer, job.form_id)
+        audit.record(writer, "export.downloaded", user=owner, form_id=job.form_id,
+                     format=job.format, job=job.id, rows=job.done, via=via)
+        writer.commit()
+    finally:
+        writer.close()
+    stamp = job.created_at.strftime("%Y%m%d-%H%M%S")
+    return path, f"{form.xml_form_id}-{stamp}{FORMATS[job.format]}"
+
+
+def path_of(app: Flask, job: ExportJob) -> Path | None:
+    if job.state != "done" or not job.file_name:
+        return None
+    path = folder(app) / job.file_name
+    return path if path.is_file() else None
+
+
+def _update(app: Flask, job_id: int, **values) -> None:
+    writer = database.open_session(app, writing=True)
+    try:
+        queries.update_job(writer, job_id, **values)
+        writer.commit()
+    finally:
+        writer.close()

@@ -1,0 +1,185 @@
+"""One submission: its answers laid out as the form, photos and files, the map, the system facts,
+the history of versions with their differences, the review thread and the review actions.
+
+Reading personal fields and downloading files are written to the audit log.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, g, redirect, render_template, request, send_file, url_for
+
+from forms.xml import parse_xml
+from server import database
+from server.database.models import SubmissionDef
+from server.database.queries import review as review_queries
+from server.kernel import i18n, problems
+from server.kernel.problems import Problem
+from server.services import access, answers, audit, reviewing, thumbnails
+from server.services.normalising import structure_of
+from server.surfaces.pages import bp, require
+
+ROUTE = "/forms/<xml_form_id>/submissions/<path:instance_id>"
+
+
+def _layout(view: reviewing.FormView, definition: SubmissionDef, personal_ok: bool) -> list:
+    structure = structure_of(definition.form_version)[0]
+    return answers.layout(
+        structure, parse_xml(definition.xml), code=i18n.current().code,
+        personal_ok=personal_ok, files=view.files(definition.form_version),
+        attachments={a.name: a.blob_sha256 for a in definition.attachments})
+
+
+def _record_after_reading(view: reviewing.FormView, action: str, submission, **details) -> None:
+    """Write an audit event from a page that only read: its own short write transaction."""
+    database.write_after_reading(view.session)
+    audit.record(view.session, action, form_id=view.form.id, submission_id=submission.id,
+                 instance_id=submission.instance_id, **details)
+    view.session.commit()
+
+
+@bp.get(ROUTE)
+@require("submissions.read")
+def submission(xml_form_id: str, instance_id: str):
+    view = reviewing.form_view(database.session(), xml_form_id, g.user)
+    found, row = view.find(instance_id)
+    return _render(view, found, row)
+
+
+def _render(view: reviewing.FormView, found, row, *, stale: reviewing.Stale | None = None,
+            draft: str = ""):
+    """The submission's page; with `stale`, a review refused because the phone edited it after
+    the reviewer opened the page: what changed since the version read, and their comment kept."""
+    personal_ok = access.sees_personal_data(g.user)
+    definition = found.current_def
+    nodes = _layout(view, definition, personal_ok)
+    versions = review_queries.definitions(view.session, found)
+    names = review_queries.app_user_names(
+        view.session, {found.submitter_id} | {d.submitter_id for d in versions})
+    read = next((d for d in versions if stale and d.instance_id == stale.shown), None)
+    changes = _changes(view, read, definition, personal_ok) if read is not None else None
+    html = render_template(
+        "submission.html", form=view.form, submission=found, row=row, definition=definition,
+        nodes=nodes, point=answers.first_geopoint(nodes), versions=versions, names=names,
+        comments=review_queries.comments(view.session, found),
+        actions=reviewing.REVIEW_ACTIONS, masked=answers.MASK, stale=stale, read=read,
+        changes=changes, draft=draft)
+    viewed = [a.path for a in answers.flatten(nodes).values()
+              if a.personal and not a.masked and a.raw]
+    viewed += [path for path in _personal_in(changes or []) if path not in viewed]
+    if personal_ok and viewed:
+        _record_after_reading(view, "submission.personal_viewed", found, fields=viewed)
+    return html
+
+
+@bp.post(ROUTE + "/review")
+@require("submissions.review")
+def review_submission(xml_form_id: str, instance_id: str):
+    view = reviewing.form_view(database.session(), xml_form_id, g.user)
+    found, _row = view.find(instance_id)
+    comment = request.form.get("comment", "")
+    stale = reviewing.review(view, [(found, _shown(found))], request.form.get("state", ""),
+                             comment)
+    if stale:  # nothing was written: say so, with what changed
+        view.session.rollback()
+        found, row = view.find(instance_id)
+        return _render(view, found, row, stale=stale[0], draft=comment), 409
+    view.session.commit()
+    return redirect(_page(xml_form_id, instance_id), 303)
+
+
+@bp.post(ROUTE + "/comments")
+@require("submissions.review")
+def comment_submission(xml_form_id: str, instance_id: str):
+    view = reviewing.form_view(database.session(), xml_form_id, g.user)
+    found, _row = view.find(instance_id)
+    reviewing.comment(view, found, request.form.get("comment", ""), _shown(found))
+    view.session.commit()
+    return redirect(_page(xml_form_id, instance_id) + "#comments", 303)
+
+
+def _shown(found) -> str:
+    """The version the form was drawn with; a form that names none (drawn before versions were
+    sent with reviews) is taken as made on the first, so it holds only while nobody edited."""
+    return request.form.get("version", "").strip() or found.instance_id
+
+
+@bp.get(ROUTE + "/attachments/<name>")
+@require("submissions.read")
+def attachment(xml_form_id: str, instance_id: str, name: str):
+    view = reviewing.form_view(database.session(), xml_form_id, g.user)
+    found, _row = view.find(instance_id)
+    definition = found.current_def
+    nodes = _layout(view, definition, access.sees_personal_data(g.user))
+    answer = next((a for a in answers.flatten(nodes).values()
+                   if a.field.type == "binary" and (a.file == name or a.raw == name)), None)
+    if answer is None:
+        raise Problem(problems.ATTACHMENT_NOT_FOUND, name=name)
+    if answer.masked:
+        raise Problem(problems.PERSONAL_DATA_FORBIDDEN)
+    if not answer.file_sha256:
+        raise Problem(problems.ATTACHMENT_NOT_FOUND, name=name)
+    store = current_app.extensions["blobs"]
+    source = store.path(answer.file_sha256)
+    if request.args.get("size") == "thumbnail":
+        small = thumbnails.thumbnail(current_app.config["DATA_DIR"], answer.file_sha256, source)
+        if small is None:
+            raise Problem(problems.ATTACHMENT_NOT_FOUND, name=name)
+        return send_file(small, mimetype="image/jpeg", max_age=0)
+    with source.open("rb") as file:
+        image_type = thumbnails.image_type(file)
+    response = send_file(source, mimetype=image_type or "application/octet-stream",
+                         as_attachment=image_type is None, download_name=name, max_age=0)
+    # A browser shows a photo opened on its own in a page it styles inline (centred, on a dark
+    # background): allow that style, and nothing else to run or load.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; sandbox" if image_type
+        else "default-src 'none'; sandbox")
+    _record_after_reading(view, "attachment.downloaded", found, name=name,
+                          sha256=answer.file_sha256)
+    return response
+
+
+@bp.get(ROUTE + "/diff")
+@require("submissions.read")
+def diff(xml_form_id: str, instance_id: str):
+    view = reviewing.form_view(database.session(), xml_form_id, g.user)
+    found, _row = view.find(instance_id)
+    versions = {d.instance_id: d for d in review_queries.definitions(view.session, found)}
+    chosen = []
+    for key in ("from", "to"):
+        version_id = request.args.get(key, "")
+        if version_id not in versions:
+            raise Problem(problems.VERSION_NOT_FOUND, instance_id=version_id)
+        chosen.append(versions[version_id])
+    personal_ok = access.sees_personal_data(g.user)
+    rows = _changes(view, chosen[0], chosen[1], personal_ok)
+    html = render_template("diff.html", form=view.form, submission=found, rows=rows,
+                           old=chosen[0], new=chosen[1], masked=answers.MASK)
+    viewed = _personal_in(rows)
+    if personal_ok and viewed:
+        _record_after_reading(view, "submission.personal_viewed", found, fields=viewed,
+                              versions=[chosen[0].instance_id, chosen[1].instance_id])
+    return html
+
+
+def _changes(view: reviewing.FormView, old_def: SubmissionDef, new_def: SubmissionDef,
+             personal_ok: bool) -> list:
+    """(path, label, before, after) of each answer that differs between two versions."""
+    old, new = (answers.flatten(_layout(view, d, personal_ok)) for d in (old_def, new_def))
+    rows = []
+    for path in list(new) + [p for p in old if p not in new]:
+        before, after = old.get(path), new.get(path)
+        if (before.raw if before else "") == (after.raw if after else ""):
+            continue
+        rows.append((path, (after or before).label, before, after))
+    return rows
+
+
+def _personal_in(rows: list) -> list[str]:
+    """The paths of the changes that show a personal answer unmasked."""
+    return [path for path, _label, before, after in rows
+            if any(a is not None and a.personal and not a.masked for a in (before, after))]
+
+
+def _page(xml_form_id: str, instance_id: str) -> str:
+    return url_for("pages.submission", xml_form_id=xml_form_id, instance_id=instance_id)
