@@ -171,14 +171,15 @@ def _cpu() -> float:
 def _export(data_dir: str, database_url: str | None, fmt: str, out: str, result) -> None:
     from server import database
     from server.app import create_app
-    from server.database.queries import accounts, forms
+    from server.database.queries import accounts as account_queries
+    from server.database.queries import forms as form_queries
     from server.services.exports import Options, prepare, write
 
     app = create_app(config(Path(data_dir), database_url))
     with app.app_context():
         session = database.open_session(app, writing=False)
-        user = accounts.user_by_username(session, "analyst")
-        form = forms.get_form(session, FORM_ID)
+        user = account_queries.user_by_username(session, "analyst")
+        form = form_queries.get_form(session, FORM_ID)
         started, cpu = time.perf_counter(), _cpu()
         prepared = prepare(session, form, user, Options(format=fmt), secret_key="bench-secret",
                            blobs=app.extensions["blobs"])
@@ -195,14 +196,14 @@ def _walk(data_dir: str, database_url: str | None, limit: int, basic: bool, resu
 
     from server import database
     from server.app import create_app
-    from server.database.queries import accounts
+    from server.database.queries import accounts as account_queries
     from server.surfaces.api import tokens
 
     app = create_app(config(Path(data_dir), database_url))
     client = app.test_client()
     with app.app_context():
         session = database.open_session(app, writing=True)
-        user = accounts.user_by_username(session, "analyst")
+        user = account_queries.user_by_username(session, "analyst")
         _token, secret = tokens.create(session, user, f"bench {os.getpid()} {time.time()}")
         session.commit()
         session.close()

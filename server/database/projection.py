@@ -24,7 +24,7 @@ from server.database.models import (
     SubmissionDef,
 )
 from server.database.queries import arrivals as arrival_queries
-from server.database.queries import projection as queries
+from server.database.queries import form_tables as table_queries
 from sync import tables as shapes
 from sync.normalise import Rows
 
@@ -112,7 +112,7 @@ class Projection:
 def ensure(session: Session, form: Form, structure: FormStructure) -> bool:
     """Create the tables and columns this version needs; True when anything was added."""
     plan = shapes.plan(structure)
-    tables, columns = queries.mapping(session, form.id)
+    tables, columns = table_queries.mapping(session, form.id)
     by_key = {t.key: t for t in tables}
     key_of = {t.id: t.key for t in tables}
     known = {(key_of[c.table_id], c.path, c.kind, c.part): c.column_name for c in columns}
@@ -123,7 +123,7 @@ def ensure(session: Session, form: Form, structure: FormStructure) -> bool:
     new_tables = [spec for spec in plan.tables if spec.key not in by_key]
     if not added and not new_tables:
         return False
-    taken_tables = queries.all_table_names(session)
+    taken_tables = table_queries.all_table_names(session)
     for spec in new_tables:
         by_key[spec.key] = ProjectionTable(
             form_id=form.id, key=spec.key, parent_key=spec.parent, kind=spec.kind,
@@ -135,14 +135,14 @@ def ensure(session: Session, form: Form, structure: FormStructure) -> bool:
                                      part=part, column_name=name))
     # A new table is created with all its columns in one statement; a known one grows.
     for spec in new_tables:
-        queries.create_table(session, sa.Table(
+        table_queries.create_table(session, sa.Table(
             by_key[spec.key].table_name, sa.MetaData(), *_system_columns(spec.kind),
             *(sa.Column(name, SQL_TYPES[kind]()) for (key, _p, kind, _part), name
               in added.items() if key == spec.key)))
     fresh = {spec.key for spec in new_tables}
     for (table_key, _path, kind, _part), name in added.items():
         if table_key not in fresh:
-            queries.add_column(session, by_key[table_key].table_name,
+            table_queries.add_column(session, by_key[table_key].table_name,
                                sa.Column(name, SQL_TYPES[kind]()))
     form.projection_revision = uuid.uuid4().hex
     session.flush()
@@ -160,7 +160,7 @@ def load_revision(session: Session, form_id: int, revision: str) -> Projection:
     if projection is None:
         if len(_loaded) > 256:
             _loaded.clear()
-        projection = _build(*queries.mapping(session, form_id))
+        projection = _build(*table_queries.mapping(session, form_id))
         _loaded[key] = projection
     return projection
 
@@ -184,7 +184,7 @@ def write(connection: sa.Connection, projection: Projection, submission_id: int,
     """Write a submission's rows (replacing those it had unless `replace` is false, for a new
     submission); `system` holds the form row's `_` columns (see `system_values`)."""
     if replace:
-        queries.delete_submission_rows(connection, projection.tables.values(), submission_id)
+        table_queries.delete_submission_rows(connection, projection.tables.values(), submission_id)
     for key, table_rows in rows.tables.items():
         out = []
         for row in table_rows:

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from server.database import projection
 from server.database.models import Form, Submission, User, utcnow
-from server.database.queries import projection as projection_queries
-from server.database.queries import review as queries
+from server.database.queries import blobs as blob_queries
+from server.database.queries import form_tables as table_queries
 from server.database.queries import submissions as submission_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
@@ -41,7 +41,7 @@ def days_left(submission: Submission, now: datetime | None = None) -> int:
 
 def delete(session: Session, form: Form, submission: Submission, comment: str = "") -> None:
     submission_queries.mark_deleted(session, submission)
-    projection_queries.delete_submission_rows(
+    table_queries.delete_submission_rows(
         session, projection.load(session, form).tables.values(), submission.id)
     audit.record(session, "submission.deleted", form_id=form.id, submission_id=submission.id,
                  instance_id=submission.instance_id, comment=comment.strip())
@@ -67,13 +67,13 @@ def purge(session: Session, *, days: int = KEEP_DAYS, user: User | None = None
     `remove_files` after the commit: a crash between leaves a file no one names, never a row
     naming a missing file."""
     purged, files = [], []
-    for submission in queries.to_purge(session, utcnow() - timedelta(days=days)):
-        blobs = queries.attachment_blobs(session, submission)
-        queries.strip_to_tombstone(session, submission)
+    for submission in submission_queries.to_purge(session, utcnow() - timedelta(days=days)):
+        blobs = submission_queries.attachment_blobs(session, submission)
+        submission_queries.strip_to_tombstone(session, submission)
         session.flush()
-        removed = [sha for sha in sorted(blobs) if not queries.blob_in_use(session, sha)]
+        removed = [sha for sha in sorted(blobs) if not blob_queries.blob_in_use(session, sha)]
         for sha in removed:
-            queries.delete_blob_row(session, sha)
+            blob_queries.delete_blob_row(session, sha)
         audit.record(session, "submission.purged", user=user, username="muntada",
                      form_id=submission.form_id, submission_id=submission.id,
                      instance_id=submission.instance_id, files_removed=len(removed))

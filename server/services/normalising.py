@@ -17,9 +17,10 @@ from forms import FormStructure, read_structure
 from forms.xml import parse_xml
 from server.database import projection
 from server.database.models import Form, FormVersion, Submission, SubmissionDef, utcnow
+from server.database.queries import accounts as account_queries
+from server.database.queries import form_tables as table_queries
 from server.database.queries import forms as form_queries
-from server.database.queries import projection as projection_queries
-from server.database.queries import submissions as queries
+from server.database.queries import submissions as submission_queries
 from sync import tables
 from sync.normalise import Rows, normalise
 
@@ -60,14 +61,14 @@ def normalise_submission(session: Session, form: Form, submission: Submission,
                 rows = normalise(plan, root if root is not None else parse_xml(definition.xml),
                                  submission.instance_id)
             if submitter is None:
-                submitter = queries.app_user_name(session, submission.submitter_id)
+                submitter = account_queries.app_user_name(session, submission.submitter_id)
             system = projection.system_values(
                 submission, definition, submitter=submitter,
-                edits=0 if first else queries.count_defs(session, submission) - 1)
+                edits=0 if first else submission_queries.count_defs(session, submission) - 1)
             session.flush()  # the rows go through the session's connection, past its unit of work
             projection.write(session.connection(), projection.load(session, form), submission.id,
                              rows, system, replace=not first)
-            queries.replace_value_issues(session, definition, rows.issues, replace=not first)
+            submission_queries.replace_value_issues(session, definition, rows.issues, replace=not first)
             if definition.normalised_at is None or definition.normalise_error is not None:
                 definition.normalised_at = utcnow()
                 definition.normalise_error = None
@@ -84,10 +85,10 @@ def renormalise(session: Session, form: Form, *, batch: int = 500) -> tuple[int,
     """Rebuild a form's tables from the raw records; return (rows rebuilt, failures)."""
     for version in form_queries.list_versions(session, form):
         projection.ensure(session, form, structure_of(version)[0])
-    projection_queries.delete_all_rows(session, projection.load(session, form).tables.values())
+    table_queries.delete_all_rows(session, projection.load(session, form).tables.values())
     done = failed = 0
     after = 0
-    while page := queries.current_defs(session, form, after_id=after, limit=batch):
+    while page := submission_queries.current_defs(session, form, after_id=after, limit=batch):
         for submission, definition in page:
             if normalise_submission(session, form, submission, definition):
                 done += 1

@@ -23,8 +23,8 @@ from server import database
 from server.database import projection
 from server.database.models import Form, FormVersion, Submission, SubmissionDef, utcnow
 from server.database.queries import arrivals as arrival_queries
-from server.database.queries import projection as projection_queries
-from server.database.queries import submissions as queries
+from server.database.queries import form_tables as table_queries
+from server.database.queries import submissions as submission_queries
 from server.database.sqlite.driver import Lane, Reader
 from server.kernel import problems
 from server.kernel.problems import Problem
@@ -198,16 +198,16 @@ def _apply(session: Session, target, plan, tables: projection.Projection,
     form = session.get(Form, target.form_id)
     if outcome is Outcome.RETRY:
         definition = session.get(SubmissionDef, same.id)
-        submission = queries.get_submission(session, same.submission_id)
+        submission = submission_queries.get_submission(session, same.submission_id)
         _add_missing_attachments(session, form, submission, definition, stored)
     else:
         version = session.get(FormVersion, target.version_id)
         deprecated_def = session.get(SubmissionDef, deprecated.id)
-        submission = queries.get_submission(session, deprecated.submission_id)
+        submission = submission_queries.get_submission(session, deprecated.submission_id)
         carried = {a.name: a.blob_sha256 for a in deprecated_def.attachments}
         definition = _new_def(session, form, submission, version, identity, upload,
                               expected, stored, carried=carried)
-        if not queries.set_current_def(session, submission, deprecated.id, definition.id):
+        if not submission_queries.set_current_def(session, submission, deprecated.id, definition.id):
             raise Problem(problems.EDIT_STALE)
         session.refresh(submission)
         normalise_submission(session, form, submission, definition, version, root)
@@ -346,7 +346,7 @@ def _new_def(session: Session, form: Form, submission: Submission, version: Form
     session.add(definition)
     session.flush()  # the unique (form, instanceID) constraint speaks here when phones race
     for position, name in enumerate(expected, start=1):
-        queries.add_attachment(session, definition, name, position, blobs[name])
+        submission_queries.add_attachment(session, definition, name, position, blobs[name])
     session.flush()
     return definition
 
@@ -371,7 +371,7 @@ def _add_missing_attachments(session: Session, form: Form, submission: Submissio
     submission.updated_at = utcnow()
     session.flush()
     if submission.current_def_id == definition.id:
-        projection_queries.update_root(
+        table_queries.update_root(
             session, projection.load(session, form).root, submission.id,
             {"_attachments_present": definition.attachments_present})
 

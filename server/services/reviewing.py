@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 from forms import FormStructure
 from server.database import projection
 from server.database.models import Form, FormVersion, ReviewComment, Submission, User, utcnow
+from server.database.queries import form_tables as table_queries
 from server.database.queries import forms as form_queries
-from server.database.queries import review as queries
+from server.database.queries import reviews as review_queries
+from server.database.queries import submissions as submission_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services import access, answers, audit, disclosure
@@ -102,7 +104,7 @@ class FormView:
         """The choices of select_one_from_file questions, read from the version's media."""
         store = current_app.extensions["blobs"]
         found = {}
-        for name, sha in queries.media_blobs(self.session, version or self.form.current_version
+        for name, sha in form_queries.media_blobs(self.session, version or self.form.current_version
                                              ).items():
             if name.lower().endswith(".csv"):
                 try:
@@ -115,17 +117,17 @@ class FormView:
         engine = self.session.get_bind()
         key = (engine.url.render_as_string(), self.tables.root.name)
         if key not in _INDEXED:
-            queries.ensure_list_indexes(engine, self.tables.root.name,
+            table_queries.ensure_list_indexes(engine, self.tables.root.name,
                                         [c.name for c in self.places.values()])
             _INDEXED.add(key)
 
     def find(self, instance_id: str) -> tuple[Submission, dict | None]:
         """A live submission in scope, with its row; 404 otherwise, whichever the reason."""
-        submission = queries.submission(self.session, self.form, instance_id)
+        submission = submission_queries.by_instance_id(self.session, self.form, instance_id)
         if submission is None or submission.deleted_at is not None \
                 or submission.current_def_id is None:
             raise Problem(problems.SUBMISSION_NOT_FOUND)
-        row = queries.root_row(self.session, self.tables.root, submission.id, self.where) \
+        row = table_queries.root_row(self.session, self.tables.root, submission.id, self.where) \
             if self.has_rows else None
         # a row whose normalising failed has no row: only a reader who sees everything sees it
         if row is None and not self.scope.everything:
@@ -170,7 +172,7 @@ def review(view: FormView, chosen: list[tuple[Submission, str]], state: str, com
         submissions[submission.id] = submission
     # Locked until the commit: an edit arriving now waits for the decision, or the decision
     # sees the edit; never a decision recorded on a version it did not read.
-    current = queries.lock_current_versions(view.session, list(submissions))
+    current = review_queries.lock_current_versions(view.session, list(submissions))
     stale = [Stale(submissions[i], version, current[i]) for i in submissions
              for version in sorted(shown[i]) if version != current[i]]
     fresh = [submissions[i] for i in submissions if shown[i] == {current[i]}]
@@ -186,9 +188,9 @@ def _decide(view: FormView, submissions: list[Submission], versions: dict[int, s
     ids = [s.id for s in submissions]
     # Read before the UPDATE: it also sets the state on the submissions loaded in the session.
     before = {s.id: s.review_state for s in submissions}
-    queries.set_review_state(view.session, ids, state, now)
+    review_queries.set_review_state(view.session, ids, state, now)
     if view.has_rows:
-        queries.update_root_state(view.session, view.tables.root, ids, state)
+        table_queries.update_root_state(view.session, view.tables.root, ids, state)
     for submission in submissions:
         view.session.add(ReviewComment(submission_id=submission.id, user_id=view.user.id,
                                        body=comment, review_state=state, created_at=now,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from server.database import projection
+from server.database.queries import form_tables as table_queries
 from server.database.queries import forms as form_queries
-from server.database.queries import projection as projection_queries
 
 
 def rows(session, form_id: str, key: str = "") -> list[dict]:
@@ -25,7 +25,7 @@ def rows(session, form_id: str, key: str = "") -> list[dict]:
                                                           else "")
              for path, kind, part, name in mine}
     out = []
-    for row in projection_queries.read_rows(session, tables.tables[key]):
+    for row in table_queries.read_rows(session, tables.tables[key]):
         readable = {}
         for column, value in row.items():
             if column in names:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from sqlalchemy.orm import Session
 
 from server.database.models import Form, User, utcnow
-from server.database.queries import exports as queries
+from server.database.queries import form_tables as table_queries
 from server.kernel import private, problems
 from server.kernel.problems import Problem
 from server.kernel.storage import BlobStore
@@ -80,7 +80,7 @@ class Prepared:
     def count(self, session: Session) -> int:
         """Rows the export will write, over all its tables (for progress)."""
         root = self.layout.root.sql
-        return sum(queries.count_rows(session, t.sql, root, self.where)
+        return sum(table_queries.count_rows(session, t.sql, root, self.where)
                    for t in self.layout.tables)
 
 
@@ -90,7 +90,7 @@ def prepare(session: Session, form: Form, user: User, options: Options, *, secre
     layout = build(session, form, blobs, group_paths=options.group_paths, reveal_personal=reveal)
     where = filtering.clause(layout, options.filters, user)
     if options.split_multiples:
-        chosen = {path: queries.chosen_values(session, layout.projection.tables[path],
+        chosen = {path: table_queries.chosen_values(session, layout.projection.tables[path],
                                               layout.root.sql, where)
                   for path in layout.select_multiples}
         layout = split_multiples(layout, chosen, reveal_personal=reveal)

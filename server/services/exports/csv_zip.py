@@ -16,7 +16,7 @@ import zipfile
 
 from sqlalchemy.orm import Session
 
-from server.database.queries import exports as queries
+from server.database.queries import form_tables as table_queries
 from server.services.exports import Prepared, Progress, codebook
 from server.services.exports.cells import headers, row_maker
 from sync.attachments import CONTROL_CHARACTERS, WINDOWS_REFUSES
@@ -37,12 +37,12 @@ def write(session: Session, prepared: Prepared, target, progress: Progress) -> d
     with zipfile.ZipFile(target, "w", **COMPRESSION) as archive:
         for table in layout.tables:
             make = row_maker(layout, table, prepared.choices, prepared.pseudonyms, "csv")
-            query = queries.select_rows(table.sql, layout.root.sql, table.sources, prepared.where)
+            query = table_queries.select_rows(table.sql, layout.root.sql, table.sources, prepared.where)
             count = 0
             with _entry(archive, f"{table.name}.csv") as out:
                 writer = csv.writer(out)
                 writer.writerow(headers(table, prepared.choices))
-                for rows in queries.batches(session, query):
+                for rows in table_queries.batches(session, query):
                     writer.writerows(map(make, rows))
                     count += len(rows)
                     progress(done + count)
@@ -92,7 +92,7 @@ def _attachments(session: Session, prepared: Prepared, archive: zipfile.ZipFile)
             if not column.attachment or (column.personal and
                                          not prepared.choices.reveal_personal):
                 continue
-            for name, sha256 in queries.attachments(session, table.sql, layout.root.sql,
+            for name, sha256 in table_queries.attachments(session, table.sql, layout.root.sql,
                                                     column.source, prepared.where):
                 name = media_name(name)
                 if name is None or name in seen:

@@ -15,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 
 from server.database.models import REVIEW_STATES, User, utcnow
 from server.database.projection import place_columns
-from server.database.queries import exports as queries
+from server.database.queries import form_tables as table_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services import access
@@ -127,7 +127,7 @@ def clause(layout: Layout, filters: Filters, user: User):
     for text in filters.where:
         terms.append(_condition(layout, text, reveal))
     if filters.since:
-        terms.append(queries.changed_since(root, filters.since))
+        terms.append(table_queries.changed_since(root, filters.since))
     return sa.and_(*terms)
 
 
@@ -158,11 +158,11 @@ def _condition(layout: Layout, text: str, reveal_personal: bool):
             value = parse(column.kind, raw)
         except ValueProblem as error:
             raise Problem(problems.EXPORT_FILTER_VALUE, name=name, reason=str(error)) from error
-    condition = queries.OPERATORS[operator](sql_column, value)
+    condition = table_queries.OPERATORS[operator](sql_column, value)
     if table.root:
         return condition
     # a field of a repeat: the submissions with at least one repeat row that matches
-    return queries.any_row(layout.root.sql, table.sql, condition)
+    return table_queries.any_row(layout.root.sql, table.sql, condition)
 
 
 def _find_column(layout: Layout, name: str):

@@ -11,7 +11,7 @@ import json
 from sqlalchemy.orm import Session
 
 from server.database.projection import place_columns
-from server.database.queries import exports as queries
+from server.database.queries import form_tables as table_queries
 from server.services import access
 from server.services.exports import Prepared, Progress
 from server.services.exports.cells import datetime_text, row_maker
@@ -38,12 +38,12 @@ def write(session: Session, prepared: Prepared, target, progress: Progress) -> d
                 if not table.root:
                     own.append("_key")
                 from_root = [*ROOT_FIELDS, *places.values()]
-                query = queries.select_points(table.sql, layout.root.sql, own, from_root,
+                query = table_queries.select_points(table.sql, layout.root.sql, own, from_root,
                                               prepared.where)
                 # a coarsened row is read as if it held the four parts of a geopoint
                 shape = own if coarse is None else [None, None, None, *own]
                 count = 0
-                for row in queries.stream(session, query):
+                for row in table_queries.stream(session, query):
                     if coarse is not None:
                         row = _coarsened(row, coarse)
                     feature = _feature(row, shape, from_root, field_header, table, places,

@@ -19,7 +19,8 @@ from flask import Flask
 from server import database
 from server.database.models import ExportJob, Form, User, utcnow
 from server.database.queries import accounts as account_queries
-from server.database.queries import exports as queries
+from server.database.queries import export_jobs as job_queries
+from server.database.queries import forms as form_queries
 from server.kernel import private, problems
 from server.kernel.problems import Problem
 from server.services import audit
@@ -136,7 +137,7 @@ def _withdraw(app: Flask, session, job: ExportJob, lost: list[str]) -> None:
     if job.file_name:
         (folder(app) / job.file_name).unlink(missing_ok=True)
     log.warning("export %s deleted: its owner lost %s", job.id, ", ".join(lost))
-    queries.update_job(session, job.id, state="withdrawn", file_name=None)
+    job_queries.update_job(session, job.id, state="withdrawn", file_name=None)
 
 
 def sweep(app: Flask, session) -> None:
@@ -145,11 +146,11 @@ def sweep(app: Flask, session) -> None:
     now = utcnow()
 
     def due():
-        return queries.jobs_to_sweep(session, started_before=now - INTERRUPTED_AFTER,
+        return job_queries.jobs_to_sweep(session, started_before=now - INTERRUPTED_AFTER,
                                      finished_before=now - KEEP_FILES)
 
     def orphaned():
-        return [(job, owner, lost) for job, owner in queries.finished_jobs_with_owners(session)
+        return [(job, owner, lost) for job, owner in job_queries.finished_jobs_with_owners(session)
                 if (lost := rights.lost(job.rights, owner))]
     if not due() and not orphaned():
         return
@@ -162,12 +163,12 @@ def sweep(app: Flask, session) -> None:
     for job in due():
         if job.state in ("queued", "running"):
             log.warning("export %s was interrupted (its worker stopped)", job.id)
-            queries.update_job(session, job.id, state="failed", error="interrupted",
+            job_queries.update_job(session, job.id, state="failed", error="interrupted",
                                finished_at=now)
         else:
             if job.file_name:
                 (folder(app) / job.file_name).unlink(missing_ok=True)
-            queries.update_job(session, job.id, state="expired", file_name=None)
+            job_queries.update_job(session, job.id, state="expired", file_name=None)
     session.commit()
 
 
@@ -181,7 +182,7 @@ def hand_over(app: Flask, job: ExportJob, owner: User, *, via: str,
         raise Problem(problems.EXPORT_NOT_READY, job_id=job.id, state=state_label(job.state))
     writer = database.open_session(app, writing=True)
     try:
-        form = queries.form_by_id(writer, job.form_id)
+        form = form_queries.form_by_id(writer, job.form_id)
         audit.record(writer, "export.downloaded", user=owner, form_id=job.form_id,
                      format=job.format, job=job.id, rows=job.done, via=via)
         writer.commit()
@@ -201,7 +202,7 @@ def path_of(app: Flask, job: ExportJob) -> Path | None:
 def _update(app: Flask, job_id: int, **values) -> None:
     writer = database.open_session(app, writing=True)
     try:
-        queries.update_job(writer, job_id, **values)
+        job_queries.update_job(writer, job_id, **values)
         writer.commit()
     finally:
         writer.close()

@@ -21,7 +21,6 @@ from forms import Choice, Field, Language
 from forms.structure import DEFAULT_LANGUAGE, IDENTIFYING
 from server.database import projection
 from server.database.models import Form
-from server.database.queries import exports as queries
 from server.database.queries import forms as form_queries
 from server.kernel.storage import BlobStore
 from server.services.exports.cleaning import is_phone_field
@@ -327,7 +326,7 @@ def _headers(key: str, paths: list[str], group_paths: bool) -> dict[str, str]:
 def _file_choices(session: Session, blobs: BlobStore, version, name: str) -> list[Choice]:
     """Choices of a select_one_from_file: the media CSV's `name` and label columns
     (`label`, `label::Arabic (ar)` or `label_ar`)."""
-    sha256 = queries.media_blob(session, version, name)
+    sha256 = form_queries.media_blob(session, version, name)
     if sha256 is None or not name.lower().endswith(".csv"):
         return []
     try:

@@ -9,7 +9,7 @@ import re
 from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
-from server.database.queries import exports as queries
+from server.database.queries import form_tables as table_queries
 from server.services.exports import Prepared, Progress, codebook
 from server.services.exports.cells import headers, row_maker
 
@@ -31,8 +31,8 @@ def write(session: Session, prepared: Prepared, target, progress: Progress,
         base = layout.form_id if table.root else table.short
         sheet = _sheet(workbook, titles, base, 1, heading)
         in_sheet, count, part = 1, 0, 1
-        query = queries.select_rows(table.sql, layout.root.sql, table.sources, prepared.where)
-        for row in queries.stream(session, query):
+        query = table_queries.select_rows(table.sql, layout.root.sql, table.sources, prepared.where)
+        for row in table_queries.stream(session, query):
             if in_sheet == max_rows:
                 part += 1
                 sheet, in_sheet = _sheet(workbook, titles, base, part, heading), 1

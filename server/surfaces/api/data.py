@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from flask import current_app, g, request, send_file
 
 from server import database
-from server.database.queries import exports as queries
+from server.database.queries import form_tables as table_queries
 from server.database.queries import forms as form_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
@@ -62,9 +62,9 @@ def rows(xml_form_id: str, table_name: str | None):
     cursor = filtering.next_cursor()
     session = database.session()
     limit = data["limit"]
-    query = queries.select_rows(table.sql, layout.root.sql, table.sources, prepared.where,
+    query = table_queries.select_rows(table.sql, layout.root.sql, table.sources, prepared.where,
                                 after=data["after"], limit=limit + 1)
-    found = queries.page(session, query)
+    found = table_queries.rows_page(session, query)
     more = len(found) > limit
     found = found[:limit]
     make = row_maker(layout, table, prepared.choices, prepared.pseudonyms, "json")

@@ -9,7 +9,8 @@ from flask import current_app, g, request, send_file, url_for
 
 from server import database
 from server.database.models import ExportJob
-from server.database.queries import exports as queries
+from server.database.queries import export_jobs as job_queries
+from server.database.queries import forms as form_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services.exports import FORMATS, jobs
@@ -48,7 +49,7 @@ def export_job(job_id: int):
     session = database.session()
     jobs.sweep(current_app._get_current_object(), session)  # a job whose worker died: failed
     job = _job(job_id)
-    return _dump(job, queries.form_by_id(session, job.form_id).xml_form_id)
+    return _dump(job, form_queries.form_by_id(session, job.form_id).xml_form_id)
 
 
 @bp.get("/export-jobs/<int:job_id>/file")
@@ -62,7 +63,7 @@ def export_job_file(job_id: int):
 
 
 def _job(job_id: int) -> ExportJob:
-    job = queries.job_of(database.session(), g.user, job_id)
+    job = job_queries.job_of(database.session(), g.user, job_id)
     if job is None:  # someone else's job is as absent as one that never was
         raise Problem(problems.EXPORT_NOT_FOUND, job_id=job_id)
     return job

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from server import database
 from server.database.models import ApiToken, User, utcnow
-from server.database.queries import exports as queries
+from server.database.queries import accounts as account_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services.accounts import REALM, normalise_name
@@ -32,7 +32,7 @@ def digest(token: str) -> str:
 
 def create(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
     """A new token for `user`; the secret is returned once and never stored."""
-    if queries.token_named(session, user, name) is not None:
+    if account_queries.token_named(session, user, name) is not None:
         raise Problem(problems.API_TOKEN_EXISTS, username=user.username, name=name)
     secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=name, token_sha256=digest(secret))
@@ -42,7 +42,7 @@ def create(session: Session, user: User, name: str) -> tuple[ApiToken, str]:
 
 
 def revoke(session: Session, user: User, name: str) -> ApiToken | None:
-    token = queries.token_named(session, user, name)
+    token = account_queries.token_named(session, user, name)
     if token is not None:
         token.revoked_at = utcnow()
     return token
@@ -69,7 +69,7 @@ def challenge() -> list[tuple[str, str]]:
 def user_for(secret: str, *, username: str | None = None) -> User:
     """The active user a token belongs to (and who is named `username`, when given); 401.20 for
     an unknown or revoked token, or one of somebody else."""
-    found = queries.token_by_hash(database.session(), digest(secret.strip()))
+    found = account_queries.token_by_hash(database.session(), digest(secret.strip()))
     if found is None or found[1].disabled_at is not None or (
             username is not None and normalise_name(username) != found[1].username):
         raise Problem(problems.API_TOKEN_INVALID, headers=challenge())
@@ -82,12 +82,12 @@ def user_for(secret: str, *, username: str | None = None) -> User:
         if database.request_writes():
             # with the request's own writes: on SQLite a second writer would wait for the
             # write lock this very request holds
-            queries.mark_token_used(database.session(), token.id, now)
+            account_queries.mark_token_used(database.session(), token.id, now)
             return user
         # its own short write: the request's session is a read-only one
         writer = database.open_session(current_app, writing=True)
         try:
-            queries.mark_token_used(writer, token.id, now)
+            account_queries.mark_token_used(writer, token.id, now)
             writer.commit()
         finally:
             writer.close()

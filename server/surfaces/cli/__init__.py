@@ -335,11 +335,11 @@ def api_tokens_create(username: str, name: str) -> None:
 @api_tokens.command("list", help="List API tokens (never their secrets).")
 @click.argument("username", required=False)
 def api_tokens_list(username: str | None) -> None:
-    from server.database.queries import exports as export_queries
+    from server.database.queries import accounts as account_queries
 
     with _database() as (_app, session):
         user = _web_user(session, username) if username else None
-        for token, owner in export_queries.tokens_of(session, user):
+        for token, owner in account_queries.tokens_of(session, user):
             state = "revoked" if token.revoked_at else "active"
             used = token.last_used_at.isoformat(timespec="seconds") if token.last_used_at \
                 else "never used"

@@ -10,7 +10,7 @@ from flask import current_app, g, redirect, render_template, request, url_for
 
 from server import database
 from server.database.models import utcnow
-from server.database.queries import review as review_queries
+from server.database.queries import submissions as submission_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services import deletion, reviewing
@@ -32,7 +32,7 @@ def delete_submission(xml_form_id: str, instance_id: str):
 @require("submissions.delete")
 def restore_submission(xml_form_id: str, instance_id: str):
     view = reviewing.form_view(database.session(), xml_form_id, g.user)
-    found = review_queries.submission(view.session, view.form, instance_id)
+    found = submission_queries.by_instance_id(view.session, view.form, instance_id)
     if found is None:
         raise Problem(problems.SUBMISSION_NOT_FOUND)
     deletion.restore(view.session, view.form, found)
@@ -47,12 +47,12 @@ def deleted_submissions(xml_form_id: str):
     view = reviewing.form_view(database.session(), xml_form_id, g.user)
     session = view.session
     cutoff = utcnow() - timedelta(days=deletion.KEEP_DAYS)
-    if review_queries.to_purge(session, cutoff):
+    if submission_queries.to_purge(session, cutoff):
         database.write_after_reading(session)  # the purge in a write transaction of its own
         _purged, files = deletion.purge(session)
         session.commit()
         deletion.remove_files(current_app.extensions["blobs"], files,
                               current_app.config["DATA_DIR"])
-    rows = [(s, deletion.days_left(s)) for s in review_queries.deleted(session, view.form)]
+    rows = [(s, deletion.days_left(s)) for s in submission_queries.deleted_of_form(session, view.form)]
     return render_template("deleted.html", form=view.form, rows=rows,
                            keep_days=deletion.KEEP_DAYS)

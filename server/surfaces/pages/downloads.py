@@ -9,7 +9,7 @@ from flask import current_app, g, jsonify, redirect, render_template, request, s
 
 from server import database
 from server.database.models import REVIEW_STATES
-from server.database.queries import exports as queries
+from server.database.queries import export_jobs as job_queries
 from server.database.queries import forms as form_queries
 from server.kernel import i18n, problems
 from server.kernel.i18n import gettext as _
@@ -31,7 +31,7 @@ def downloads():
     forms = [f for f in form_queries.list_forms(session) if f.current_version is not None]
     return render_template("downloads.html", forms=forms, formats=FORMATS,
                            export_languages=LANGUAGES, all_languages=i18n.LANGUAGES,
-                           states=REVIEW_STATES, jobs=queries.recent_jobs(session, g.user),
+                           states=REVIEW_STATES, jobs=job_queries.recent_jobs(session, g.user),
                            personal=access.sees_personal_data(g.user))
 
 
@@ -60,7 +60,7 @@ def start_download():
 def download_job(job_id: int):
     job = _job(job_id)
     return render_template("download_job.html", job=job,
-                           form=queries.form_by_id(database.session(), job.form_id))
+                           form=form_queries.form_by_id(database.session(), job.form_id))
 
 
 @bp.get("/downloads/<int:job_id>/status")
@@ -78,7 +78,7 @@ def download_status(job_id: int):
 def download_file(job_id: int):
     app = current_app._get_current_object()
     if not access.can(g.user, "data.download") and \
-            queries.job_of(database.session(), g.user, job_id) is None:
+            job_queries.job_of(database.session(), g.user, job_id) is None:
         raise Problem(problems.FORBIDDEN)  # as the other download routes answer them
     job = _job(job_id)
     path, name = jobs.hand_over(app, job, g.user, via="page", state_label=_)
@@ -87,7 +87,7 @@ def download_file(job_id: int):
 
 
 def _job(job_id: int):
-    job = queries.job_of(database.session(), g.user, job_id)
+    job = job_queries.job_of(database.session(), g.user, job_id)
     if job is None:  # someone else's job is as absent as one that never was
         raise Problem(problems.EXPORT_NOT_FOUND, job_id=job_id)
     return job

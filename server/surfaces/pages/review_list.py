@@ -12,8 +12,9 @@ from flask import g, redirect, render_template, request, url_for
 
 from server import database
 from server.database.models import REVIEW_STATES
+from server.database.queries import form_tables as table_queries
 from server.database.queries import forms as form_queries
-from server.database.queries import review as review_queries
+from server.database.queries import submissions as submission_queries
 from server.kernel import i18n, problems
 from server.kernel.problems import Problem
 from server.services import access, answers, reviewing
@@ -37,7 +38,7 @@ def forms_index():
         if form.current_version is None:
             continue
         view = reviewing.FormView(db_session, form, g.user)
-        counts = review_queries.state_counts(db_session, view.tables.root, view.where) \
+        counts = table_queries.state_counts(db_session, view.tables.root, view.where) \
             if view.has_rows else {}
         rows.append((form, view.figures(counts)))
     return render_template("forms_index.html", rows=rows, states=REVIEW_STATES)
@@ -109,9 +110,9 @@ def submissions(xml_form_id: str):
     if view.has_rows:
         view.ensure_indexes()
         listing = Listing(view, args)
-        counts = review_queries.state_counts(view.session, view.tables.root,
+        counts = table_queries.state_counts(view.session, view.tables.root,
                                              listing.where(with_state=False))
-        found = review_queries.page(
+        found = table_queries.review_page(
             view.session, view.tables.root, listing.where(), newest=args["sort"] == "newest",
             after=_cursor(request.args.get("after")), limit=PAGE + 1)
         rows = found[:PAGE]
@@ -135,7 +136,7 @@ def submissions(xml_form_id: str):
         counts=view.figures(counts, category=args["category"]) if view.has_rows
         else view.figures({}), category=category,
         args=args, options=options, names=names, places=view.places,
-        versions=[v.version for v in review_queries.versions_of(view.session, view.form)],
+        versions=[v.version for v in form_queries.list_versions(view.session, view.form, newest_first=True)],
         next_url=(f"?{urlencode({**kept, 'after': cursor})}" if cursor else None),
         first_url=f"?{urlencode(kept)}" if request.args.get("after") else None,
         here=request.full_path.rstrip("?"), kept=kept)
@@ -152,8 +153,8 @@ def bulk_review(xml_form_id: str):
     if not ids:
         raise Problem(problems.NOTHING_SELECTED)
     # each ticked box carries the version (instanceID) of the row as the list showed it
-    found = list(review_queries.versions_by_instance_ids(view.session, view.form, ids))
-    in_scope = review_queries.in_scope_ids(view.session, view.tables.root,
+    found = list(submission_queries.versions_by_instance_ids(view.session, view.form, ids))
+    in_scope = table_queries.in_scope_ids(view.session, view.tables.root,
                                            [s.id for s, _v in found], view.where) \
         if view.has_rows else set()
     if len(found) != len(ids) or any(s.id not in in_scope for s, _v in found):
@@ -174,7 +175,7 @@ def _places_in_scope(view: reviewing.FormView, options: dict[str, list[tuple[str
     """A scoped reader's menus offer only the places they may see: those of the submissions
     they see, and the governorates and forums assigned to them (the others would list nothing,
     and name places that are not theirs)."""
-    seen = review_queries.place_values(view.session, view.places, view.where) \
+    seen = table_queries.place_values(view.session, view.places, view.where) \
         if view.has_rows else {}
     assigned = {"governorate": view.scope.governorates, "forum": view.scope.forums}
     return {place: [(value, text) for value, text in choices

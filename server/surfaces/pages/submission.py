@@ -11,7 +11,9 @@ from flask import current_app, g, redirect, render_template, request, send_file,
 from forms.xml import parse_xml
 from server import database
 from server.database.models import SubmissionDef
-from server.database.queries import review as review_queries
+from server.database.queries import accounts as account_queries
+from server.database.queries import reviews as review_queries
+from server.database.queries import submissions as submission_queries
 from server.kernel import i18n, problems
 from server.kernel.problems import Problem
 from server.services import access, answers, audit, reviewing, thumbnails
@@ -52,8 +54,8 @@ def _render(view: reviewing.FormView, found, row, *, stale: reviewing.Stale | No
     personal_ok = access.sees_personal_data(g.user)
     definition = found.current_def
     nodes = _layout(view, definition, personal_ok)
-    versions = review_queries.definitions(view.session, found)
-    names = review_queries.app_user_names(
+    versions = submission_queries.definitions(view.session, found)
+    names = account_queries.app_user_names(
         view.session, {found.submitter_id} | {d.submitter_id for d in versions})
     read = next((d for d in versions if stale and d.instance_id == stale.shown), None)
     changes = _changes(view, read, definition, personal_ok) if read is not None else None
@@ -144,7 +146,7 @@ def attachment(xml_form_id: str, instance_id: str, name: str):
 def diff(xml_form_id: str, instance_id: str):
     view = reviewing.form_view(database.session(), xml_form_id, g.user)
     found, _row = view.find(instance_id)
-    versions = {d.instance_id: d for d in review_queries.definitions(view.session, found)}
+    versions = {d.instance_id: d for d in submission_queries.definitions(view.session, found)}
     chosen = []
     for key in ("from", "to"):
         version_id = request.args.get(key, "")
