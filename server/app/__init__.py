@@ -1,5 +1,5 @@
-"""The app factory: settings, the data folder, the database, the app-wide hooks, then each
-surface (OpenRosa for phones, the JSON API, the pages)."""
+"""The app factory: settings, the data folder, the database, what is app-wide (the request guard,
+problems, people's sessions, languages), then each surface (OpenRosa, the JSON API, the pages)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import database
-from server.app import errors, request_guard
-from server.kernel import private, settings
+from server.app import errors, request_guard, web_sessions
+from server.kernel import i18n, private, settings
 from server.kernel.storage import BlobStore
 
 PAGES = Path(__file__).resolve().parents[1] / "surfaces" / "pages"
@@ -38,6 +38,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from server.surfaces import api, openrosa, pages
 
+    # Phones and scripts send no cookies: their blueprints need no CSRF token.
+    web_sessions.init_app(app, cookieless=(openrosa.bp, api.bp))
+    i18n.init_app(app)
     openrosa.init_app(app)
     api.init_app(app)
     pages.init_app(app)

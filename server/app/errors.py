@@ -1,63 +1,59 @@
-"""One handler renders every problem in its caller's format: OpenRosa XML for phones, JSON for the
-API, HTML for people. Unexpected exceptions are logged whole and answered with 500.1, never with
-a stack trace, SQL or a file path."""
+"""Every problem of the app becomes a `Problem` here, and the surface that owns the request's
+address renders it: OpenRosa XML for phones, JSON for scripts, HTML for people. Each surface
+registers its renderer when it is set up; this module knows none of them. Unexpected exceptions
+are logged whole and answered with 500.1, never with a stack trace, SQL or a file path."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from flask import Flask, Response, current_app, json, request
-from markupsafe import escape
+from flask import Flask, Response, current_app, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from server.kernel import problems
 from server.kernel.problems import Problem
-from server.surfaces.openrosa import XML_MIMETYPE, add_openrosa_headers
-from server.surfaces.openrosa import xml as openrosa_xml
 
 log = logging.getLogger(__name__)
+
+Renderer = Callable[[Problem], Response]
 
 _HTTP_PROBLEMS = {
     404: problems.NOT_FOUND,
     405: problems.METHOD_NOT_ALLOWED,
 }
+_RENDERERS = "problem_renderers"
 
 
 RETRY_AFTER_SECONDS = "5"
 
 
 def init_app(app: Flask) -> None:
+    app.extensions[_RENDERERS] = {}
     app.register_error_handler(Problem, render)
     app.register_error_handler(HTTPException, _from_http_exception)
     app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(Exception, _unexpected)
 
 
-def surface() -> str:
-    path = request.path
-    if path == "/collect" or path.startswith("/collect/"):
-        return "openrosa"
-    if path == "/api" or path.startswith("/api/"):
-        return "api"
-    return "html"
+def register_renderer(app: Flask, url_prefix: str | None, renderer: Renderer) -> None:
+    """`renderer` answers the problems of every request under `url_prefix` (whole path segments:
+    "/api" is /api and /api/..., also where no route matched); None makes it the default, for
+    every other path."""
+    app.extensions[_RENDERERS][url_prefix] = renderer
+
+
+def renderer_for(path: str) -> Renderer:
+    renderers = current_app.extensions[_RENDERERS]
+    for prefix in sorted((p for p in renderers if p is not None), key=len, reverse=True):
+        if path == prefix or path.startswith(prefix + "/"):
+            return renderers[prefix]
+    return renderers[None]
 
 
 def render(problem: Problem) -> Response:
-    kind = surface()
-    if kind == "openrosa":
-        response = Response(openrosa_xml.openrosa_response(problem.message, nature="error"),
-                            status=problem.status, content_type=XML_MIMETYPE)
-        add_openrosa_headers(response)
-    elif kind == "api":
-        body = {"code": problem.code, "message": problem.message}
-        if problem.details:
-            body["details"] = {k: str(v) for k, v in problem.details.items()}
-        response = Response(json.dumps(body), status=problem.status,
-                            mimetype="application/json")
-    else:
-        response = Response(_html(problem), status=problem.status,
-                            mimetype="text/html")
+    response = renderer_for(request.path)(problem)
     for name, value in problem.headers:
         response.headers.add(name, value)
     return response
@@ -93,34 +89,3 @@ def _database_error(error: DBAPIError) -> Response:
 def _unexpected(error: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.path)
     return render(Problem(problems.INTERNAL))
-
-
-def _same_site(url: str | None) -> str | None:
-    """The page the reader came from, to go back and try again; only one of this site."""
-    if not url or not url.startswith(request.host_url):
-        return None
-    return "/" + url[len(request.host_url):]
-
-
-def _html(problem: Problem) -> str:
-    """The problem in the reader's language, inside the pages' frame (header, language choice, a
-    way back); a bare page when the frame itself cannot be drawn."""
-    from flask import render_template
-
-    from server.kernel import i18n
-
-    try:
-        message = i18n.gettext(problem.type.message, **problem.details)
-        return render_template("problem.html", problem=problem, message=message,
-                               back=_same_site(request.referrer))
-    except Exception:  # the error came before the reader was known, or the frame failed
-        log.debug("problem page without its frame", exc_info=True)
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        # without an icon of its own the browser asks for /favicon.ico and gets a 404
-        '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
-        f"<title>{problem.status} · Muntada</title></head><body>"
-        f'<h1>{problem.status}</h1><p class="problem">{escape(problem.message)}</p>'
-        f"<p><small>{escape(problem.code)}</small></p></body></html>"
-    )

@@ -3,8 +3,8 @@ read data through the data API.
 
 Every route authenticates here, on the server, by an API token (`server.surfaces.api.tokens`): never by
 a web user's password. A route says which permissions open it with `@allow(...)`; a route that
-says nothing is for administrators. Errors are JSON problems from the catalogue
-(`server.app.errors`).
+says nothing is for administrators. Every problem under /api is answered as JSON from the
+catalogue (the renderer registered here with `server.app.errors`; its shape is locked by a test).
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, g, json, request
 from marshmallow import Schema, ValidationError
 
+from server.app import errors
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services import access
@@ -26,15 +27,23 @@ PUBLIC = {"api.openapi"}
 
 
 def init_app(app: Flask) -> None:
-    from server.surfaces.api import (  # noqa: F401  (routes)
-        app_users,
-        data,
-        export_jobs,
-        forms,
-        openapi,
+    from server.surfaces.api import (
+        app_users,  # noqa: F401
+        data,  # noqa: F401
+        export_jobs,  # noqa: F401
+        forms,  # noqa: F401
+        openapi,  # noqa: F401
     )
 
     app.register_blueprint(bp)
+    errors.register_renderer(app, "/api", render_problem)
+
+
+def render_problem(problem: Problem) -> Response:
+    body = {"code": problem.code, "message": problem.message}
+    if problem.details:
+        body["details"] = {k: str(v) for k, v in problem.details.items()}
+    return Response(json.dumps(body), status=problem.status, mimetype="application/json")
 
 
 def allow(*permissions: str) -> Callable:

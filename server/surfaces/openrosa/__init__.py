@@ -1,6 +1,7 @@
 """The OpenRosa API that ODK Collect speaks, in one place: one module per resource, and here the
 rules every resource shares: who the phone is, the X-OpenRosa-Version header on the way in, the
-standard headers on the way out. Errors are rendered as OpenRosa XML by `server.app.errors`.
+standard headers on the way out, and every problem under /collect as an OpenRosa XML answer
+(registered with `server.app.errors`, so an unknown address under /collect is XML too).
 
 The blueprint is mounted twice: `/collect/key/<token>` for app users' tokens (what the QR code
 carries) and `/collect` for a user name and password over Digest or Basic.
@@ -10,13 +11,15 @@ from __future__ import annotations
 
 from email.utils import formatdate
 
-from flask import Blueprint, Flask, g, request
+from flask import Blueprint, Flask, Response, g, request
 from flask.typing import ResponseReturnValue
 
 from server import database
+from server.app import errors
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services import auth
+from server.surfaces.openrosa import xml as openrosa_xml
 
 bp = Blueprint("collect", __name__)
 TOKEN_BLUEPRINT = "collect_key"
@@ -28,15 +31,16 @@ _NEEDS_OPENROSA_HEADER = {"form_list", "manifest", "submission", "submission_pre
 
 
 def init_app(app: Flask) -> None:
-    from server.surfaces.openrosa import (  # noqa: F401  (routes)
-        form_download,
-        form_list,
-        manifest,
-        submission,
+    from server.surfaces.openrosa import (
+        form_download,  # noqa: F401
+        form_list,  # noqa: F401
+        manifest,  # noqa: F401
+        submission,  # noqa: F401
     )
 
     app.register_blueprint(bp, url_prefix="/collect/key/<token>", name=TOKEN_BLUEPRINT)
     app.register_blueprint(bp, url_prefix="/collect")
+    errors.register_renderer(app, "/collect", render_problem)
 
 
 @bp.url_value_preprocessor
@@ -75,6 +79,13 @@ def add_openrosa_headers(response: ResponseReturnValue) -> ResponseReturnValue:
 
 
 bp.after_request(add_openrosa_headers)
+
+
+def render_problem(problem: Problem) -> Response:
+    """A problem as Collect shows it: the message of an OpenRosa response, with its headers."""
+    response = Response(openrosa_xml.openrosa_response(problem.message, nature="error"),
+                        status=problem.status, content_type=XML_MIMETYPE)
+    return add_openrosa_headers(response)
 
 
 def form_for_phone(xml_form_id: str):

@@ -1,50 +1,44 @@
 """Pages for people: supervisors' review workspace, analysts' downloads, administrators' users and
-audit log. Signed in with a form and a session cookie (HttpOnly, SameSite, Secure over HTTPS);
-every form carries a CSRF token; every route checks permission here, on the server.
+audit log. Signed in with a form and a session cookie (`server.app.web_sessions`); every form carries
+a CSRF token; every route checks permission here, on the server. Problems everywhere but under
+the phones' and scripts' addresses are pages too: inside the pages' frame, or bare when the frame
+cannot be drawn.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, g, redirect, request, url_for
-from flask.sessions import SecureCookieSessionInterface
-from flask_login import LoginManager, current_user
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from markupsafe import escape
 
-from server import database
-from server.database.queries import accounts as account_queries
+from server.app import errors
 from server.kernel import i18n, problems
 from server.kernel.problems import Problem
 from server.services import access
 
+log = logging.getLogger(__name__)
+
 bp = Blueprint("pages", __name__)
-csrf = CSRFProtect()
-login_manager = LoginManager()
 # Reachable without signing in.
 PUBLIC_ENDPOINTS = {"pages.login", "pages.choose_language", "static"}
-# Phones and scripts: no reader, no language, no page headers.
-_NOT_PAGES = ("collect", "collect_key", "api")
-
-
-class _SessionCookies(SecureCookieSessionInterface):
-    """Secure when the request came over HTTPS; a field office's plain-HTTP laptop still works.
-    A request without the cookie (every phone's, every script's) gets its empty session without
-    a signer being built for it."""
-
-    def get_cookie_secure(self, app: Flask) -> bool:
-        return request.is_secure or super().get_cookie_secure(app)
-
-    def open_session(self, app: Flask, request):
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
-            return self.session_class()
-        return super().open_session(app, request)
 
 
 def init_app(app: Flask) -> None:
-    from server.surfaces import api, openrosa
     from server.surfaces.pages import (  # noqa: F401  (routes)
         app_users,
         audit_log,
@@ -56,44 +50,36 @@ def init_app(app: Flask) -> None:
         users,
     )
 
-    app.config.update(
-        SESSION_COOKIE_NAME="muntada_session", SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=12 * 3600,
-        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session it is bound to
-        WTF_CSRF_SSL_STRICT=False,  # no Referer check: privacy settings strip it; the token holds
-    )
-    app.session_interface = _SessionCookies()
-    csrf.init_app(app)
-    # Phones and scripts send no cookies: a forged cross-site request cannot carry their
-    # credentials, so CSRF tokens protect nothing there.
-    csrf.exempt(openrosa.bp)
-    csrf.exempt(api.bp)
-    login_manager.init_app(app)
-    app.register_error_handler(CSRFError, _csrf_failed)
-    i18n.init_app(app)
-    app.jinja_env.globals.update(
-        can=lambda permission: access.can(g.get("user"), permission),
-        has_page=lambda endpoint: endpoint in app.view_functions)
-    app.jinja_env.filters["urlencode_without"] = _urlencode_without
     app.register_blueprint(bp)
-    app.before_request(_identify)
-    app.after_request(_page_headers)
+    # A request no blueprint claimed (the app's static files, an unknown address, a wrong
+    # method) is the pages' too: its problem page needs the reader and their language.
+    app.before_request(_identify_unclaimed)
+    app.after_request(_page_headers_unclaimed)
+    errors.register_renderer(app, None, render_problem)
 
 
-@login_manager.user_loader
-def _load_user(session_id: str):
-    user_id, _, epoch = session_id.partition(":")
-    if not user_id.isdigit() or not epoch.isdigit():
-        return None
-    user = account_queries.user_by_id(database.session(), int(user_id))
-    # a logout or password change elsewhere bumps the epoch: older cookies stop working
-    return user if user is not None and user.session_epoch == int(epoch) else None
+def _identify_unclaimed() -> None:
+    if request.blueprint is None:
+        _identify()
 
 
+def _page_headers_unclaimed(response: Response) -> Response:
+    return _page_headers(response) if request.blueprint is None else response
+
+
+@bp.app_template_global()
+def can(permission: str) -> bool:
+    return access.can(g.get("user"), permission)
+
+
+@bp.app_template_global()
+def has_page(endpoint: str) -> bool:
+    return endpoint in current_app.view_functions
+
+
+@bp.before_request
 def _identify() -> None:
-    """Before every request of the app: who the reader is and which language they read."""
-    if request.blueprint in _NOT_PAGES:
-        return
+    """Before every page: who the reader is and which language they read."""
     # the user itself, not the proxy: the proxy would resolve to whatever g holds later
     g.user = current_user._get_current_object() if current_user.is_authenticated else None
     g.language = i18n.choose(g.user.locale if g.user is not None else None)
@@ -107,9 +93,8 @@ CONTENT_SECURITY_POLICY = (
     "base-uri 'none'; object-src 'none'")
 
 
-def _page_headers(response):
-    if request.blueprint in _NOT_PAGES:
-        return response
+@bp.after_request
+def _page_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -139,11 +124,37 @@ def require(permission: str) -> Callable:
     return decorate
 
 
+@bp.app_template_filter("urlencode_without")
 def _urlencode_without(args, *names: str) -> str:
     return urlencode([(k, v) for k, v in args.items(multi=True) if k not in names])
 
 
-def _csrf_failed(error: CSRFError):
-    from server.app.errors import render
+def render_problem(problem: Problem) -> Response:
+    return Response(_html(problem), status=problem.status, mimetype="text/html")
 
-    return render(Problem(problems.CSRF_FAILED))
+
+def _same_site(url: str | None) -> str | None:
+    """The page the reader came from, to go back and try again; only one of this site."""
+    if not url or not url.startswith(request.host_url):
+        return None
+    return "/" + url[len(request.host_url):]
+
+
+def _html(problem: Problem) -> str:
+    """The problem in the reader's language, inside the pages' frame (header, language choice, a
+    way back); a bare page when the frame itself cannot be drawn."""
+    try:
+        message = i18n.gettext(problem.type.message, **problem.details)
+        return render_template("problem.html", problem=problem, message=message,
+                               back=_same_site(request.referrer))
+    except Exception:  # the error came before the reader was known, or the frame failed
+        log.debug("problem page without its frame", exc_info=True)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        # without an icon of its own the browser asks for /favicon.ico and gets a 404
+        '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
+        f"<title>{problem.status} · Muntada</title></head><body>"
+        f'<h1>{problem.status}</h1><p class="problem">{escape(problem.message)}</p>'
+        f"<p><small>{escape(problem.code)}</small></p></body></html>"
+    )
