@@ -55,10 +55,10 @@ def load(data_dir: Path, database_url: str | None, submissions: int, seed: int) 
     from server.services.programme import PROGRAMME_FORMS
 
     app = create_app(config(data_dir, database_url))
-    migrate.upgrade(app.extensions["engine"])
+    migrate.upgrade(database.of(app).engine)
     rng = random.Random(seed)
     with app.app_context():
-        session = database.open_session(app, writing=True)
+        session = database.of(app).session(writing=True)
         for form in PROGRAMME_FORMS:
             load_form(session, app.extensions["blobs"], form.source.read_bytes(),
                       {m.name: m.read_bytes() for m in form.media}, validate=False)
@@ -111,7 +111,7 @@ def load(data_dir: Path, database_url: str | None, submissions: int, seed: int) 
             session.execute(sa.text("ANALYZE"))
             session.commit()
         session.close()
-    app.extensions["engine"].dispose()
+    database.of(app).engine.dispose()
     return repeats
 
 
@@ -177,7 +177,7 @@ def _export(data_dir: str, database_url: str | None, fmt: str, out: str, result)
 
     app = create_app(config(Path(data_dir), database_url))
     with app.app_context():
-        session = database.open_session(app, writing=False)
+        session = database.of(app).session(writing=False)
         user = account_queries.user_by_username(session, "analyst")
         form = form_queries.get_form(session, FORM_ID)
         started, cpu = time.perf_counter(), _cpu()
@@ -197,14 +197,14 @@ def _walk(data_dir: str, database_url: str | None, limit: int, basic: bool, resu
     from server import database
     from server.app import create_app
     from server.database.queries import accounts as account_queries
-    from server.surfaces.api import tokens
+    from server.services import api_tokens
 
     app = create_app(config(Path(data_dir), database_url))
     client = app.test_client()
     with app.app_context():
-        session = database.open_session(app, writing=True)
+        session = database.of(app).session(writing=True)
         user = account_queries.user_by_username(session, "analyst")
-        _token, secret = tokens.create(session, user, f"bench {os.getpid()} {time.time()}")
+        _token, secret = api_tokens.create(session, user, f"bench {os.getpid()} {time.time()}")
         session.commit()
         session.close()
     headers = {"Authorization": f"Bearer {secret}"}

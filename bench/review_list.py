@@ -64,7 +64,7 @@ def forums() -> list[dict[str, str]]:
 
 def fill(app, rows: int) -> None:
     with app.app_context():
-        session = database.open_session(app, writing=True)
+        session = database.of(app).session(writing=True)
         for form in PROGRAMME_FORMS:
             load_form(session, app.extensions["blobs"], form.source.read_bytes(),
                       {m.name: m.read_bytes() for m in form.media}, validate=False)
@@ -132,7 +132,7 @@ def timed(browser: Browser, url: str) -> tuple[float, float]:
 def run(label: str, url: str, rows: int, data_dir: Path) -> None:
     app = create_app({"DATA_DIR": str(data_dir), "DATABASE_URL": url, "SECRET_KEY": "bench",
                       "VALIDATE_FORMS": False, "LOG_LEVEL": "WARNING"})
-    migrate.upgrade(app.extensions["engine"])
+    migrate.upgrade(database.of(app).engine)
     print(f"{label}:")
     fill(app, rows)
     admin, supervisor = Browser(app), Browser(app)
@@ -151,7 +151,7 @@ def run(label: str, url: str, rows: int, data_dir: Path) -> None:
     for name, browser, path in cases:
         median, worst = timed(browser, path)
         print(f"  {name:<14}{median:>10.1f}{worst:>9.1f}")
-    app.extensions["engine"].dispose()
+    database.of(app).engine.dispose()
 
 
 def main() -> None:

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import make_url, text
 
+from server import database as server_database  # the fixture `database` is a URL
 from server.app import create_app
-from server.database import make_engine, migrate, open_session
+from server.database import make_engine, migrate
 from server.database.models import Base
+from server.services import api_tokens
 from server.services.accounts import create_app_user, create_user
 from server.services.form_loading import load_form
-from server.surfaces.api import tokens
 from tests.support import web
 from tests.support.compiled import compile_once
 from tests.support.phone import Phone, flask_transport
@@ -104,7 +105,7 @@ def app(database, tmp_path):
         "PUBLIC_URL": "http://muntada.test:5000",
     })
     yield app
-    app.extensions["engine"].dispose()
+    server_database.of(app).engine.dispose()
 
 
 @pytest.fixture
@@ -119,7 +120,7 @@ def session(app):
     wrote (a SQLite read transaction sees the database as it was when it began)."""
     # No app context is held open: requests would share it (and its `g`, where the signed-in
     # user is cached) instead of getting one each, as they do in production.
-    test_session = open_session(app, writing=False)
+    test_session = server_database.of(app).session(writing=False)
     yield test_session
     test_session.close()
 
@@ -194,7 +195,7 @@ class ApiClient:
 
 def api_token(session, user, name: str = "tests") -> str:
     """A new API token of `user`'s (committed): the secret a script would be given."""
-    _token, secret = tokens.create(session, user, name)
+    _token, secret = api_tokens.create(session, user, name)
     session.commit()
     return secret
 

@@ -1,15 +1,17 @@
-"""The database connection of an app: one engine, one session per request, SQLite tuned for
-several worker processes writing at once."""
+"""The database of an app: one engine, units of work that read or write, one per request, and
+SQLite tuned for several worker processes writing at once (callers never need to know which
+database it is)."""
 
 from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
-from flask import Flask, current_app, g, has_app_context, has_request_context, request
+from flask import Blueprint, Flask, current_app, g, has_app_context, has_request_context, request
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +22,9 @@ from server.kernel import private
 
 # each SQLite engine's queue of writers (see server.database.sqlite.writers)
 _WRITERS: weakref.WeakKeyDictionary[Engine, WriterQueue] = weakref.WeakKeyDictionary()
+# the mark `reads_first` leaves on a view or a blueprint
+_READS_FIRST = "db_reads_first"
+_Declared = TypeVar("_Declared", Callable, Blueprint)
 
 
 def make_engine(url: str) -> Engine:
@@ -85,36 +90,112 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.close()
 
 
+class Database:
+    """One database, and the units of work callers ask of it: `reading()` or `writing()`.
+
+    The writer policy stays here. On SQLite one transaction writes at a time: a writing unit
+    waits for its turn when it begins (see server.database.sqlite.writers), a reading one never waits.
+    """
+
+    def __init__(self, url: str):
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # on SQLite only, where one writer at a time waits for each fsync (PostgreSQL commits
+        # in parallel, and needs none)
+        self.group_commit = GroupCommit(self.engine, _WRITERS[self.engine]) \
+            if self.engine.dialect.name == "sqlite" else None
+
+    def session(self, *, writing: bool) -> Session:
+        """A session the caller closes: one that may write takes its turn when it begins."""
+        return self._sessions(bind=self.engine.execution_options(sqlite_immediate=True)
+                              if writing else self.engine)
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A unit of work that only reads: whatever it did is rolled back when it ends."""
+        db_session = self.session(writing=False)
+        try:
+            yield db_session
+        finally:
+            db_session.close()
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A unit of work that writes: committed when the block ends, rolled back if it fails."""
+        db_session = self.session(writing=True)
+        try:
+            yield db_session
+            db_session.commit()
+        except BaseException:
+            db_session.rollback()
+            raise
+        finally:
+            db_session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"])
-    app.extensions["engine"] = engine
-    app.extensions["sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
-    if engine.dialect.name == "sqlite":
-        app.extensions["group_commit"] = GroupCommit(engine, _WRITERS[engine])
+    database = app.extensions["database"] = Database(app.config["DATABASE_URL"])
+    if database.group_commit is not None:
+        app.extensions["group_commit"] = database.group_commit
     # Per request, not per app context: a request may run inside a longer app context (a test,
     # a command) and must not inherit an earlier request's session.
     app.teardown_request(_close_session)
     app.teardown_appcontext(_close_session)
 
 
-def session() -> Session:
-    """The current request's session, opened on first use.
+def of(app: Flask) -> Database:
+    """The app's database."""
+    return app.extensions["database"]
 
-    On SQLite a request that may write takes the write lock when its transaction begins (see
-    server.database.sqlite.writers); GET and HEAD only read, and never wait for writers. One that marks
-    `g.explicit_write_lock` reads freely and takes the lock itself with `begin_write`, for the
-    few statements that need it (the submission path).
+
+def session() -> Session:
+    """The current request's unit of work, opened on first use.
+
+    A request that may write (not GET or HEAD) writes in it, and commits it; GET and HEAD only
+    read, and never wait for writers. A view declared `reads_first` reads freely and asks to
+    write with `write_after_reading` (or `begin_write`), for the few statements that need it.
     """
     if "db_session" not in g:
-        g.db_session = open_session(current_app, writing=request_writes())
+        g.db_session = of(current_app).session(writing=_request_writes())
     return g.db_session
 
 
-def request_writes() -> bool:
-    """Whether the current request's session (outside a request: any session) takes SQLite's
-    write lock when it begins."""
+def reads_first(target: _Declared) -> _Declared:
+    """Declare a view (or every view of a blueprint) whose request reads before it writes,
+    and says when it starts writing (`write_after_reading`, `begin_write`): a POST that reads
+    a while, or streams a body in, before a short write."""
+    setattr(target, _READS_FIRST, True)
+    return target
+
+
+def _reads_first() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, _READS_FIRST, False) or any(
+        getattr(current_app.blueprints.get(name), _READS_FIRST, False)
+        for name in request.blueprints)
+
+
+def _request_writes() -> bool:
+    """Whether the current request's unit of work (outside a request: any) writes from the
+    start."""
     return not (has_request_context() and (
-        request.method in ("GET", "HEAD") or g.get("explicit_write_lock", False)))
+        request.method in ("GET", "HEAD") or _reads_first()))
+
+
+@contextmanager
+def write_aside() -> Iterator[Session]:
+    """A small write a request makes besides its own work (a token's last use): in the
+    request's unit of work when that one writes (it commits with it; on SQLite a second writer
+    would wait for the turn this very request holds), else in a short writing unit of its own,
+    committed at once."""
+    if _request_writes():
+        yield session()
+        return
+    with of(current_app).writing() as writer:
+        yield writer
 
 
 def begin_write(db_session: Session) -> None:
@@ -167,12 +248,6 @@ def is_postgresql(db_session: Session) -> bool:
 
 def _is_sqlite(db_session: Session) -> bool:
     return db_session.get_bind().dialect.name == "sqlite"
-
-
-def open_session(app: Flask, *, writing: bool) -> Session:
-    engine = app.extensions["engine"]
-    return app.extensions["sessionmaker"](
-        bind=engine.execution_options(sqlite_immediate=True) if writing else engine)
 
 
 def _close_session(_error: BaseException | None) -> None:

@@ -1,7 +1,8 @@
 """The relational tables: typed rows that analysts query with plain SQL, a projection of the raw
 submissions that `muntada renormalise` can rebuild at any time.
 
-`ensure` grows a form's tables when a version is loaded (DDL stays off the submission path);
+`ensure` grows a form's tables when a version is loaded (DDL stays off the submission path), and
+`index_lists` gives them the indexes the review lists read (DDL stays off their GET too);
 `write` replaces one submission's rows. The sync core decides shapes, names and values; this
 module only maps them onto SQLAlchemy tables.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -147,6 +149,16 @@ def ensure(session: Session, form: Form, structure: FormStructure) -> bool:
     form.projection_revision = uuid.uuid4().hex
     session.flush()
     return True
+
+
+def index_lists(session: Session, form: Form, places: Sequence[str]) -> None:
+    """The review lists' indexes on the form's root table, if missing: submission order, state,
+    and each column of the fields named `places` (scope, filters) with the state."""
+    projection = load(session, form)
+    if projection.tables:
+        table_queries.create_list_indexes(
+            session, projection.root.name,
+            [c.name for c in place_columns(projection, tuple(places)).values()])
 
 
 def load(session: Session, form: Form) -> Projection:

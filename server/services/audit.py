@@ -1,7 +1,8 @@
 """The audit log: who logged in, who saw whose personal data, who changed what, every download.
 
-Events are written in the request's own transaction, so a change and its record commit together;
-a failed login commits its record on its own (the request changes nothing else).
+Events are written in the caller's transaction, so a change and its record commit together;
+a failed login commits its record on its own (the request changes nothing else). The caller
+says who acted and from which address (none off the web: the command line, a sweep).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import json
 import logging
 from typing import Any
 
-from flask import g, has_request_context, request
 from sqlalchemy.orm import Session
 
 from server.database.models import AuditEvent, User
@@ -29,19 +29,18 @@ ACTIONS = (
 )
 
 
-def record(session: Session, action: str, *, user: User | None = None,
+def record(session: Session, action: str, *, user: User | None, address: str | None,
            username: str | None = None, form_id: int | None = None,
            submission_id: int | None = None, **details: Any) -> AuditEvent:
+    """`user` acted (or, when None, whoever `username` names), from `address`."""
     if action not in ACTIONS:
         raise KeyError(action)
-    if user is None and has_request_context():
-        user = g.get("user")
     event = AuditEvent(
         user_id=user.id if user is not None else None,
         username=user.username if user is not None else username,
         action=action, form_id=form_id, submission_id=submission_id,
         details=json.dumps(details, ensure_ascii=False, default=str, sort_keys=True),
-        remote_addr=request.remote_addr if has_request_context() else None)
+        remote_addr=address)
     session.add(event)
     log.info("%s by %s%s%s", action, event.username or "-",
              f" submission {submission_id}" if submission_id else "",

@@ -39,15 +39,18 @@ def days_left(submission: Submission, now: datetime | None = None) -> int:
     return max(0, math.ceil((end - (now or utcnow())) / timedelta(days=1)))
 
 
-def delete(session: Session, form: Form, submission: Submission, comment: str = "") -> None:
+def delete(session: Session, form: Form, submission: Submission, comment: str = "", *,
+           user: User, address: str | None) -> None:
     submission_queries.mark_deleted(session, submission)
     table_queries.delete_submission_rows(
         session, projection.load(session, form).tables.values(), submission.id)
-    audit.record(session, "submission.deleted", form_id=form.id, submission_id=submission.id,
-                 instance_id=submission.instance_id, comment=comment.strip())
+    audit.record(session, "submission.deleted", user=user, address=address, form_id=form.id,
+                 submission_id=submission.id, instance_id=submission.instance_id,
+                 comment=comment.strip())
 
 
-def restore(session: Session, form: Form, submission: Submission) -> None:
+def restore(session: Session, form: Form, submission: Submission, *, user: User,
+            address: str | None) -> None:
     if submission.deleted_at is None or submission.current_def_id is None:
         raise Problem(problems.SUBMISSION_NOT_FOUND)
     if aware(submission.deleted_at) + timedelta(days=KEEP_DAYS) <= utcnow():
@@ -56,14 +59,15 @@ def restore(session: Session, form: Form, submission: Submission) -> None:
     session.flush()
     definition = submission.current_def
     normalising.normalise_submission(session, form, submission, definition)
-    audit.record(session, "submission.restored", form_id=form.id, submission_id=submission.id,
-                 instance_id=submission.instance_id)
+    audit.record(session, "submission.restored", user=user, address=address, form_id=form.id,
+                 submission_id=submission.id, instance_id=submission.instance_id)
 
 
-def purge(session: Session, *, days: int = KEEP_DAYS, user: User | None = None
-          ) -> tuple[list[str], list[str]]:
+def purge(session: Session, *, days: int = KEEP_DAYS, user: User | None = None,
+          address: str | None = None) -> tuple[list[str], list[str]]:
     """Purge submissions deleted more than `days` ago, in the session's transaction; return
-    their instanceIDs and the files no longer named by anything. Remove the files with
+    their instanceIDs and the files no longer named by anything. The audit log names `user`
+    (whose visit ran it), or the app itself (the command line). Remove the files with
     `remove_files` after the commit: a crash between leaves a file no one names, never a row
     naming a missing file."""
     purged, files = [], []
@@ -74,7 +78,8 @@ def purge(session: Session, *, days: int = KEEP_DAYS, user: User | None = None
         removed = [sha for sha in sorted(blobs) if not blob_queries.blob_in_use(session, sha)]
         for sha in removed:
             blob_queries.delete_blob_row(session, sha)
-        audit.record(session, "submission.purged", user=user, username="muntada",
+        audit.record(session, "submission.purged", user=user, address=address,
+                     username="muntada",
                      form_id=submission.form_id, submission_id=submission.id,
                      instance_id=submission.instance_id, files_removed=len(removed))
         purged.append(submission.instance_id)

@@ -23,6 +23,7 @@ from server.database.queries import forms as form_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.kernel.storage import BlobStore
+from server.services import access
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ def load_form(session: Session, store: BlobStore, source: bytes,
         _declare_media(session, existing, structure, previous)
         form.current_version = existing
     projection.ensure(session, form, structure)
+    projection.index_lists(session, form, access.PLACE_FIELDS)
     result = LoadResult(form=form, version=existing, structure=structure, created=created,
                         warnings=compiled.warnings)
     result.media_updated = set_media(session, store, existing, media)

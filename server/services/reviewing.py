@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from forms import FormStructure
@@ -23,6 +22,7 @@ from server.database.queries import reviews as review_queries
 from server.database.queries import submissions as submission_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
+from server.kernel.storage import BlobStore
 from server.services import access, answers, audit, disclosure
 from server.services.normalising import structure_of
 from sync import tables as shapes
@@ -31,7 +31,6 @@ from sync import tables as shapes
 REVIEW_ACTIONS = ("approved", "hasIssues", "rejected")
 NEEDS_COMMENT = ("hasIssues", "rejected")
 BULK_ACTIONS = ("approved", "rejected")
-_INDEXED: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -100,9 +99,9 @@ class FormView:
             return disclosure.unsuppressed(counts)
         return disclosure.suppress_small_counts(counts)
 
-    def files(self, version: FormVersion | None = None) -> dict[str, dict[str, dict[str, str]]]:
+    def files(self, store: BlobStore, version: FormVersion | None = None
+              ) -> dict[str, dict[str, dict[str, str]]]:
         """The choices of select_one_from_file questions, read from the version's media."""
-        store = current_app.extensions["blobs"]
         found = {}
         for name, sha in form_queries.media_blobs(self.session, version or self.form.current_version
                                              ).items():
@@ -112,14 +111,6 @@ class FormView:
                 except (OSError, UnicodeDecodeError, ValueError):
                     continue
         return found
-
-    def ensure_indexes(self) -> None:
-        engine = self.session.get_bind()
-        key = (engine.url.render_as_string(), self.tables.root.name)
-        if key not in _INDEXED:
-            table_queries.ensure_list_indexes(engine, self.tables.root.name,
-                                        [c.name for c in self.places.values()])
-            _INDEXED.add(key)
 
     def find(self, instance_id: str) -> tuple[Submission, dict | None]:
         """A live submission in scope, with its row; 404 otherwise, whichever the reason."""
@@ -152,10 +143,11 @@ class Stale:
     current: str
 
 
-def review(view: FormView, chosen: list[tuple[Submission, str]], state: str, comment: str
-           ) -> list[Stale]:
+def review(view: FormView, chosen: list[tuple[Submission, str]], state: str, comment: str, *,
+           address: str | None) -> list[Stale]:
     """Set `state`, with the comment, on each chosen submission still at the version its
     reviewer read (the instanceID beside it); return those edited since, left as they were.
+    `address`: where the reviewer is (the audit log's).
 
     A decision is about what the reviewer read: approving from a page drawn before the phone's
     edit would approve answers nobody has seen.
@@ -177,13 +169,13 @@ def review(view: FormView, chosen: list[tuple[Submission, str]], state: str, com
              for version in sorted(shown[i]) if version != current[i]]
     fresh = [submissions[i] for i in submissions if shown[i] == {current[i]}]
     if fresh:
-        _decide(view, fresh, current, state, comment)
+        _decide(view, fresh, current, state, comment, address)
     view.session.expire_all()
     return stale
 
 
 def _decide(view: FormView, submissions: list[Submission], versions: dict[int, str],
-            state: str, comment: str) -> None:
+            state: str, comment: str, address: str | None) -> None:
     now = utcnow()
     ids = [s.id for s in submissions]
     # Read before the UPDATE: it also sets the state on the submissions loaded in the session.
@@ -195,13 +187,15 @@ def _decide(view: FormView, submissions: list[Submission], versions: dict[int, s
         view.session.add(ReviewComment(submission_id=submission.id, user_id=view.user.id,
                                        body=comment, review_state=state, created_at=now,
                                        version_id=versions[submission.id]))
-        audit.record(view.session, "submission.reviewed", form_id=view.form.id,
+        audit.record(view.session, "submission.reviewed", user=view.user, address=address,
+                     form_id=view.form.id,
                      submission_id=submission.id, instance_id=submission.instance_id,
                      version=versions[submission.id], before=before[submission.id],
                      after=state, bulk=len(submissions) > 1)
 
 
-def comment(view: FormView, submission: Submission, body: str, shown: str) -> None:
+def comment(view: FormView, submission: Submission, body: str, shown: str, *,
+            address: str | None) -> None:
     """A comment sets no state, so it is taken even on a submission edited since its writer
     read it (a question about what changed is often the point); it keeps the version read."""
     body = body.strip()
@@ -209,6 +203,7 @@ def comment(view: FormView, submission: Submission, body: str, shown: str) -> No
         raise Problem(problems.COMMENT_EMPTY)
     view.session.add(ReviewComment(submission_id=submission.id, user_id=view.user.id, body=body,
                                    version_id=shown))
-    audit.record(view.session, "submission.commented", form_id=view.form.id,
+    audit.record(view.session, "submission.commented", user=view.user, address=address,
+                 form_id=view.form.id,
                  submission_id=submission.id, instance_id=submission.instance_id,
                  version=shown)

@@ -96,7 +96,7 @@ def test_old_files_are_deleted_and_jobs_whose_worker_died_are_failed(app, form, 
     session.execute(sa.update(ExportJob).where(ExportJob.id == finished).values(
         finished_at=utcnow() - timedelta(days=8)))
     session.commit()
-    kept = jobs.folder(app) / session.get(ExportJob, finished).file_name
+    kept = jobs.folder(app.config["DATA_DIR"]) / session.get(ExportJob, finished).file_name
     assert kept.is_file()
 
     assert analyst.get("/downloads").status_code == 200

@@ -18,9 +18,9 @@ from openpyxl import load_workbook
 from werkzeug.serving import make_server
 
 from server.database.models import AuditEvent, ExportJob, User
+from server.services import api_tokens
 from server.services.accounts import create_user
 from server.services.exports import jobs
-from server.surfaces.api import tokens
 from tests.exports.conftest import FORM_ID, Analyst
 from tests.support import web
 
@@ -33,7 +33,7 @@ def script_of(client, session):
     """script_of(username, role="analyst", **options) → an Analyst calling with a bearer token."""
     def _make(username: str = "analyst", role: str = "analyst", **options) -> Analyst:
         user = create_user(session, username, web.PASSWORD, role, **options)
-        _token, secret = tokens.create(session, user, "script")
+        _token, secret = api_tokens.create(session, user, "script")
         session.commit()
         script = Analyst(client, username, token=secret)
         script.token = secret
@@ -154,7 +154,7 @@ def test_a_jobs_file_follows_its_owners_rights_now(app, form, send, script_of, s
     script = script_of(personal_data=True)
     job = start(script, format="csv.zip").get_json()
     jobs.wait(job["id"])
-    path = jobs.folder(app) / session.get(ExportJob, job["id"]).file_name
+    path = jobs.folder(app.config["DATA_DIR"]) / session.get(ExportJob, job["id"]).file_name
     assert path.is_file()
 
     session.rollback()

@@ -36,7 +36,7 @@ def change(session, username: str, **rights) -> None:
 def kept_file(app, session, job_id: int):
     session.rollback()
     job = session.get(ExportJob, job_id)
-    return job, (jobs.folder(app) / job.file_name if job.file_name else None)
+    return job, (jobs.folder(app.config["DATA_DIR"]) / job.file_name if job.file_name else None)
 
 
 def refusals(session, action: str = "export.refused") -> list[dict]:
@@ -185,7 +185,7 @@ def test_the_api_refuses_an_export_whose_owner_lost_a_right_while_it_was_written
     body = response.get_json()
     assert body["code"] == "403.21" and body["details"]["lost"] == "personal_data"
     assert b"Ali Hassan" not in response.data
-    assert [p.name for p in jobs.folder(app).iterdir()] == []  # nothing left behind
+    assert [p.name for p in jobs.folder(app.config["DATA_DIR"]).iterdir()] == []  # nothing left behind
     [event] = refusals(session)
     assert (event["lost"], event["via"]) == (["personal_data"], "api")
     assert session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from server import database as server_database
 from server.app import create_app
-from server.database import migrate, open_session
+from server.database import migrate
 from server.database.models import ExportJob
 from server.services import thumbnails
 from server.services.accounts import create_user
@@ -56,18 +57,18 @@ def use(database):
         app = create_app({"DATA_DIR": str(data_dir), "VALIDATE_FORMS": False,
                           "DATABASE_URL": None if database.startswith("sqlite") else database})
         made.append(app)
-        migrate.upgrade(app.extensions["engine"])
+        migrate.upgrade(server_database.of(app).engine)
         return app
     yield _use
     for app in made:
-        app.extensions["engine"].dispose()
+        server_database.of(app).engine.dispose()
 
 
 def test_everything_the_server_writes_is_private(database, tmp_path, umask, use):
     data_dir = tmp_path / "data"
     app = use(data_dir)
     blobs = app.extensions["blobs"]
-    session = open_session(app, writing=True)
+    session = server_database.of(app).session(writing=True)
     try:
         loaded = load_form(session, blobs, FORM, {}, validate=False)
         analyst = create_user(session, "analyst", "long enough password", "analyst")
@@ -75,7 +76,8 @@ def test_everything_the_server_writes_is_private(database, tmp_path, umask, use)
         session.commit()
         photo = blobs.put(jpeg())[0]
         assert thumbnails.thumbnail(str(data_dir), photo, blobs.path(photo)) is not None
-        job = jobs.start(app, session, analyst, loaded.form, Options(format="csv"))
+        workshop = jobs.Workshop(server_database.of(app), app.config["DATA_DIR"], app.config["SECRET_KEY"], blobs)
+        job = jobs.start(workshop, session, analyst, loaded.form, Options(format="csv"))
         jobs.wait(job.id)
         session.expire_all()
         assert session.get(ExportJob, job.id).state == "done"
@@ -93,9 +95,9 @@ def test_everything_the_server_writes_is_private(database, tmp_path, umask, use)
 def test_what_an_older_version_left_open_is_closed_at_start(tmp_path, umask, use):
     data_dir = tmp_path / "data"
     app = use(data_dir)
-    jobs.folder(app)
+    jobs.folder(app.config["DATA_DIR"])
     app.extensions["blobs"].put(b"forums")
-    app.extensions["engine"].dispose()
+    server_database.of(app).engine.dispose()
     opened = ["secret_key", "exports", "blobs"] + [
         n for n in modes(data_dir) if n.startswith("muntada.sqlite")]
     data_dir.chmod(0o755)
@@ -103,7 +105,7 @@ def test_what_an_older_version_left_open_is_closed_at_start(tmp_path, umask, use
         (data_dir / name).chmod(0o755 if (data_dir / name).is_dir() else 0o644)
 
     app = use(data_dir)
-    jobs.folder(app)
+    jobs.folder(app.config["DATA_DIR"])
     assert {name: oct(mode) for name, mode in modes(data_dir).items()
             if name in (".", *opened)} == {
         name: oct(0o700 if (data_dir / name).is_dir() else 0o600) for name in (".", *opened)}

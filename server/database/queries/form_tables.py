@@ -5,14 +5,12 @@ and scope for exports and the data API, streamed from server-side cursors."""
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from server.database.models import (
@@ -138,7 +136,6 @@ def select_points(table: sa.Table, root: sa.Table, own: Sequence[str],
             .order_by(root.c._submission_id, *([] if table is root else [table.c._key])))
 
 
-log = logging.getLogger(__name__)
 
 
 def state_counts(session: Session, root: sa.Table, where) -> dict[str, int]:
@@ -182,18 +179,18 @@ def in_scope_ids(session: Session, root: sa.Table, submission_ids: Sequence[int]
         root.c._submission_id.in_(submission_ids), where)))
 
 
-# Indexes the list needs on each root table; created once, idempotently, by the first list of
-# a form (CREATE INDEX IF NOT EXISTS is the same statement on SQLite and PostgreSQL).
+# Indexes the list needs on each root table; created, idempotently, wherever a form's tables are
+# created or grown (CREATE INDEX IF NOT EXISTS is the same statement on SQLite and PostgreSQL),
+# so that opening a list only reads.
 LIST_INDEXES = {
     "order": ("_submitted_at", "_submission_id"),
     "state": ("_review_state", "_submitted_at", "_submission_id"),
 }
 
 
-def ensure_list_indexes(engine: sa.Engine, table_name: str, places: Sequence[str] = ()) -> None:
-    """The list's indexes; `places`: the place columns (scope, filters), each with the state so
-    counts within a scope read the index alone."""
-    writing = engine.execution_options(sqlite_immediate=True)
+def create_list_indexes(session: Session, table_name: str, places: Sequence[str] = ()) -> None:
+    """The list's indexes, in the session's transaction; `places`: the place columns (scope,
+    filters), each with the state so counts within a scope read the index alone."""
     wanted = dict(LIST_INDEXES)
     for column in places:
         wanted[f"place_{column}"] = (column, "_review_state")
@@ -201,13 +198,8 @@ def ensure_list_indexes(engine: sa.Engine, table_name: str, places: Sequence[str
         name = f"ix_{table_name}_review_{suffix}"
         if len(name) > 63:  # PostgreSQL's limit; cut names must stay apart (place_* share a stem)
             name = f"{name[:56]}_{hashlib.sha1(name.encode()).hexdigest()[:6]}"
-        statement = sa.text(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table_name}" '
-                            f'({", ".join(columns)})')
-        try:
-            with writing.begin() as connection:
-                connection.execute(statement)
-        except DBAPIError:  # another worker created it at the same moment: it exists
-            log.info("index %s: created elsewhere meanwhile", name)
+        session.execute(sa.text(f'CREATE INDEX IF NOT EXISTS "{name}" ON "{table_name}" '
+                                f'({", ".join(columns)})'))
 
 
 def update_root_state(session: Session, root: sa.Table, submission_ids: Sequence[int],

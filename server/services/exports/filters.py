@@ -5,13 +5,13 @@ the reader's scope."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from marshmallow import Schema, fields, validate, validates
 from marshmallow import ValidationError as SchemaError
-from werkzeug.datastructures import MultiDict
 
 from server.database.models import REVIEW_STATES, User, utcnow
 from server.database.projection import place_columns
@@ -20,6 +20,7 @@ from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services import access
 from server.services.exports.layout import Layout
+from server.services.validation import load
 from sync.values import ValueProblem, parse
 
 _CONDITION = re.compile(r"^\s*([^\s=!<>~]+)\s*(>=|<=|!=|=|>|<|~)\s*(.*?)\s*$", re.DOTALL)
@@ -84,14 +85,13 @@ class Filters:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
-def read(args: MultiDict, schema: Schema | None = None) -> tuple[Filters, dict]:
-    """The filters of a query string or a page's form, and everything else `schema` reads from
-    it (a FilterSchema or one that extends it); 400.5 names a bad one."""
-    from server.surfaces.api import load
-
+def read(args: Mapping[str, list[str]], schema: Schema | None = None) -> tuple[Filters, dict]:
+    """The filters of a query string or a page's form (each name with all its values), and
+    everything else `schema` reads from it (a FilterSchema or one that extends it); 400.5 names
+    a bad one."""
     schema = schema or FilterSchema()
-    raw = {name: [v for v in args.getlist(name) if v != ""] if name in LIST_FIELDS
-           else args.get(name) for name in schema.fields if name in args}
+    raw = {name: [v for v in args[name] if v != ""] if name in LIST_FIELDS
+           else args[name][0] for name in schema.fields if args.get(name)}
     raw = {k: v for k, v in raw.items() if v not in ("", None)}
     data = load(schema, raw)
     return Filters(

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, json, request
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema
 
 from server.app import errors
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services import access
+from server.services.validation import load
 from server.surfaces.api import tokens
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -78,20 +79,3 @@ def load_json(schema: Schema) -> Any:
     if payload is None:
         raise Problem(problems.BAD_REQUEST, reason="the body must be a JSON object")
     return load(schema, payload)
-
-
-def load(schema: Schema, payload: Any) -> Any:
-    try:
-        return schema.load(payload)
-    except ValidationError as error:
-        field, reasons = next(iter(_flatten(error.messages)))
-        raise Problem(problems.INVALID_FIELD, field=field, reason=reasons) from error
-
-
-def _flatten(messages: Any, prefix: str = ""):
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            yield from _flatten(value, f"{prefix}.{key}" if prefix else str(key))
-    else:
-        yield prefix or "body", " ".join(map(str, messages if isinstance(messages, list)
-                                              else [messages]))

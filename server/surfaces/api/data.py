@@ -85,14 +85,14 @@ def export(xml_form_id: str, suffix: str):
     if fmt is None:
         raise Problem(problems.NOT_FOUND)
     prepared, _data = prepare_from_request(xml_form_id, ExportQuerySchema(), fmt=fmt)
-    handle, path = tempfile.mkstemp(dir=jobs.folder(current_app), prefix=".api-",
-                                    suffix=f".{suffix}")
+    handle, path = tempfile.mkstemp(dir=jobs.folder(current_app.config["DATA_DIR"]),
+                                    prefix=".api-", suffix=f".{suffix}")
     os.close(handle)
     made_with = jobs.made_with(prepared)
     try:
         written = write(database.session(), prepared, path)
         # a large export takes minutes: the owner's rights are asked again once it is written
-        lost = rights.lost(made_with.dumps(), jobs.owner_now(current_app, g.user.id))
+        lost = rights.lost(made_with.dumps(), jobs.owner_now(database.of(current_app), g.user.id))
         if lost:
             _audit("export.refused", prepared, lost=lost, via="api")
             raise Problem(problems.EXPORT_RIGHTS_LOST, lost=", ".join(lost))
@@ -119,7 +119,7 @@ def prepare_from_request(xml_form_id: str, schema, fmt: str = "csv"):
     form = form_queries.get_form(session, xml_form_id)
     if form is None or form.current_version is None:
         raise Problem(problems.FORM_NOT_FOUND, form_id=xml_form_id)
-    filters, data = filtering.read(request.args, schema)
+    filters, data = filtering.read(request.args.to_dict(flat=False), schema)
     options = Options(
         format=fmt, language=data["language"], labels=data["values"] == "labels",
         header_labels=data["headers"] == "labels", group_paths=data["groupPaths"],
@@ -131,13 +131,15 @@ def prepare_from_request(xml_form_id: str, schema, fmt: str = "csv"):
     return prepared, data
 
 
+def workshop() -> jobs.Workshop:
+    """What the export jobs of this app need."""
+    return jobs.Workshop(database.of(current_app), current_app.config["DATA_DIR"],
+                         current_app.config["SECRET_KEY"], current_app.extensions["blobs"])
+
+
 def _audit(action: str, prepared, **details) -> None:
     """In a short write of its own: the request's session only reads (and may stream)."""
-    writer = database.open_session(current_app, writing=True)
-    try:
-        audit.record(writer, action, user=prepared.user, form_id=prepared.form.id,
-                     format=prepared.options.format, filters=prepared.options.filters.as_dict(),
-                     **details)
-        writer.commit()
-    finally:
-        writer.close()
+    with database.of(current_app).writing() as writer:
+        audit.record(writer, action, user=prepared.user, address=request.remote_addr,
+                     form_id=prepared.form.id, format=prepared.options.format,
+                     filters=prepared.options.filters.as_dict(), **details)

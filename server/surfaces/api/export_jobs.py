@@ -5,7 +5,7 @@ As on the downloads page, a job is its owner's alone."""
 
 from __future__ import annotations
 
-from flask import current_app, g, request, send_file, url_for
+from flask import g, request, send_file, url_for
 
 from server import database
 from server.database.models import ExportJob
@@ -15,30 +15,20 @@ from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services.exports import FORMATS, jobs
 from server.surfaces.api import allow, bp
-from server.surfaces.api.data import MIMETYPES, prepare_from_request
+from server.surfaces.api.data import MIMETYPES, prepare_from_request, workshop
 from server.surfaces.api.data_schemas import EXPORT_SUFFIXES, ExportJobQuerySchema, ExportJobSchema
-
-
-@bp.before_app_request
-def _read_before_writing() -> None:
-    """Starting a job reads a while (the form, the filters) and writes one row: its session
-    reads freely and takes SQLite's write lock for that row alone. Set before the blueprint's
-    authentication opens the session (app hooks run first), which may itself write a little
-    (a token's last use) in a session of its own, and so must not wait on the request's."""
-    if request.endpoint == "api.start_export_job":
-        g.explicit_write_lock = True
 
 
 @bp.post("/forms/<xml_form_id>/export-jobs")
 @allow("data.download")
+@database.reads_first  # a while reading the form and the filters, then one row written
 def start_export_job(xml_form_id: str):
     fmt = EXPORT_SUFFIXES.get(request.args.get("format", "csv.zip"))
     # a bad filter or option is refused here, in the request, rather than later in the job
     prepared, _data = prepare_from_request(xml_form_id, ExportJobQuerySchema(), fmt=fmt or "csv")
     session = database.session()
     database.write_after_reading(session)
-    job = jobs.start(current_app._get_current_object(), session, g.user, prepared.form,
-                     prepared.options)
+    job = jobs.start(workshop(), session, g.user, prepared.form, prepared.options)
     body = _dump(job, prepared.form.xml_form_id)
     return body, 202, {"Location": body["statusUrl"]}
 
@@ -47,7 +37,7 @@ def start_export_job(xml_form_id: str):
 @allow("data.download")
 def export_job(job_id: int):
     session = database.session()
-    jobs.sweep(current_app._get_current_object(), session)  # a job whose worker died: failed
+    jobs.sweep(workshop(), session, address=request.remote_addr)  # a job whose worker died
     job = _job(job_id)
     return _dump(job, form_queries.form_by_id(session, job.form_id).xml_form_id)
 
@@ -55,9 +45,9 @@ def export_job(job_id: int):
 @bp.get("/export-jobs/<int:job_id>/file")
 @allow("data.download")
 def export_job_file(job_id: int):
-    app = current_app._get_current_object()
     job = _job(job_id)
-    path, name = jobs.hand_over(app, job, g.user, via="api")  # the owner's rights now
+    path, name = jobs.hand_over(workshop(), job, g.user, via="api",  # the owner's rights now
+                                address=request.remote_addr)
     return send_file(path, mimetype=MIMETYPES[job.format], as_attachment=True, max_age=0,
                      download_name=name)
 

@@ -14,14 +14,14 @@ from sqlalchemy.orm import Session
 
 from server import database
 from server.app import create_app
-from server.database import migrate
+from server.database import migrate, projection
 from server.database.models import FORM_STATES, ROLES
 from server.database.queries import accounts as account_queries
 from server.database.queries import forms as form_queries
 from server.database.queries import submissions as submission_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
-from server.services import collect_settings, deletion, normalising
+from server.services import access, api_tokens, collect_settings, deletion, normalising
 from server.services.accounts import (
     active_app_user,
     create_app_user,
@@ -35,16 +35,18 @@ from server.services.programme import PROGRAMME_FORMS
 
 @contextmanager
 def _database() -> Iterator[tuple[Flask, Session]]:
-    """An app context and a session on a migrated database; problems become clean exits."""
+    """The app (its settings and files) and a unit of work that writes on its database, migrated
+    first; problems become clean exits."""
     app = create_app()
+    units = database.of(app)
     try:
-        migrate.upgrade(app.extensions["engine"])
-        with app.app_context():
-            yield app, database.session()
+        migrate.upgrade(units.engine)
+        with units.writing() as session:
+            yield app, session
     except Problem as problem:
         raise click.ClickException(problem.message) from problem
     finally:
-        app.extensions["engine"].dispose()
+        units.dispose()
 
 
 @click.group(help="Muntada: forms and submissions of the community policing forums.")
@@ -241,6 +243,8 @@ def renormalise(form_id: str | None) -> None:
         targets = [_form(session, form_id)] if form_id else form_queries.list_forms(session)
         for form in targets:
             done, failed = normalising.renormalise(session, form)
+            # a database from before the lists' indexes were made with the tables gets them
+            projection.index_lists(session, form, access.PLACE_FIELDS)
             session.commit()
             click.echo(f"{form.xml_form_id}\t{done} rebuilt\t{failed} failed")
 
@@ -269,7 +273,6 @@ def submissions() -> None:
               show_default=True, help="Purge what was deleted more than this many days ago.")
 def submissions_purge(days: int) -> None:
     with _database() as (app, session):
-        database.begin_write(session)
         purged, files = deletion.purge(session, days=days)
         session.commit()
         deletion.remove_files(app.extensions["blobs"], files, app.config["DATA_DIR"])
@@ -310,29 +313,26 @@ def users_create(username: str, role: str, email: str | None, personal_data: boo
 
 @main.group("api-tokens", help="Keys for scripts to the API, which takes no password "
                                 "(Authorization: Bearer).")
-def api_tokens() -> None:
+def api_tokens_group() -> None:
     pass
 
 
-@api_tokens.command("create", help="Create a token for a web user who may download data; it is "
-                                   "printed once and only its hash is kept.")
+@api_tokens_group.command("create", help="Create a token for a web user who may download data; "
+                                         "it is printed once and only its hash is kept.")
 @click.argument("username")
 @click.argument("name")
 def api_tokens_create(username: str, name: str) -> None:
-    from server.services import access
-    from server.surfaces.api import tokens
-
     with _database() as (_app, session):
         user = _web_user(session, username)
         if not access.can(user, "data.download"):
             raise click.ClickException(f"{user.username} is a {user.role}: only analysts and "
                                        "administrators download data.")
-        _token, secret = tokens.create(session, user, name)
+        _token, secret = api_tokens.create(session, user, name)
         session.commit()
         click.echo(secret)
 
 
-@api_tokens.command("list", help="List API tokens (never their secrets).")
+@api_tokens_group.command("list", help="List API tokens (never their secrets).")
 @click.argument("username", required=False)
 def api_tokens_list(username: str | None) -> None:
     from server.database.queries import accounts as account_queries
@@ -346,14 +346,13 @@ def api_tokens_list(username: str | None) -> None:
             click.echo(f"{owner}\t{token.name}\t{state}\t{used}")
 
 
-@api_tokens.command("revoke", help="Revoke a user's API token: scripts using it stop at once.")
+@api_tokens_group.command("revoke", help="Revoke a user's API token: scripts using it stop at "
+                                         "once.")
 @click.argument("username")
 @click.argument("name")
 def api_tokens_revoke(username: str, name: str) -> None:
-    from server.surfaces.api import tokens
-
     with _database() as (_app, session):
-        if tokens.revoke(session, _web_user(session, username), name) is None:
+        if api_tokens.revoke(session, _web_user(session, username), name) is None:
             raise click.ClickException(f"{username} has no active token named '{name}'.")
         session.commit()
         click.echo(f"Revoked {name}.")

@@ -18,10 +18,11 @@ from server import database
 from server.app import errors
 from server.kernel import problems
 from server.kernel.problems import Problem
-from server.services import auth
+from server.surfaces import http_auth
 from server.surfaces.openrosa import xml as openrosa_xml
 
 bp = Blueprint("collect", __name__)
+database.reads_first(bp)  # a submission writes only around its writes (`server.services.receiving`)
 TOKEN_BLUEPRINT = "collect_key"
 OPENROSA_VERSION = "1.0"
 XML_MIMETYPE = "text/xml; charset=utf-8"
@@ -56,16 +57,15 @@ def _give_token(endpoint: str, values: dict) -> None:
 
 @bp.before_request
 def _identify_phone() -> None:
-    g.explicit_write_lock = True  # ingest takes SQLite's write lock only around its writes
     endpoint = (request.endpoint or "").rsplit(".", 1)[-1]
     if g.phone_token is not None:
         # a submission checks its token again when it writes (`server.services.receiving`)
-        g.app_user = auth.phone_by_token(
+        g.app_user = http_auth.phone_by_token(
             g.phone_token, checked_later=endpoint == "submission" and request.method == "POST")
     else:
-        g.app_user = auth.phone_by_password()
+        g.app_user = http_auth.phone_by_password()
     # End the lookup's transaction before the body streams in: a phone uploading slowly over
-    # 2G must not hold a database transaction (nor, on SQLite, a snapshot) open meanwhile.
+    # 2G must not hold a database transaction (nor a snapshot) open meanwhile.
     if "db_session" in g:
         database.session().commit()
     if endpoint in _NEEDS_OPENROSA_HEADER and "X-OpenRosa-Version" not in request.headers:

@@ -7,8 +7,8 @@ from flask import Response, current_app, g, request
 from server import database
 from server.kernel import problems
 from server.kernel.problems import Problem
-from server.services import auth
 from server.services.receiving import Upload, receive
+from server.surfaces import http_auth
 from server.surfaces.openrosa import XML_MIMETYPE, bp, xml
 from sync.arrival import Outcome
 
@@ -52,7 +52,7 @@ def submission() -> Response:
             user_agent=request.user_agent.string, token=g.phone_token))
     except Problem as problem:
         if problem.type is problems.TOKEN_INVALID and g.phone_token is not None:
-            auth.forget_token(g.phone_token)
+            http_auth.forget_token(g.phone_token)
         raise
     message = "Full submission upload was successful!" if receipt.outcome is not Outcome.RETRY \
         else "This submission was already received; any new files were added."

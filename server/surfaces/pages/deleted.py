@@ -23,7 +23,8 @@ from server.surfaces.pages.submission import ROUTE
 def delete_submission(xml_form_id: str, instance_id: str):
     view = reviewing.form_view(database.session(), xml_form_id, g.user)
     found, _row = view.find(instance_id)
-    deletion.delete(view.session, view.form, found, request.form.get("comment", ""))
+    deletion.delete(view.session, view.form, found, request.form.get("comment", ""),
+                    user=g.user, address=request.remote_addr)
     view.session.commit()
     return redirect(url_for("pages.submissions", xml_form_id=xml_form_id), 303)
 
@@ -35,7 +36,7 @@ def restore_submission(xml_form_id: str, instance_id: str):
     found = submission_queries.by_instance_id(view.session, view.form, instance_id)
     if found is None:
         raise Problem(problems.SUBMISSION_NOT_FOUND)
-    deletion.restore(view.session, view.form, found)
+    deletion.restore(view.session, view.form, found, user=g.user, address=request.remote_addr)
     view.session.commit()
     return redirect(url_for("pages.submission", xml_form_id=xml_form_id,
                             instance_id=instance_id), 303)
@@ -48,8 +49,8 @@ def deleted_submissions(xml_form_id: str):
     session = view.session
     cutoff = utcnow() - timedelta(days=deletion.KEEP_DAYS)
     if submission_queries.to_purge(session, cutoff):
-        database.write_after_reading(session)  # the purge in a write transaction of its own
-        _purged, files = deletion.purge(session)
+        database.write_after_reading(session)  # the purge in a write of its own
+        _purged, files = deletion.purge(session, user=g.user, address=request.remote_addr)
         session.commit()
         deletion.remove_files(current_app.extensions["blobs"], files,
                               current_app.config["DATA_DIR"])

@@ -27,7 +27,7 @@ MIMETYPES = {"csv": "application/zip", "geojson": "application/geo+json",
 @require("data.download")
 def downloads():
     session = database.session()
-    jobs.sweep(current_app, session)
+    jobs.sweep(workshop(), session, address=request.remote_addr)
     forms = [f for f in form_queries.list_forms(session) if f.current_version is not None]
     return render_template("downloads.html", forms=forms, formats=FORMATS,
                            export_languages=LANGUAGES, all_languages=i18n.LANGUAGES,
@@ -42,7 +42,7 @@ def start_download():
     form = form_queries.get_form(session, request.form.get("form", ""))
     if form is None or form.current_version is None:
         raise Problem(problems.FORM_NOT_FOUND, form_id=request.form.get("form", ""))
-    filters, _data = filtering.read(request.form)
+    filters, _data = filtering.read(request.form.to_dict(flat=False))
     flag = request.form.get
     options = Options(
         format=flag("format", "csv"), language=flag("language") or None,
@@ -51,7 +51,7 @@ def start_download():
         attachments=bool(flag("attachments")), filters=filters)
     # a bad filter fails here, in the request, rather than later in the background
     filtering.clause(_layout(session, form), filters, g.user)
-    job = jobs.start(current_app._get_current_object(), session, g.user, form, options)
+    job = jobs.start(workshop(), session, g.user, form, options)
     return redirect(url_for("pages.download_job", job_id=job.id))
 
 
@@ -76,12 +76,12 @@ def download_status(job_id: int):
 @bp.get("/downloads/<int:job_id>/file")
 @require("submissions.read")  # any signed-in role: one who has lost downloads is told why
 def download_file(job_id: int):
-    app = current_app._get_current_object()
     if not access.can(g.user, "data.download") and \
             job_queries.job_of(database.session(), g.user, job_id) is None:
         raise Problem(problems.FORBIDDEN)  # as the other download routes answer them
     job = _job(job_id)
-    path, name = jobs.hand_over(app, job, g.user, via="page", state_label=_)
+    path, name = jobs.hand_over(workshop(), job, g.user, via="page",
+                                address=request.remote_addr, state_label=_)
     return send_file(path, mimetype=MIMETYPES[job.format], as_attachment=True,
                      download_name=name)
 
@@ -91,6 +91,12 @@ def _job(job_id: int):
     if job is None:  # someone else's job is as absent as one that never was
         raise Problem(problems.EXPORT_NOT_FOUND, job_id=job_id)
     return job
+
+
+def workshop() -> jobs.Workshop:
+    """What the export jobs of this app need (the users page sweeps them too)."""
+    return jobs.Workshop(database.of(current_app), current_app.config["DATA_DIR"],
+                         current_app.config["SECRET_KEY"], current_app.extensions["blobs"])
 
 
 def _layout(session, form):

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from flask import g, redirect, render_template, request, url_for
+from flask import current_app, g, redirect, render_template, request, url_for
 
 from server import database
 from server.database.models import REVIEW_STATES
@@ -108,7 +108,6 @@ def submissions(xml_form_id: str):
         args["state"] = ""
     rows, counts, cursor = [], {}, None
     if view.has_rows:
-        view.ensure_indexes()
         listing = Listing(view, args)
         counts = table_queries.state_counts(view.session, view.tables.root,
                                              listing.where(with_state=False))
@@ -120,7 +119,7 @@ def submissions(xml_form_id: str):
             last = rows[-1]
             cursor = _cursor_text(last["_submitted_at"], last["_submission_id"])
     code = i18n.current().code
-    files = view.files()
+    files = view.files(current_app.extensions["blobs"])
     options = {place: answers.choice_options(_field(view, place), code, files)
                for place in access.PLACE_FIELDS}
     category = None
@@ -159,7 +158,8 @@ def bulk_review(xml_form_id: str):
         if view.has_rows else set()
     if len(found) != len(ids) or any(s.id not in in_scope for s, _v in found):
         raise Problem(problems.SUBMISSION_NOT_FOUND)  # all or nothing
-    stale = reviewing.review(view, found, state, request.form.get("comment", ""))
+    stale = reviewing.review(view, found, state, request.form.get("comment", ""),
+                             address=request.remote_addr)
     view.session.commit()
     back = local_path(request.form.get("next")) or url_for(
         "pages.submissions", xml_form_id=xml_form_id)

@@ -31,7 +31,8 @@ def login():
     key, user = login_account(db_session, identifier)
     blocked = throttle.blocked_until(db_session, key)
     if blocked is not None:
-        audit.record(db_session, "login.throttled", username=key)
+        audit.record(db_session, "login.throttled", user=g.get("user"), username=key,
+                     address=request.remote_addr)
         db_session.commit()
         message = _("Too many failed logins for this account. Try again after {until}.",
                     until=i18n.datetime_text(blocked, "short"))
@@ -41,7 +42,8 @@ def login():
     if not (check_password(password_hash or DUMMY_HASH, request.form.get("password", ""))
             and password_hash):
         throttle.failed(db_session, key)
-        audit.record(db_session, "login.failed", username=key)
+        audit.record(db_session, "login.failed", user=g.get("user"), username=key,
+                     address=request.remote_addr)
         db_session.commit()
         return render_template("login.html", error=_("The user name or password is not correct."),
                                next=local_path(request.form.get("next"))), 401
@@ -50,7 +52,7 @@ def login():
     login_user(user)
     session.permanent = True
     g.user = user
-    audit.record(db_session, "login", user=user)
+    audit.record(db_session, "login", user=user, address=request.remote_addr)
     db_session.commit()
     return redirect(local_path(request.form.get("next")) or url_for("pages.home"))
 
@@ -60,7 +62,7 @@ def logout():
     db_session = database.session()
     user = g.user
     user.session_epoch += 1  # a copied cookie dies with the session, not with the browser
-    audit.record(db_session, "logout", user=user)
+    audit.record(db_session, "logout", user=user, address=request.remote_addr)
     db_session.commit()
     logout_user()
     session.clear()
@@ -84,7 +86,7 @@ def change_password():
         return render_template("password.html", error=error), 400
     db_session = database.session()
     set_password(user, new)
-    audit.record(db_session, "password.changed", user=user)
+    audit.record(db_session, "password.changed", user=user, address=request.remote_addr)
     db_session.commit()
     login_user(user)  # this browser stays signed in with the new epoch; others are signed out
     return render_template("password.html", done=True)

@@ -27,14 +27,16 @@ def _layout(view: reviewing.FormView, definition: SubmissionDef, personal_ok: bo
     structure = structure_of(definition.form_version)[0]
     return answers.layout(
         structure, parse_xml(definition.xml), code=i18n.current().code,
-        personal_ok=personal_ok, files=view.files(definition.form_version),
+        personal_ok=personal_ok,
+        files=view.files(current_app.extensions["blobs"], definition.form_version),
         attachments={a.name: a.blob_sha256 for a in definition.attachments})
 
 
 def _record_after_reading(view: reviewing.FormView, action: str, submission, **details) -> None:
-    """Write an audit event from a page that only read: its own short write transaction."""
+    """Write an audit event from a page that only read: a short write of its own."""
     database.write_after_reading(view.session)
-    audit.record(view.session, action, form_id=view.form.id, submission_id=submission.id,
+    audit.record(view.session, action, user=view.user, address=request.remote_addr,
+                 form_id=view.form.id, submission_id=submission.id,
                  instance_id=submission.instance_id, **details)
     view.session.commit()
 
@@ -80,7 +82,7 @@ def review_submission(xml_form_id: str, instance_id: str):
     found, _row = view.find(instance_id)
     comment = request.form.get("comment", "")
     stale = reviewing.review(view, [(found, _shown(found))], request.form.get("state", ""),
-                             comment)
+                             comment, address=request.remote_addr)
     if stale:  # nothing was written: say so, with what changed
         view.session.rollback()
         found, row = view.find(instance_id)
@@ -94,7 +96,8 @@ def review_submission(xml_form_id: str, instance_id: str):
 def comment_submission(xml_form_id: str, instance_id: str):
     view = reviewing.form_view(database.session(), xml_form_id, g.user)
     found, _row = view.find(instance_id)
-    reviewing.comment(view, found, request.form.get("comment", ""), _shown(found))
+    reviewing.comment(view, found, request.form.get("comment", ""), _shown(found),
+                      address=request.remote_addr)
     view.session.commit()
     return redirect(_page(xml_form_id, instance_id) + "#comments", 303)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import current_app, g, redirect, render_template, request, url_for
+from flask import g, redirect, render_template, request, url_for
 
 from server import database
 from server.database.models import ROLES, utcnow
@@ -15,6 +15,7 @@ from server.services import access, audit
 from server.services.accounts import create_user, set_password, set_scopes
 from server.services.exports import jobs
 from server.surfaces.pages import bp, require
+from server.surfaces.pages.downloads import workshop
 
 
 @bp.get("/users")
@@ -34,8 +35,9 @@ def new_user():
                        request.form.get("role", ""), email=request.form.get("email") or None,
                        personal_data=request.form.get("personal_data") == "on",
                        scopes=_scopes_from_form())
-    audit.record(db_session, "user.created", changed_user=user.username, role=user.role,
-                 personal_data=user.personal_data, scopes=_scope_text(user))
+    audit.record(db_session, "user.created", user=g.user, address=request.remote_addr,
+                 changed_user=user.username, role=user.role, personal_data=user.personal_data,
+                 scopes=_scope_text(user))
     db_session.commit()
     return render_template("user_created.html", user=user,
                            password=None if request.form.get("password") else password)
@@ -71,11 +73,12 @@ def edit_user(user_id: int):
         set_password(user, request.form["password"])
     after = {"role": user.role, "personal_data": user.personal_data,
              "scopes": _scope_text(user), "disabled": user.disabled_at is not None}
-    audit.record(db_session, "user.changed", changed_user=user.username,
+    audit.record(db_session, "user.changed", user=g.user, address=request.remote_addr,
+                 changed_user=user.username,
                  before=before, after=after, password_reset=bool(request.form.get("password")))
     db_session.commit()
     # export files written with rights just taken away are deleted now, not left for days
-    jobs.sweep(current_app._get_current_object(), db_session)
+    jobs.sweep(workshop(), db_session, address=request.remote_addr)
     return redirect(url_for("pages.users_index"))
 
 

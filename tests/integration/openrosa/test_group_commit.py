@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from server import database as server_database
 from server.database.models import Submission
 from tests.support.meeting import meeting, meeting_form
 from tests.support.phone import Phone, flask_transport
@@ -65,7 +66,7 @@ def test_threads_waiting_for_another_process_share_a_commit_and_are_stored_befor
         form, app, phone, session):
     assert phone.submit(meeting()).status == 201  # the token and the form's tables now known
     commits = []
-    engine = app.extensions["engine"]
+    engine = server_database.of(app).engine
 
     def count_commits(dbapi_connection, _record, _proxy) -> None:
         # as SQLite itself is told: the group commit speaks to the driver, not through
@@ -74,13 +75,13 @@ def test_threads_waiting_for_another_process_share_a_commit_and_are_stored_befor
             lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None)
 
     sa.event.listen(engine.pool, "checkout", count_commits)
-    database = app.config["DATABASE_URL"].split("///", 1)[-1]
+    path = app.config["DATABASE_URL"].split("///", 1)[-1]
     lock = threading.Lock()
     seen = []
 
     def visible_already(reply, xml: bytes) -> None:
         instance_id = xml.split(b"<instanceID>")[1].split(b"</instanceID>")[0].decode()
-        with lock, sqlite3.connect(database) as fresh:  # not through the app's pool
+        with lock, sqlite3.connect(path) as fresh:  # not through the app's pool
             seen.append((reply.status, fresh.execute(
                 "SELECT count(*) FROM submission_defs WHERE instance_id = ?",
                 (instance_id,)).fetchone()[0]))

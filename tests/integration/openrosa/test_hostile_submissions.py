@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
+from server import database as server_database
 from server.app import create_app
 from server.database.models import Blob, Submission, SubmissionAttachment, SubmissionDef
 from server.kernel import settings
@@ -74,7 +75,7 @@ def app(database, tmp_path, submission_limit):
         "MAX_SUBMISSION_BYTES": submission_limit,
     })
     yield app
-    app.extensions["engine"].dispose()
+    server_database.of(app).engine.dispose()
 
 
 @pytest.fixture

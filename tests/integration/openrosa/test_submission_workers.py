@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from server import database as server_database
 from server.app import create_app
 from server.database.models import Submission
 from tests.support.meeting import FORM_ID, meeting, meeting_form
@@ -17,7 +18,7 @@ def other_worker(app):
     other = create_app({key: app.config[key] for key in (
         "TESTING", "DATA_DIR", "DATABASE_URL", "SECRET_KEY", "VALIDATE_FORMS", "PUBLIC_URL")})
     yield other
-    other.extensions["engine"].dispose()
+    server_database.of(other).engine.dispose()
 
 
 @pytest.fixture
@@ -63,10 +64,9 @@ def test_a_version_published_through_another_worker_is_taken_at_once(
     load(meeting_form("1"))
     assert phone.submit(meeting(version="1")).status == 201
     with other_worker.app_context():
-        from server import database
         from server.services.form_loading import load_form
 
-        other_session = database.open_session(other_worker, writing=True)
+        other_session = server_database.of(other_worker).session(writing=True)
         load_form(other_session, other_worker.extensions["blobs"],
                   meeting_form("2", extra_rows="| | text | notes | Notes |"), None,
                   validate=False)
