@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import database
 from server.app import errors, request_guard, web_sessions
-from server.kernel import i18n, private, settings
+from server.kernel import private, settings
 from server.kernel.storage import BlobStore
 
 PAGES = Path(__file__).resolve().parents[1] / "surfaces" / "pages"
@@ -40,8 +40,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     # Phones and scripts send no cookies: their blueprints need no CSRF token.
     web_sessions.init_app(app, cookieless=(openrosa.bp, api.bp))
-    i18n.init_app(app)
     openrosa.init_app(app)
     api.init_app(app)
     pages.init_app(app)
+    # Each surface renders its own problems: phones get OpenRosa XML, scripts JSON, and people
+    # (the default, for any address no other surface claims) a page.
+    errors.register_renderer(app, openrosa.PROBLEMS_UNDER, openrosa.render_problem)
+    errors.register_renderer(app, api.PROBLEMS_UNDER, api.render_problem)
+    errors.register_renderer(app, None, pages.render_problem)
     return app

@@ -9,6 +9,7 @@ The reader's choice is kept in their account and in a cookie for the login page.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -18,7 +19,6 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
-from flask import Flask, g, request
 from markupsafe import Markup
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -72,16 +72,22 @@ def catalogue(code: str) -> dict[str, str]:
     return messages
 
 
+# Who is reading is the pages' to know (their request); they tell the kernel how to ask.
+def _nobody() -> str | None:
+    return None
+
+
+_reader_language: Callable[[], str | None] = _nobody
+
+
+def read_language_with(lookup: Callable[[], str | None]) -> None:
+    """How `current()` learns the reader's language code (None: the default)."""
+    global _reader_language
+    _reader_language = lookup
+
+
 def current() -> Language:
-    return LANGUAGES[g.get("language") or DEFAULT]
-
-
-def choose(user_locale: str | None) -> str:
-    """The reader's language: `?lang=`, their account's, the cookie's, their browser's."""
-    for candidate in (request.args.get("lang"), user_locale, request.cookies.get(COOKIE)):
-        if candidate in LANGUAGES:
-            return candidate
-    return request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT
+    return LANGUAGES.get(_reader_language() or DEFAULT, LANGUAGES[DEFAULT])
 
 
 def gettext(message: str, **values) -> str:
@@ -115,12 +121,6 @@ def count_text(value) -> str:
     text = re.sub(r"\d+", lambda m: number_text(int(m.group())), value)
     return Markup('<bdi dir="ltr" class="suppressed" title="{}">{}</bdi>').format(
         gettext("Counts under 5 are not shown, to protect the people of sensitive cases."), text)
-
-
-def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(_=gettext, languages=LANGUAGES, current_language=current)
-    app.jinja_env.filters.update(datetime=datetime_text, number=number_text, count=count_text)
-    app.jinja_env.policies["ext.i18n.trimmed"] = True
 
 
 def bidi(text: str) -> Markup:

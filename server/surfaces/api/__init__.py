@@ -4,7 +4,8 @@ read data through the data API.
 Every route authenticates here, on the server, by an API token (`server.surfaces.api.tokens`): never by
 a web user's password. A route says which permissions open it with `@allow(...)`; a route that
 says nothing is for administrators. Every problem under /api is answered as JSON from the
-catalogue (the renderer registered here with `server.app.errors`; its shape is locked by a test).
+catalogue (`render_problem`, which the factory registers for every address under `PROBLEMS_UNDER`;
+its shape is locked by a test).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, json, request
 from marshmallow import Schema
 
-from server.app import errors
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services import access
@@ -23,6 +23,7 @@ from server.services.validation import load
 from server.surfaces.api import tokens
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+PROBLEMS_UNDER = "/api"  # an unknown address under it is answered in JSON too
 # Read without signing in: the description of the API itself.
 PUBLIC = {"api.openapi"}
 
@@ -37,7 +38,6 @@ def init_app(app: Flask) -> None:
     )
 
     app.register_blueprint(bp)
-    errors.register_renderer(app, "/api", render_problem)
 
 
 def render_problem(problem: Problem) -> Response:

@@ -1,7 +1,8 @@
 """The OpenRosa API that ODK Collect speaks, in one place: one module per resource, and here the
 rules every resource shares: who the phone is, the X-OpenRosa-Version header on the way in, the
 standard headers on the way out, and every problem under /collect as an OpenRosa XML answer
-(registered with `server.app.errors`, so an unknown address under /collect is XML too).
+(`render_problem`, which the factory registers for every address under /collect, so an
+unknown one is XML too).
 
 The blueprint is mounted twice: `/collect/key/<token>` for app users' tokens (what the QR code
 carries) and `/collect` for a user name and password over Digest or Basic.
@@ -15,7 +16,6 @@ from flask import Blueprint, Flask, Response, g, request
 from flask.typing import ResponseReturnValue
 
 from server import database
-from server.app import errors
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.surfaces import http_auth
@@ -24,6 +24,7 @@ from server.surfaces.openrosa import xml as openrosa_xml
 bp = Blueprint("collect", __name__)
 database.reads_first(bp)  # a submission writes only around its writes (`server.services.receiving`)
 TOKEN_BLUEPRINT = "collect_key"
+PROBLEMS_UNDER = "/collect"  # both mounts, and any address under them no route matches
 OPENROSA_VERSION = "1.0"
 XML_MIMETYPE = "text/xml; charset=utf-8"
 
@@ -41,7 +42,6 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp, url_prefix="/collect/key/<token>", name=TOKEN_BLUEPRINT)
     app.register_blueprint(bp, url_prefix="/collect")
-    errors.register_renderer(app, "/collect", render_problem)
 
 
 @bp.url_value_preprocessor

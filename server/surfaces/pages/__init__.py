@@ -18,6 +18,7 @@ from flask import (
     Response,
     current_app,
     g,
+    has_app_context,
     redirect,
     render_template,
     request,
@@ -26,7 +27,6 @@ from flask import (
 from flask_login import current_user
 from markupsafe import escape
 
-from server.app import errors
 from server.kernel import i18n, problems
 from server.kernel.problems import Problem
 from server.services import access
@@ -50,12 +50,17 @@ def init_app(app: Flask) -> None:
         users,
     )
 
+    app.jinja_env.globals.update(_=i18n.gettext, languages=i18n.LANGUAGES,
+                                 current_language=i18n.current)
+    app.jinja_env.filters.update(datetime=i18n.datetime_text, number=i18n.number_text,
+                                 count=i18n.count_text)
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    i18n.read_language_with(lambda: g.get("language") if has_app_context() else None)
     app.register_blueprint(bp)
     # A request no blueprint claimed (the app's static files, an unknown address, a wrong
     # method) is the pages' too: its problem page needs the reader and their language.
     app.before_request(_identify_unclaimed)
     app.after_request(_page_headers_unclaimed)
-    errors.register_renderer(app, None, render_problem)
 
 
 def _identify_unclaimed() -> None:
@@ -82,7 +87,15 @@ def _identify() -> None:
     """Before every page: who the reader is and which language they read."""
     # the user itself, not the proxy: the proxy would resolve to whatever g holds later
     g.user = current_user._get_current_object() if current_user.is_authenticated else None
-    g.language = i18n.choose(g.user.locale if g.user is not None else None)
+    g.language = _choose_language(g.user.locale if g.user is not None else None)
+
+
+def _choose_language(user_locale: str | None) -> str:
+    """The reader's language: `?lang=`, their account's, the cookie's, their browser's."""
+    for candidate in (request.args.get("lang"), user_locale, request.cookies.get(i18n.COOKIE)):
+        if candidate in i18n.LANGUAGES:
+            return candidate
+    return request.accept_languages.best_match(list(i18n.LANGUAGES)) or i18n.DEFAULT
 
 
 # Pages load nothing from outside the app (offline-first, and no way for injected markup to call
