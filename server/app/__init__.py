@@ -15,6 +15,7 @@ from server import database
 from server.app import errors, request_guard, web_sessions
 from server.kernel import private, settings
 from server.kernel.storage import BlobStore
+from server.services.exports import jobs
 
 PAGES = Path(__file__).resolve().parents[1] / "surfaces" / "pages"
 
@@ -33,6 +34,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["blobs"] = BlobStore(f"{app.config['DATA_DIR']}/blobs")
 
     database.init_app(app)
+    # what export jobs need, for the pages and the API alike
+    app.extensions["export_jobs"] = jobs.Workshop(
+        database.of(app), app.config["DATA_DIR"], app.config["SECRET_KEY"],
+        app.extensions["blobs"])
     errors.init_app(app)
     request_guard.init_app(app)
 

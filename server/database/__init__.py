@@ -94,7 +94,8 @@ class Database:
     """One database, and the units of work callers ask of it: `reading()` or `writing()`.
 
     The writer policy stays here. On SQLite one transaction writes at a time: a writing unit
-    waits for its turn when it begins (see server.database.sqlite.writers), a reading one never waits.
+    waits for its turn when it begins (see server.database.sqlite.writers), a reading one never
+    waits.
     """
 
     def __init__(self, url: str):
@@ -161,6 +162,12 @@ def session() -> Session:
     if "db_session" not in g:
         g.db_session = of(current_app).session(writing=_request_writes())
     return g.db_session
+
+
+def end_request_read() -> None:
+    """End what the current request has read so far, if it opened its unit of work."""
+    if "db_session" in g:
+        end_read(g.db_session)
 
 
 def reads_first(target: _Declared) -> _Declared:

@@ -3,7 +3,8 @@ The token is shown once; only its SHA-256 is kept, so a copy of the database ope
 last use is noted at most once a minute.
 
 A web user's password opens no API route, by Digest or Basic: Digest would need an MD5 of it
-on the server (see `server.services.accounts.REALM`), and a script holding a password holds the account.
+on the server (see `server.services.accounts.REALM`), and a script holding a password holds the
+account.
 How a request carries its token is the API's business (`server.surfaces.api.tokens`).
 """
 

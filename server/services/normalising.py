@@ -68,7 +68,8 @@ def normalise_submission(session: Session, form: Form, submission: Submission,
             session.flush()  # the rows go through the session's connection, past its unit of work
             projection.write(session.connection(), projection.load(session, form), submission.id,
                              rows, system, replace=not first)
-            submission_queries.replace_value_issues(session, definition, rows.issues, replace=not first)
+            submission_queries.replace_value_issues(session, definition, rows.issues,
+                                                    replace=not first)
             if definition.normalised_at is None or definition.normalise_error is not None:
                 definition.normalised_at = utcnow()
                 definition.normalise_error = None

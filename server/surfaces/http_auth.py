@@ -1,11 +1,13 @@
 """Who is calling, as HTTP carries it: credentials read from the request's Authorization header,
-and the challenges (WWW-Authenticate) that ask for them. Checking them is `server.services.auth`'s."""
+Digest checked by Flask-HTTPAuth against the account's HA1, and the challenges
+(WWW-Authenticate) that ask for them; what needs no request is `server.services.auth`'s."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from flask import current_app, request
+from flask_httpauth import HTTPDigestAuth
 
 from server import database
 from server.database.models import AppUser
@@ -14,7 +16,9 @@ from server.database.queries import arrivals as arrival_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services import auth
-from server.services.accounts import REALM
+from server.services.accounts import REALM, normalise_name
+
+_digest = HTTPDigestAuth(realm=REALM, use_ha1_pw=True, qop="auth")
 
 
 def phone_by_token(token: str, *, checked_later: bool = False):
@@ -43,20 +47,41 @@ def authenticate(lookup: Callable[[str], auth.Account | None]) -> auth.Account:
     credentials = request.authorization
     if credentials is None or not credentials.username:
         raise _challenge(problems.AUTHENTICATION_REQUIRED)
-    account = auth.account_for(
-        credentials, lookup, method=request.method, over_https=request.is_secure,
-        secret_key=current_app.config["SECRET_KEY"],
-        nonce_seconds=current_app.config["DIGEST_NONCE_SECONDS"])
-    if account is None:
-        raise _challenge(problems.AUTHENTICATION_FAILED)
-    return account
+    account = lookup(normalise_name(credentials.username))
+    if credentials.type == "digest":
+        ha1 = account.digest_ha1 if account is not None else None
+        if ha1 and _digest.authenticate(credentials, ha1):
+            return account
+    elif credentials.type == "basic" and request.is_secure \
+            and auth.password_matches(account, credentials.password or ""):
+        return account
+    raise _challenge(problems.AUTHENTICATION_FAILED)
 
 
 def _challenge(problem_type: problems.ProblemType) -> Problem:
-    key = current_app.config["SECRET_KEY"]
-    headers = [("WWW-Authenticate",
-                f'Digest realm="{REALM}",nonce="{auth.new_nonce(key)}",'
-                f'opaque="{auth.opaque(key)}",algorithm="MD5",qop="{auth.QOP}"')]
+    headers = [("WWW-Authenticate", _digest.authenticate_header())]
     if request.is_secure:
         headers.append(("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"'))
     return Problem(problem_type, headers=headers)
+
+
+# Nonces are signed timestamps (`server.services.auth`): any worker checks any other's.
+@_digest.generate_nonce
+def _new_nonce() -> str:
+    return auth.new_nonce(current_app.config["SECRET_KEY"])
+
+
+@_digest.verify_nonce
+def _check_nonce(nonce: str | None) -> bool:
+    return auth.nonce_fresh(nonce, current_app.config["SECRET_KEY"],
+                            current_app.config["DIGEST_NONCE_SECONDS"])
+
+
+@_digest.generate_opaque
+def _opaque() -> str:
+    return auth.opaque(current_app.config["SECRET_KEY"])
+
+
+@_digest.verify_opaque
+def _check_opaque(opaque: str | None) -> bool:
+    return auth.opaque_matches(opaque, current_app.config["SECRET_KEY"])

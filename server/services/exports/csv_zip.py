@@ -37,7 +37,8 @@ def write(session: Session, prepared: Prepared, target, progress: Progress) -> d
     with zipfile.ZipFile(target, "w", **COMPRESSION) as archive:
         for table in layout.tables:
             make = row_maker(layout, table, prepared.choices, prepared.pseudonyms, "csv")
-            query = table_queries.select_rows(table.sql, layout.root.sql, table.sources, prepared.where)
+            query = table_queries.select_rows(table.sql, layout.root.sql, table.sources,
+                                              prepared.where)
             count = 0
             with _entry(archive, f"{table.name}.csv") as out:
                 writer = csv.writer(out)

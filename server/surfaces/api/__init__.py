@@ -1,11 +1,11 @@
 """The JSON API: administrators load forms and manage app users; analysts (and administrators)
 read data through the data API.
 
-Every route authenticates here, on the server, by an API token (`server.surfaces.api.tokens`): never by
-a web user's password. A route says which permissions open it with `@allow(...)`; a route that
-says nothing is for administrators. Every problem under /api is answered as JSON from the
-catalogue (`render_problem`, which the factory registers for every address under `PROBLEMS_UNDER`;
-its shape is locked by a test).
+Every route authenticates here, on the server, by an API token (`server.surfaces.api.tokens`):
+never by a web user's password. A route says which permissions open it with `@allow(...)`; a
+route that says nothing is for administrators. Every problem under /api is answered as JSON from
+the catalogue (`render_problem`, which the factory registers for every address under
+`PROBLEMS_UNDER`; its shape is locked by a test).
 """
 
 from __future__ import annotations

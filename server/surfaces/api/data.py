@@ -132,9 +132,7 @@ def prepare_from_request(xml_form_id: str, schema, fmt: str = "csv"):
 
 
 def workshop() -> jobs.Workshop:
-    """What the export jobs of this app need."""
-    return jobs.Workshop(database.of(current_app), current_app.config["DATA_DIR"],
-                         current_app.config["SECRET_KEY"], current_app.extensions["blobs"])
+    return current_app.extensions["export_jobs"]  # made by the app factory
 
 
 def _audit(action: str, prepared, **details) -> None:

@@ -66,8 +66,7 @@ def _identify_phone() -> None:
         g.app_user = http_auth.phone_by_password()
     # End the lookup's transaction before the body streams in: a phone uploading slowly over
     # 2G must not hold a database transaction (nor a snapshot) open meanwhile.
-    if "db_session" in g:
-        database.session().commit()
+    database.end_request_read()
     if endpoint in _NEEDS_OPENROSA_HEADER and "X-OpenRosa-Version" not in request.headers:
         raise Problem(problems.OPENROSA_VERSION_MISSING)
 

@@ -1,8 +1,8 @@
 """Pages for people: supervisors' review workspace, analysts' downloads, administrators' users and
-audit log. Signed in with a form and a session cookie (`server.app.web_sessions`); every form carries
-a CSRF token; every route checks permission here, on the server. Problems everywhere but under
-the phones' and scripts' addresses are pages too: inside the pages' frame, or bare when the frame
-cannot be drawn.
+audit log. Signed in with a form and a session cookie (`server.app.web_sessions`); every form
+carries a CSRF token; every route checks permission here, on the server. Problems everywhere but
+under the phones' and scripts' addresses are pages too: inside the pages' frame, or bare when the
+frame cannot be drawn.
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ def deleted_submissions(xml_form_id: str):
         session.commit()
         deletion.remove_files(current_app.extensions["blobs"], files,
                               current_app.config["DATA_DIR"])
-    rows = [(s, deletion.days_left(s)) for s in submission_queries.deleted_of_form(session, view.form)]
+    rows = [(s, deletion.days_left(s))
+            for s in submission_queries.deleted_of_form(session, view.form)]
     return render_template("deleted.html", form=view.form, rows=rows,
                            keep_days=deletion.KEEP_DAYS)

@@ -94,9 +94,7 @@ def _job(job_id: int):
 
 
 def workshop() -> jobs.Workshop:
-    """What the export jobs of this app need (the users page sweeps them too)."""
-    return jobs.Workshop(database.of(current_app), current_app.config["DATA_DIR"],
-                         current_app.config["SECRET_KEY"], current_app.extensions["blobs"])
+    return current_app.extensions["export_jobs"]  # made by the app factory
 
 
 def _layout(session, form):

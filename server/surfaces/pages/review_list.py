@@ -135,7 +135,8 @@ def submissions(xml_form_id: str):
         counts=view.figures(counts, category=args["category"]) if view.has_rows
         else view.figures({}), category=category,
         args=args, options=options, names=names, places=view.places,
-        versions=[v.version for v in form_queries.list_versions(view.session, view.form, newest_first=True)],
+        versions=[v.version for v in form_queries.list_versions(view.session, view.form,
+                                                                newest_first=True)],
         next_url=(f"?{urlencode({**kept, 'after': cursor})}" if cursor else None),
         first_url=f"?{urlencode(kept)}" if request.args.get("after") else None,
         here=request.full_path.rstrip("?"), kept=kept)

@@ -1,7 +1,8 @@
 """Copy the vendored map assets from npm packages into this folder (run once, by hand; the copies
 are committed so the server needs no internet and no Node.js).
 
-    cd server/surfaces/pages/static/vendor && npm ci && python build_vendor.py && rm -rf node_modules
+    cd server/surfaces/pages/static/vendor
+    npm ci && python build_vendor.py && rm -rf node_modules
 
 Leaflet's script, style sheet, images and licence are copied as published. Iraq's outline is cut
 from world-atlas's countries-50m.json (TopoJSON of Natural Earth, public domain): the arcs of the
