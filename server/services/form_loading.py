@@ -142,3 +142,10 @@ def _check_media_names(structure: FormStructure, media: Mapping[str, bytes]) -> 
         if name not in expected:
             raise Problem(problems.MEDIA_NOT_IN_FORM, name=name,
                           expected=", ".join(sorted(expected)) or "no media files")
+
+
+def index_review_lists(session: Session) -> None:
+    """Every form's review-list indexes, made if missing: a database from before they came with
+    the form's tables gets them when it is upgraded or served, not on a reader's first list."""
+    for form in form_queries.list_forms(session):
+        projection.index_lists(session, form, access.PLACE_FIELDS)

@@ -111,3 +111,28 @@ def test_the_programme_forms_load_in_one_command(muntada):
     ids = [line.split("\t")[0] for line in result.stdout.splitlines() if "\t" in line]
     assert ids == ["forum_meeting", "incident_referral", "training_attendance"]
     assert "missing" not in result.output
+
+
+def test_db_upgrade_gives_a_database_from_before_the_lists_indexes_came_with_the_tables_them(
+        muntada, database, tmp_path):
+    """Such a database has forms whose tables lack the review list's indexes (they were made by
+    a list's first visit); upgrading makes them, so no list has to."""
+    import sqlalchemy as sa
+
+    from server.database import make_engine
+
+    source = tmp_path / "household.md"
+    source.write_bytes(simple_form("household", "4"))
+    muntada("forms", "add", str(source))
+    engine = make_engine(database)
+    root = next(n for n in sa.inspect(engine).get_table_names() if n.startswith("f_household"))
+    made = {i["name"] for i in sa.inspect(engine).get_indexes(root) if "_review_" in i["name"]}
+    assert made
+    with engine.begin() as connection:
+        for name in made:
+            connection.execute(sa.text(f'DROP INDEX "{name}"'))
+
+    muntada("db", "upgrade")
+
+    assert {i["name"] for i in sa.inspect(engine).get_indexes(root)} >= made
+    engine.dispose()

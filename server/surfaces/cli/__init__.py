@@ -29,7 +29,7 @@ from server.services.accounts import (
     normalise_name,
     revoke_app_user,
 )
-from server.services.form_loading import load_form, set_media, set_state
+from server.services.form_loading import index_review_lists, load_form, set_media, set_state
 from server.services.programme import PROGRAMME_FORMS
 
 
@@ -63,7 +63,8 @@ def main() -> None:
 def serve(host: str, port: int, workers: int | None) -> None:
     from server.app.wsgi_server import run
 
-    with _database() as (app, _session):
+    with _database() as (app, session):
+        index_review_lists(session)
         workers = workers or app.config["WORKERS"]
         trust_proxy = app.config["TRUST_PROXY"]
     click.echo(f"Muntada serving on http://{host}:{port} with {workers} workers "
@@ -82,7 +83,8 @@ main.add_command(db_group, "db")
 
 @db_group.command("upgrade", help="Create or migrate the database schema to the latest version.")
 def db_upgrade() -> None:
-    with _database() as (app, _session):
+    with _database() as (app, session):
+        index_review_lists(session)
         click.echo(f"Database at the latest schema: {_safe_url(app.config['DATABASE_URL'])}")
 
 
