@@ -9,10 +9,10 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
-from flask import Blueprint, Flask, current_app, g, has_app_context, has_request_context, request
-from sqlalchemy import Connection, Engine, create_engine, event, exc
+from flask import Blueprint, Flask, current_app, g, has_request_context, request
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from server.database.sqlite import driver
@@ -25,6 +25,24 @@ _WRITERS: weakref.WeakKeyDictionary[Engine, WriterQueue] = weakref.WeakKeyDictio
 # the mark `reads_first` leaves on a view or a blueprint
 _READS_FIRST = "db_reads_first"
 _Declared = TypeVar("_Declared", Callable, Blueprint)
+_Value = TypeVar("_Value")
+
+
+class Statements(Protocol):
+    """What runs the submission path's statements (`queries.arrivals`): a Connection, or on
+    SQLite a lane or reader straight on the driver (`database.sqlite.driver`), which callers
+    cannot tell from one."""
+
+    dialect: Any
+
+    def execute(self, statement: Any, parameters: Any = ..., /) -> Any: ...
+
+
+class Batch(Protocol):
+    """A writer that commits several callers' work at once (SQLite's group commit): `run` returns
+    once the COMMIT holding the work has succeeded, or raises what the work or COMMIT raised."""
+
+    def run(self, work: Callable[[Statements], _Value]) -> _Value: ...
 
 
 def make_engine(url: str) -> Engine:
@@ -100,11 +118,13 @@ class Database:
 
     def __init__(self, url: str):
         self.engine = make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # on SQLite only, where one writer at a time waits for each fsync (PostgreSQL commits
         # in parallel, and needs none)
         self.group_commit = GroupCommit(self.engine, _WRITERS[self.engine]) \
             if self.engine.dialect.name == "sqlite" else None
+        # each session knows its engine's group committer (see group_commit_of)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False,
+                                      info={_GROUP_COMMIT: self.group_commit})
 
     def session(self, *, writing: bool) -> Session:
         """A session the caller closes: one that may write takes its turn when it begins."""
@@ -138,9 +158,7 @@ class Database:
 
 
 def init_app(app: Flask) -> None:
-    database = app.extensions["database"] = Database(app.config["DATABASE_URL"])
-    if database.group_commit is not None:
-        app.extensions["group_commit"] = database.group_commit
+    app.extensions["database"] = Database(app.config["DATABASE_URL"])
     # Per request, not per app context: a request may run inside a longer app context (a test,
     # a command) and must not inherit an earlier request's session.
     app.teardown_request(_close_session)
@@ -212,10 +230,14 @@ def begin_write(db_session: Session) -> None:
         db_session.connection(execution_options={"sqlite_immediate": True})
 
 
-def group_commit() -> GroupCommit | None:
-    """The app's group committer: on SQLite only, where one writer at a time waits for each
-    fsync (PostgreSQL commits in parallel, and needs none)."""
-    return current_app.extensions.get("group_commit") if has_app_context() else None
+_GROUP_COMMIT = "group_commit"
+
+
+def group_commit_of(db_session: Session) -> Batch | None:
+    """The group committer of the session's engine: on SQLite only, where one writer at a time
+    waits for each fsync (PostgreSQL commits in parallel, and needs none). None for a session
+    opened outside an app (then each write commits alone)."""
+    return db_session.info.get(_GROUP_COMMIT)
 
 
 def end_read(db_session: Session) -> None:
@@ -233,7 +255,7 @@ def write_after_reading(db_session: Session) -> None:
 
 
 @contextmanager
-def autocommit(db_session: Session) -> Iterator[Connection | driver.Reader]:
+def autocommit(db_session: Session) -> Iterator[Statements]:
     """A connection of the session's engine outside any transaction, for a few reads: each
     statement sees what is committed when it runs. On SQLite, straight on the driver (the
     submission path's reads, see server.database.sqlite.driver)."""

@@ -18,6 +18,7 @@ from forms.xml import parse_xml
 from server.database import projection
 from server.database.models import Form, FormVersion, Submission, SubmissionDef, utcnow
 from server.database.queries import accounts as account_queries
+from server.database.queries import arrivals as arrival_queries
 from server.database.queries import form_tables as table_queries
 from server.database.queries import forms as form_queries
 from server.database.queries import submissions as submission_queries
@@ -46,39 +47,74 @@ def structure_by_hash(xform_sha256: str, xform: Callable[[], bytes]
     return cached
 
 
-def normalise_submission(session: Session, form: Form, submission: Submission,
-                         definition: SubmissionDef, version: FormVersion | None = None,
-                         root: etree._Element | None = None, *, first: bool = False,
-                         submitter: str | None = None, rows: Rows | None = None) -> bool:
-    """Write the rows of `definition` (the current version); record a failure instead of raising.
+class RowsFailed(Exception):
+    """A version's rows could not be read or written; `reason` says why, to keep on it."""
 
-    `first`: a brand-new submission, which has no rows or issues to replace yet.
-    """
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+    @classmethod
+    def because(cls, error: Exception) -> RowsFailed:
+        if isinstance(error, RowsFailed):
+            return error
+        return cls(f"{type(error).__name__}: {error}"[:2000])
+
+
+def rows_of(plan: tables.Plan, root: etree._Element, key: str) -> Rows:
+    """The rows of a version, read from its XML; `key` is its submission's (the instanceID of
+    its first version). RowsFailed if they cannot be read."""
+    try:
+        return normalise(plan, root, key)
+    except Exception as error:
+        log.exception("reading the rows of %s failed", key)
+        raise RowsFailed.because(error) from error
+
+
+def write_rows(connection, tables: projection.Projection, submission_id: int | None,
+               def_id: int | None, rows: Rows, system: dict, *, replace: bool) -> None:
+    """Write the rows of version `def_id` and its value issues, replacing the submission's
+    earlier ones if `replace`; `system` holds the form row's `_` columns. `connection`: a
+    Connection in a transaction, the group commit's lane, or a collector of INSERTs (then with
+    no ids: see `arrival_queries.insert_new_at_once`). RowsFailed if they cannot be written."""
+    try:
+        if replace:
+            arrival_queries.delete_rows(connection, tables.tables.values(), submission_id)
+            arrival_queries.delete_value_issues(connection, def_id)
+        projection.write(connection, tables, submission_id, rows, system, replace=False)
+        arrival_queries.insert_value_issues(connection, [
+            {"submission_def_id": def_id, "row_key": i.key, "path": i.path, "raw": i.raw,
+             "reason": i.reason} for i in rows.issues])
+    except Exception as error:
+        log.exception("writing the rows of submission %s failed", submission_id)
+        raise RowsFailed.because(error) from error
+
+
+def normalise_submission(session: Session, form: Form, submission: Submission,
+                         definition: SubmissionDef) -> bool:
+    """Write the rows of `definition` (the current version) again; record a failure instead of
+    raising."""
     try:
         with session.begin_nested():
-            if rows is None:
-                _structure, plan = structure_of(version or definition.form_version)
-                rows = normalise(plan, root if root is not None else parse_xml(definition.xml),
-                                 submission.instance_id)
-            if submitter is None:
-                submitter = account_queries.app_user_name(session, submission.submitter_id)
+            _structure, plan = structure_of(definition.form_version)
+            rows = rows_of(plan, parse_xml(definition.xml), submission.instance_id)
             system = projection.system_values(
-                submission, definition, submitter=submitter,
-                edits=0 if first else submission_queries.count_defs(session, submission) - 1)
+                submission, definition,
+                submitter=account_queries.app_user_name(session, submission.submitter_id),
+                edits=submission_queries.count_defs(session, submission) - 1)
             session.flush()  # the rows go through the session's connection, past its unit of work
-            projection.write(session.connection(), projection.load(session, form), submission.id,
-                             rows, system, replace=not first)
-            submission_queries.replace_value_issues(session, definition, rows.issues,
-                                                    replace=not first)
+            write_rows(session.connection(), projection.load(session, form), submission.id,
+                       definition.id, rows, system, replace=True)
             if definition.normalised_at is None or definition.normalise_error is not None:
                 definition.normalised_at = utcnow()
                 definition.normalise_error = None
         return True
     except Exception as error:  # the raw record is safe; keep the reason where people see it
-        log.exception("normalising submission %s of form %s failed", submission.instance_id,
-                      form.xml_form_id)
+        if not isinstance(error, RowsFailed):  # (those are logged where they fail)
+            log.exception("normalising submission %s of form %s failed",
+                          submission.instance_id, form.xml_form_id)
         definition.normalised_at = None
-        definition.normalise_error = f"{type(error).__name__}: {error}"[:2000]
+        definition.normalise_error = RowsFailed.because(error).reason
         return False
 
 

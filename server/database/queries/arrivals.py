@@ -1,5 +1,6 @@
 """The statements of the submission path, in SQLAlchemy Core: run on the request's connection,
-or on SQLite straight on the driver (`server.database.sqlite.driver`, which takes these same statements).
+or on SQLite straight on the driver (`server.database.sqlite.driver`, which takes these same
+statements: each takes all its values as parameters, none named like a column it sets).
 
 Built once at import, so SQLAlchemy compiles each once per dialect and then finds it in its cache:
 the ORM's unit of work cost several times what the database itself did for these few rows.
@@ -8,7 +9,7 @@ the ORM's unit of work cost several times what the database itself did for these
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 
@@ -79,12 +80,17 @@ def xform(connection: Connection, version_id: int) -> bytes:
     return connection.execute(_XFORM, {"id": version_id}).scalar_one()
 
 
-# What is held under an instanceID: the version and its submission's state.
+# What is held under an instanceID: the version and its submission's state, and what a retry
+# or an edit of it carries over (the submission's key, first arrival and first sender).
 _HELD = (
     sa.select(_defs.c.id, _defs.c.submission_id, _defs.c.xml_sha256,
               (_subs.c.current_def_id == _defs.c.id).label("is_current"),
-              _subs.c.deleted_at.is_not(None).label("deleted"))
+              _subs.c.deleted_at.is_not(None).label("deleted"),
+              _defs.c.attachments_present, _defs.c.attachments_expected,
+              _subs.c.instance_id.label("key"), _subs.c.created_at.label("submitted_at"),
+              _users.c.name.label("submitter"))
     .join(_subs, _subs.c.id == _defs.c.submission_id)
+    .outerjoin(_users, _users.c.id == _subs.c.submitter_id)
     .where(_defs.c.form_id == sa.bindparam("form_id"),
            _defs.c.instance_id == sa.bindparam("instance_id")))
 
@@ -112,6 +118,78 @@ def set_current_def(connection: Connection, submission_id: int, def_id: int) -> 
     connection.execute(_SET_CURRENT, {"submission_id": submission_id, "def_id": def_id})
 
 
+# An edit: the submission moves to its new version unless another edit got there first.
+_MOVE_TO_EDIT = sa.update(_subs).where(
+    _subs.c.id == sa.bindparam("submission_id"),
+    _subs.c.current_def_id == sa.bindparam("old_def_id"),
+).values(current_def_id=sa.bindparam("new_def_id"), review_state=sa.bindparam("edited"),
+         updated_at=sa.func.now()).returning(_subs.c.id)
+_VERSIONS = sa.select(sa.func.count().label("versions")).select_from(_defs).where(
+    _defs.c.submission_id == sa.bindparam("submission_id"))
+
+
+def move_to_edit(connection: Connection, submission_id: int, old_def_id: int,
+                 new_def_id: int) -> bool:
+    return connection.execute(_MOVE_TO_EDIT, {
+        "submission_id": submission_id, "old_def_id": old_def_id, "new_def_id": new_def_id,
+        "edited": "edited"}).first() is not None
+
+
+def count_versions(connection: Connection, submission_id: int) -> int:
+    return connection.execute(_VERSIONS, {"submission_id": submission_id}).scalar_one()
+
+
+_attachments = SubmissionAttachment.__table__
+_ATTACHMENT = sa.select(_attachments.c.blob_sha256).where(
+    _attachments.c.submission_def_id == sa.bindparam("def_id"),
+    _attachments.c.name == sa.bindparam("file_name"))
+_SET_BLOB = sa.update(_attachments).where(
+    _attachments.c.submission_def_id == sa.bindparam("def_id"),
+    _attachments.c.name == sa.bindparam("file_name"),
+).values(blob_sha256=sa.bindparam("sha256"))
+_PRESENT = sa.select(sa.func.count().label("present")).select_from(_attachments).where(
+    _attachments.c.submission_def_id == sa.bindparam("def_id"),
+    _attachments.c.blob_sha256.is_not(None))
+_SET_PRESENT = sa.update(_defs).where(_defs.c.id == sa.bindparam("def_id")).values(
+    attachments_present=sa.bindparam("present"))
+_TOUCH = sa.update(_subs).where(_subs.c.id == sa.bindparam("submission_id")).values(
+    updated_at=sa.bindparam("now"))
+
+
+def attachment(connection: Connection, def_id: int, name: str) -> sa.Row | None:
+    """A version's attachment called `name` (its `blob_sha256` None while not yet received)."""
+    return connection.execute(_ATTACHMENT, {"def_id": def_id, "file_name": name}).first()
+
+
+def set_attachment_blob(connection: Connection, def_id: int, name: str, sha256: str) -> None:
+    connection.execute(_SET_BLOB, {"def_id": def_id, "file_name": name, "sha256": sha256})
+
+
+def recount_attachments(connection: Connection, submission_id: int, def_id: int,
+                        now: datetime) -> int:
+    """A version received more of its files: count them again, and the submission changed."""
+    present = connection.execute(_PRESENT, {"def_id": def_id}).scalar_one()
+    connection.execute(_SET_PRESENT, {"def_id": def_id, "present": present})
+    connection.execute(_TOUCH, {"submission_id": submission_id, "now": now})
+    return present
+
+
+def set_root_attachments(connection: Connection, table: sa.Table, submission_id: int,
+                         present: int) -> None:
+    """The count of files received, on a submission's form row."""
+    connection.execute(sa.update(table).where(
+        table.c._submission_id == sa.bindparam("row_of")).values(
+        _attachments_present=sa.bindparam("present")),
+        {"row_of": submission_id, "present": present})
+
+
+def delete_rows(connection: Connection, tables: Iterable[sa.Table], submission_id: int) -> None:
+    """A submission's rows in its form's tables, before its new version's are written."""
+    for table in tables:
+        connection.execute(sa.delete(table).where(
+            table.c._submission_id == sa.bindparam("rows_of")), {"rows_of": submission_id})
+
+
 _INSERT_ATTACHMENT = sa.insert(SubmissionAttachment.__table__)
 _INSERT_ISSUE = sa.insert(ValueIssueRecord.__table__)
 
@@ -121,9 +199,17 @@ def insert_attachments(connection: Connection, rows: Sequence[dict]) -> None:
         connection.execute(_INSERT_ATTACHMENT, list(rows))
 
 
+_issues = ValueIssueRecord.__table__
+_DELETE_ISSUES = sa.delete(_issues).where(_issues.c.submission_def_id == sa.bindparam("def_id"))
+
+
 def insert_value_issues(connection: Connection, rows: Sequence[dict]) -> None:
     if rows:
         connection.execute(_INSERT_ISSUE, list(rows))
+
+
+def delete_value_issues(connection: Connection, def_id: int) -> None:
+    connection.execute(_DELETE_ISSUES, {"def_id": def_id})
 
 
 # A stored file's row, unless another submission already brought the same bytes.

@@ -241,11 +241,6 @@ def delete_all_rows(session: Session, tables: Iterable[sa.Table]) -> None:
         session.execute(sa.delete(table))
 
 
-def update_root(session: Session, table: sa.Table, submission_id: int, values: dict) -> None:
-    session.execute(sa.update(table).where(table.c._submission_id == submission_id)
-                    .values(**values))
-
-
 def read_rows(session: Session, table: sa.Table) -> list[dict]:
     """Every row of a projection table, in key order (for checks and rebuilds)."""
     order = [table.c._key] if "_key" in table.c else [table.c._parent_key, table.c._position]

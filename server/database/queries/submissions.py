@@ -86,22 +86,9 @@ def get_def(session: Session, form: Form, instance_id: str) -> SubmissionDef | N
         SubmissionDef.form_id == form.id, SubmissionDef.instance_id == instance_id))
 
 
-def get_submission(session: Session, submission_id: int) -> Submission | None:
-    return session.get(Submission, submission_id)
-
-
 def count_defs(session: Session, submission: Submission) -> int:
     return session.scalar(sa.select(sa.func.count()).select_from(SubmissionDef).where(
         SubmissionDef.submission_id == submission.id))
-
-
-def set_current_def(session: Session, submission: Submission, old_def_id: int,
-                    new_def_id: int) -> bool:
-    """Move the submission to a new version unless another edit got there first."""
-    result = session.execute(sa.update(Submission).where(
-        Submission.id == submission.id, Submission.current_def_id == old_def_id).values(
-        current_def_id=new_def_id, review_state="edited", updated_at=sa.func.now()))
-    return result.rowcount == 1
 
 
 def current_defs(session: Session, form: Form, *, after_id: int = 0, limit: int = 500
@@ -113,21 +100,6 @@ def current_defs(session: Session, form: Form, *, after_id: int = 0, limit: int 
         .where(Submission.form_id == form.id, Submission.deleted_at.is_(None),
                Submission.id > after_id)
         .order_by(Submission.id).limit(limit)).all()
-
-
-def add_attachment(session: Session, definition: SubmissionDef, name: str, position: int,
-                   blob_sha256: str | None) -> None:
-    session.add(SubmissionAttachment(submission_def_id=definition.id, name=name,
-                                     position=position, blob_sha256=blob_sha256))
-
-
-def replace_value_issues(session: Session, definition: SubmissionDef, issues, *,
-                         replace: bool = True) -> None:
-    if replace:
-        session.execute(sa.delete(ValueIssueRecord).where(
-            ValueIssueRecord.submission_def_id == definition.id))
-    session.add_all(ValueIssueRecord(submission_def_id=definition.id, row_key=i.key,
-                                     path=i.path, raw=i.raw, reason=i.reason) for i in issues)
 
 
 def failed_normalisations(session: Session, form: Form | None = None
