@@ -45,9 +45,8 @@ def load(data_dir: Path, database_url: str | None, submissions: int, seed: int) 
     """Programme forms, an analyst, and `submissions` meetings; returns repeat rows written."""
     import sqlalchemy as sa
 
-    from server import database
     from server.app import create_app
-    from server.database import migrate, projection
+    from server.database import migrate, per_request, projection
     from server.database.models import Submission
     from server.database.queries import forms as form_queries
     from server.services.accounts import create_app_user, create_user
@@ -55,10 +54,10 @@ def load(data_dir: Path, database_url: str | None, submissions: int, seed: int) 
     from server.services.programme import PROGRAMME_FORMS
 
     app = create_app(config(data_dir, database_url))
-    migrate.upgrade(database.of(app).engine)
+    migrate.upgrade(per_request.of(app).engine)
     rng = random.Random(seed)
     with app.app_context():
-        session = database.of(app).session(writing=True)
+        session = per_request.of(app).session(writing=True)
         for form in PROGRAMME_FORMS:
             load_form(session, app.extensions["blobs"], form.source.read_bytes(),
                       {m.name: m.read_bytes() for m in form.media}, validate=False)
@@ -111,7 +110,7 @@ def load(data_dir: Path, database_url: str | None, submissions: int, seed: int) 
             session.execute(sa.text("ANALYZE"))
             session.commit()
         session.close()
-    database.of(app).engine.dispose()
+    per_request.of(app).engine.dispose()
     return repeats
 
 
@@ -169,15 +168,15 @@ def _cpu() -> float:
 
 
 def _export(data_dir: str, database_url: str | None, fmt: str, out: str, result) -> None:
-    from server import database
     from server.app import create_app
+    from server.database import per_request
     from server.database.queries import accounts as account_queries
     from server.database.queries import forms as form_queries
     from server.services.exports import Options, prepare, write
 
     app = create_app(config(Path(data_dir), database_url))
     with app.app_context():
-        session = database.of(app).session(writing=False)
+        session = per_request.of(app).session(writing=False)
         user = account_queries.user_by_username(session, "analyst")
         form = form_queries.get_form(session, FORM_ID)
         started, cpu = time.perf_counter(), _cpu()
@@ -194,15 +193,15 @@ def _walk(data_dir: str, database_url: str | None, limit: int, basic: bool, resu
     password of Basic (as Excel and Power BI send it; the API takes no password)."""
     import base64
 
-    from server import database
     from server.app import create_app
+    from server.database import per_request
     from server.database.queries import accounts as account_queries
     from server.services import api_tokens
 
     app = create_app(config(Path(data_dir), database_url))
     client = app.test_client()
     with app.app_context():
-        session = database.of(app).session(writing=True)
+        session = per_request.of(app).session(writing=True)
         user = account_queries.user_by_username(session, "analyst")
         _token, secret = api_tokens.create(session, user, f"bench {os.getpid()} {time.time()}")
         session.commit()

@@ -39,9 +39,8 @@ if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().p
 
 import sqlalchemy as sa  # noqa: E402
 
-from server import database  # noqa: E402
 from server.app import create_app  # noqa: E402
-from server.database import migrate, projection  # noqa: E402
+from server.database import migrate, per_request, projection  # noqa: E402
 from server.database.models import Submission  # noqa: E402
 from server.database.queries import forms as form_queries  # noqa: E402
 from server.services.accounts import create_user  # noqa: E402
@@ -64,7 +63,7 @@ def forums() -> list[dict[str, str]]:
 
 def fill(app, rows: int) -> None:
     with app.app_context():
-        session = database.of(app).session(writing=True)
+        session = per_request.of(app).session(writing=True)
         for form in PROGRAMME_FORMS:
             load_form(session, app.extensions["blobs"], form.source.read_bytes(),
                       {m.name: m.read_bytes() for m in form.media}, validate=False)
@@ -132,7 +131,7 @@ def timed(browser: Browser, url: str) -> tuple[float, float]:
 def run(label: str, url: str, rows: int, data_dir: Path) -> None:
     app = create_app({"DATA_DIR": str(data_dir), "DATABASE_URL": url, "SECRET_KEY": "bench",
                       "VALIDATE_FORMS": False, "LOG_LEVEL": "WARNING"})
-    migrate.upgrade(database.of(app).engine)
+    migrate.upgrade(per_request.of(app).engine)
     print(f"{label}:")
     fill(app, rows)
     admin, supervisor = Browser(app), Browser(app)
@@ -151,7 +150,7 @@ def run(label: str, url: str, rows: int, data_dir: Path) -> None:
     for name, browser, path in cases:
         median, worst = timed(browser, path)
         print(f"  {name:<14}{median:>10.1f}{worst:>9.1f}")
-    database.of(app).engine.dispose()
+    per_request.of(app).engine.dispose()
 
 
 def main() -> None:

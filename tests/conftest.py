@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import make_url, text
 
-from server import database as server_database  # the fixture `database` is a URL
 from server.app import create_app
-from server.database import make_engine, migrate
+from server.database import make_engine, migrate, per_request
 from server.database.models import Base
 from server.services import api_tokens
 from server.services.accounts import create_app_user, create_user
@@ -105,7 +104,7 @@ def app(database, tmp_path):
         "PUBLIC_URL": "http://muntada.test:5000",
     })
     yield app
-    server_database.of(app).engine.dispose()
+    per_request.of(app).engine.dispose()
 
 
 @pytest.fixture
@@ -120,7 +119,7 @@ def session(app):
     wrote (a SQLite read transaction sees the database as it was when it began)."""
     # No app context is held open: requests would share it (and its `g`, where the signed-in
     # user is cached) instead of getting one each, as they do in production.
-    test_session = server_database.of(app).session(writing=False)
+    test_session = per_request.of(app).session(writing=False)
     yield test_session
     test_session.close()
 

@@ -114,8 +114,15 @@ def test_services_the_database_and_the_kernel_import_no_web_framework(own):
 
 
 def _DATABASE_BINDS_TO_THE_APP(path: Path) -> bool:  # noqa: N802 (reads as a rule)
-    """The database's units of work are opened per request: that one module knows Flask."""
-    return module_name(path) == "server.database"
+    """A request's unit of work is opened and closed with the request: that one module of the
+    database knows Flask, and only the app and the surfaces use it."""
+    return module_name(path) == "server.database.per_request"
+
+
+def test_services_never_reach_for_the_request_s_unit_of_work():
+    offenders = [module_name(p) for p in modules("server/services")
+                 if any(n.startswith("server.database.per_request") for n in imports(p))]
+    assert offenders == []
 
 
 def test_the_kernel_holds_no_database_code():

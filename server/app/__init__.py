@@ -11,8 +11,8 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from server import database
 from server.app import errors, request_guard, web_sessions
+from server.database import per_request
 from server.kernel import private, settings
 from server.kernel.storage import BlobStore
 from server.services.exports import jobs
@@ -33,10 +33,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     private.folder(app.config["DATA_DIR"])  # the database, submissions, exports, the key
     app.extensions["blobs"] = BlobStore(f"{app.config['DATA_DIR']}/blobs")
 
-    database.init_app(app)
+    per_request.init_app(app)
     # what export jobs need, for the pages and the API alike
     app.extensions["export_jobs"] = jobs.Workshop(
-        database.of(app), app.config["DATA_DIR"], app.config["SECRET_KEY"],
+        per_request.of(app), app.config["DATA_DIR"], app.config["SECRET_KEY"],
         app.extensions["blobs"])
     errors.init_app(app)
     request_guard.init_app(app)

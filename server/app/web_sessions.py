@@ -14,8 +14,8 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from server import database
 from server.app import errors
+from server.database import per_request
 from server.database.queries import accounts as account_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
@@ -58,7 +58,7 @@ def _load_user(session_id: str):
     user_id, _, epoch = session_id.partition(":")
     if not user_id.isdigit() or not epoch.isdigit():
         return None
-    user = account_queries.user_by_id(database.session(), int(user_id))
+    user = account_queries.user_by_id(per_request.session(), int(user_id))
     # a logout or password change elsewhere bumps the epoch: older cookies stop working
     return user if user is not None and user.session_epoch == int(epoch) else None
 

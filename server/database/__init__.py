@@ -1,6 +1,6 @@
-"""The database of an app: one engine, units of work that read or write, one per request, and
-SQLite tuned for several worker processes writing at once (callers never need to know which
-database it is)."""
+"""The database: one engine, units of work that read or write (`Database.reading()`,
+`writing()`), and SQLite tuned for several worker processes writing at once; callers never need
+to know which database it is. What binds it to a Flask request is `database.per_request`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from flask import Blueprint, Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,9 +21,6 @@ from server.kernel import private
 
 # each SQLite engine's queue of writers (see server.database.sqlite.writers)
 _WRITERS: weakref.WeakKeyDictionary[Engine, WriterQueue] = weakref.WeakKeyDictionary()
-# the mark `reads_first` leaves on a view or a blueprint
-_READS_FIRST = "db_reads_first"
-_Declared = TypeVar("_Declared", Callable, Blueprint)
 _Value = TypeVar("_Value")
 
 
@@ -157,72 +153,6 @@ class Database:
         self.engine.dispose()
 
 
-def init_app(app: Flask) -> None:
-    app.extensions["database"] = Database(app.config["DATABASE_URL"])
-    # Per request, not per app context: a request may run inside a longer app context (a test,
-    # a command) and must not inherit an earlier request's session.
-    app.teardown_request(_close_session)
-    app.teardown_appcontext(_close_session)
-
-
-def of(app: Flask) -> Database:
-    """The app's database."""
-    return app.extensions["database"]
-
-
-def session() -> Session:
-    """The current request's unit of work, opened on first use.
-
-    A request that may write (not GET or HEAD) writes in it, and commits it; GET and HEAD only
-    read, and never wait for writers. A view declared `reads_first` reads freely and asks to
-    write with `write_after_reading` (or `begin_write`), for the few statements that need it.
-    """
-    if "db_session" not in g:
-        g.db_session = of(current_app).session(writing=_request_writes())
-    return g.db_session
-
-
-def end_request_read() -> None:
-    """End what the current request has read so far, if it opened its unit of work."""
-    if "db_session" in g:
-        end_read(g.db_session)
-
-
-def reads_first(target: _Declared) -> _Declared:
-    """Declare a view (or every view of a blueprint) whose request reads before it writes,
-    and says when it starts writing (`write_after_reading`, `begin_write`): a POST that reads
-    a while, or streams a body in, before a short write."""
-    setattr(target, _READS_FIRST, True)
-    return target
-
-
-def _reads_first() -> bool:
-    view = current_app.view_functions.get(request.endpoint or "")
-    return getattr(view, _READS_FIRST, False) or any(
-        getattr(current_app.blueprints.get(name), _READS_FIRST, False)
-        for name in request.blueprints)
-
-
-def _request_writes() -> bool:
-    """Whether the current request's unit of work (outside a request: any) writes from the
-    start."""
-    return not (has_request_context() and (
-        request.method in ("GET", "HEAD") or _reads_first()))
-
-
-@contextmanager
-def write_aside() -> Iterator[Session]:
-    """A small write a request makes besides its own work (a token's last use): in the
-    request's unit of work when that one writes (it commits with it; on SQLite a second writer
-    would wait for the turn this very request holds), else in a short writing unit of its own,
-    committed at once."""
-    if _request_writes():
-        yield session()
-        return
-    with of(current_app).writing() as writer:
-        yield writer
-
-
 def begin_write(db_session: Session) -> None:
     """Start a transaction that holds SQLite's write lock from its first statement (elsewhere,
     go on with the transaction in progress, or begin one)."""
@@ -279,7 +209,3 @@ def _is_sqlite(db_session: Session) -> bool:
     return db_session.get_bind().dialect.name == "sqlite"
 
 
-def _close_session(_error: BaseException | None) -> None:
-    db_session = g.pop("db_session", None)
-    if db_session is not None:
-        db_session.close()

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from flask import current_app, request
 from flask_httpauth import HTTPDigestAuth
 
-from server import database
+from server.database import per_request
 from server.database.models import AppUser
 from server.database.queries import accounts as account_queries
 from server.database.queries import arrivals as arrival_queries
@@ -24,7 +24,7 @@ _digest = HTTPDigestAuth(realm=REALM, use_ha1_pw=True, qop="auth")
 def phone_by_token(token: str, *, checked_later: bool = False):
     """The app user (id, name, all_forms) whose token this is; see `auth.PhoneTokens`."""
     return _phones().phone(
-        token, lambda t: arrival_queries.phone_by_token(database.session().connection(), t),
+        token, lambda t: arrival_queries.phone_by_token(per_request.session().connection(), t),
         checked_later=checked_later)
 
 
@@ -38,7 +38,7 @@ def _phones() -> auth.PhoneTokens:
 
 
 def phone_by_password() -> AppUser:
-    return authenticate(lambda name: account_queries.app_user_by_name(database.session(), name))
+    return authenticate(lambda name: account_queries.app_user_by_name(per_request.session(), name))
 
 
 def authenticate(lookup: Callable[[str], auth.Account | None]) -> auth.Account:

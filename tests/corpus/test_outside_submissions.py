@@ -52,7 +52,7 @@ from lxml import etree
 
 from forms import FormStructure, compile_form, read_structure
 from forms.xml import JR_NS, XFORMS_NS, XHTML_NS, parse_xml
-from server import database as server_database
+from server.database import per_request
 from server.database.models import Base, Submission, SubmissionDef, ValueIssueRecord
 from server.database.queries import forms as form_queries
 from server.kernel import problems
@@ -566,7 +566,7 @@ def empty_the_server(app, session) -> None:
     """As a new server: no forms, no submissions, no app users, no relational tables."""
     session.rollback()
     session.expunge_all()
-    with server_database.of(app).engine.begin() as connection:
+    with per_request.of(app).engine.begin() as connection:
         for (name,) in connection.execute(
                 sa.text("SELECT table_name FROM projection_tables")).all():
             connection.execute(sa.text(f'DROP TABLE IF EXISTS "{name}"'))

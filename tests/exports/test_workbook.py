@@ -8,7 +8,7 @@ import io
 
 from openpyxl import load_workbook
 
-from server import database as server_database
+from server.database import per_request
 from server.database.queries import forms as form_queries
 from server.services.exports import Options, prepare, workbook
 from server.services.exports.cleaning import CUT_MARK
@@ -82,7 +82,7 @@ def test_a_table_longer_than_a_sheet_continues_and_long_cells_are_cut(
     user = make_user("long-reader", "analyst")
 
     with app.app_context():
-        session = server_database.session()
+        session = per_request.session()
         prepared = prepare(session, form_queries.get_form(session, FORM_ID), user,
                            Options(format="xlsx"), secret_key="k",
                            blobs=app.extensions["blobs"])

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from server import database as server_database
-from server.database import make_engine
+from server.database import make_engine, per_request
 from server.database.models import Submission
 from tests.support.meeting import meeting, meeting_form
 
@@ -23,7 +22,7 @@ def end_every_connection_of_the_app(app, session) -> int:
     """What a restart does to the app's pool: every server process behind it ends (the test's
     own session too: it is one of the app's connections)."""
     session.close()
-    url = server_database.of(app).engine.url
+    url = per_request.of(app).engine.url
     outside = make_engine(url.render_as_string(hide_password=False))
     try:
         with outside.connect() as connection:

@@ -136,15 +136,14 @@ def test_the_lists_indexes_come_with_the_tables_and_a_list_only_reads(
         programme, send, browser_for, app, session):
     """Loading a form gives its table the list's indexes (order, state, each place with the
     state); opening the list adds none: a GET only reads."""
-    from server import database as server_database
-    from server.database import projection
+    from server.database import per_request, projection
     from server.database.queries import forms as form_queries
 
     root = projection.load(session, form_queries.get_form(session, "forum_meeting")).root.name
     session.rollback()
 
     def indexes() -> set[str]:
-        return {i["name"] for i in sa.inspect(server_database.of(app).engine).get_indexes(root)}
+        return {i["name"] for i in sa.inspect(per_request.of(app).engine).get_indexes(root)}
     made = indexes()
     assert {n for n in made if "_review_" in n} == {f"ix_{root}_review_{suffix}" for suffix in (
         "order", "state", "place_governorate", "place_district", "place_forum")}

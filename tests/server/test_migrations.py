@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from server import database as server_database
-from server.database import migrate
+from server.database import migrate, per_request
 
 
 def test_the_migrated_database_matches_the_models(app):
-    assert migrate.differences(server_database.of(app).engine) == []
+    assert migrate.differences(per_request.of(app).engine) == []
 
 
 def test_upgrading_twice_is_harmless(app):
-    migrate.upgrade(server_database.of(app).engine)
-    assert migrate.differences(server_database.of(app).engine) == []
+    migrate.upgrade(per_request.of(app).engine)
+    assert migrate.differences(per_request.of(app).engine) == []

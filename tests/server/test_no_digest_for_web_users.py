@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from alembic import command
 from sqlalchemy import make_url, text
 
-from server import database as server_database
-from server.database import make_engine, migrate
+from server.database import make_engine, migrate, per_request
 from server.services.accounts import create_app_user, create_user, digest_ha1, set_password
 
 WEB_PASSWORD = "a web user's password"
@@ -49,7 +48,7 @@ def test_a_copied_database_holds_no_digest_hash_of_a_web_user(app, session, data
 
     web = {digest_ha1("layla", p) for p in (WEB_PASSWORD, WEB_PASSWORD + " changed")}
     phone = digest_ha1("officer", PHONE_PASSWORD)
-    with server_database.of(app).engine.connect() as connection:
+    with per_request.of(app).engine.connect() as connection:
         assert "digest_ha1" not in users_columns(connection)
         values = every_value(connection)
     assert phone in values  # the check sees an HA1 where there is one

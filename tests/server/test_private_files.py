@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from server import database as server_database
 from server.app import create_app
-from server.database import migrate
+from server.database import migrate, per_request
 from server.database.models import ExportJob
 from server.services import thumbnails
 from server.services.accounts import create_user
@@ -57,18 +56,18 @@ def use(database):
         app = create_app({"DATA_DIR": str(data_dir), "VALIDATE_FORMS": False,
                           "DATABASE_URL": None if database.startswith("sqlite") else database})
         made.append(app)
-        migrate.upgrade(server_database.of(app).engine)
+        migrate.upgrade(per_request.of(app).engine)
         return app
     yield _use
     for app in made:
-        server_database.of(app).engine.dispose()
+        per_request.of(app).engine.dispose()
 
 
 def test_everything_the_server_writes_is_private(database, tmp_path, umask, use):
     data_dir = tmp_path / "data"
     app = use(data_dir)
     blobs = app.extensions["blobs"]
-    session = server_database.of(app).session(writing=True)
+    session = per_request.of(app).session(writing=True)
     try:
         loaded = load_form(session, blobs, FORM, {}, validate=False)
         analyst = create_user(session, "analyst", "long enough password", "analyst")
@@ -76,7 +75,7 @@ def test_everything_the_server_writes_is_private(database, tmp_path, umask, use)
         session.commit()
         photo = blobs.put(jpeg())[0]
         assert thumbnails.thumbnail(str(data_dir), photo, blobs.path(photo)) is not None
-        workshop = jobs.Workshop(server_database.of(app), app.config["DATA_DIR"], app.config["SECRET_KEY"], blobs)
+        workshop = jobs.Workshop(per_request.of(app), app.config["DATA_DIR"], app.config["SECRET_KEY"], blobs)
         job = jobs.start(workshop, session, analyst, loaded.form, Options(format="csv"))
         jobs.wait(job.id)
         session.expire_all()
@@ -97,7 +96,7 @@ def test_what_an_older_version_left_open_is_closed_at_start(tmp_path, umask, use
     app = use(data_dir)
     jobs.folder(app.config["DATA_DIR"])
     app.extensions["blobs"].put(b"forums")
-    server_database.of(app).engine.dispose()
+    per_request.of(app).engine.dispose()
     opened = ["secret_key", "exports", "blobs"] + [
         n for n in modes(data_dir) if n.startswith("muntada.sqlite")]
     data_dir.chmod(0o755)

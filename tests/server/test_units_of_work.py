@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from server import database as server_database
+from server.database import per_request
 from server.database.queries import accounts as account_queries
 from server.services.accounts import create_user
 
 
 def test_a_writing_unit_commits_when_it_ends(app):
-    units = server_database.of(app)
+    units = per_request.of(app)
     with units.writing() as session:
         create_user(session, "kept", "long enough password", "analyst")
     with units.reading() as session:
@@ -19,7 +19,7 @@ def test_a_writing_unit_commits_when_it_ends(app):
 
 
 def test_a_writing_unit_that_fails_leaves_nothing(app):
-    units = server_database.of(app)
+    units = per_request.of(app)
     with pytest.raises(RuntimeError), units.writing() as session:
         create_user(session, "gone", "long enough password", "analyst")
         session.flush()
@@ -29,7 +29,7 @@ def test_a_writing_unit_that_fails_leaves_nothing(app):
 
 
 def test_a_reading_unit_keeps_nothing_it_did(app):
-    units = server_database.of(app)
+    units = per_request.of(app)
     with units.reading() as session:
         create_user(session, "never", "long enough password", "analyst")
         session.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from server import database
+from server.database import per_request
 from server.database.queries import accounts as account_queries
 from server.services import collect_settings
 from server.services.accounts import active_app_user, create_app_user, revoke_app_user
@@ -14,13 +14,13 @@ from server.surfaces.api.schemas import AppUserCreatedSchema, AppUserCreateSchem
 
 @bp.get("/app-users")
 def list_app_users():
-    return AppUserSchema(many=True).dump(account_queries.list_app_users(database.session()))
+    return AppUserSchema(many=True).dump(account_queries.list_app_users(per_request.session()))
 
 
 @bp.post("/app-users")
 def create():
     data = load_json(AppUserCreateSchema())
-    session = database.session()
+    session = per_request.session()
     app_user = create_app_user(session, data["name"], form_ids=data["forms"],
                                password=data["password"])
     session.commit()
@@ -30,7 +30,7 @@ def create():
 
 @bp.delete("/app-users/<name>")
 def revoke(name: str):
-    session = database.session()
+    session = per_request.session()
     app_user = revoke_app_user(session, name)
     session.commit()
     return AppUserSchema().dump(app_user)
@@ -38,7 +38,7 @@ def revoke(name: str):
 
 @bp.get("/app-users/<name>/qr.png")
 def qr_code(name: str):
-    app_user = active_app_user(database.session(), name)
+    app_user = active_app_user(per_request.session(), name)
     payload = collect_settings.payload_for(request.host_url, app_user.token)
     response = Response(collect_settings.qr_png(payload), mimetype="image/png")
     response.headers["Cache-Control"] = "no-store"  # it carries the phone's credential

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from flask import current_app, g, request, send_file
 
-from server import database
+from server.database import per_request
 from server.database.queries import form_tables as table_queries
 from server.database.queries import forms as form_queries
 from server.kernel import problems
@@ -39,7 +39,8 @@ MIMETYPES = {"csv": "application/zip", "geojson": "application/geo+json",
 def data_forms():
     """The forms there is data of (the form management routes stay for administrators)."""
     return FormSchema(many=True).dump(
-        [f for f in form_queries.list_forms(database.session()) if f.current_version is not None])
+        [f for f in form_queries.list_forms(per_request.session())
+         if f.current_version is not None])
 
 
 @bp.get("/forms/<xml_form_id>/structure")
@@ -60,7 +61,7 @@ def rows(xml_form_id: str, table_name: str | None):
         raise Problem(problems.EXPORT_TABLE_UNKNOWN, form_id=xml_form_id, table=table_name,
                       tables=", ".join(t.short for t in layout.tables[1:]) or "none")
     cursor = filtering.next_cursor()
-    session = database.session()
+    session = per_request.session()
     limit = data["limit"]
     query = table_queries.select_rows(table.sql, layout.root.sql, table.sources, prepared.where,
                                 after=data["after"], limit=limit + 1)
@@ -90,9 +91,10 @@ def export(xml_form_id: str, suffix: str):
     os.close(handle)
     made_with = jobs.made_with(prepared)
     try:
-        written = write(database.session(), prepared, path)
+        written = write(per_request.session(), prepared, path)
         # a large export takes minutes: the owner's rights are asked again once it is written
-        lost = rights.lost(made_with.dumps(), jobs.owner_now(database.of(current_app), g.user.id))
+        owner = jobs.owner_now(per_request.of(current_app), g.user.id)
+        lost = rights.lost(made_with.dumps(), owner)
         if lost:
             _audit("export.refused", prepared, lost=lost, via="api")
             raise Problem(problems.EXPORT_RIGHTS_LOST, lost=", ".join(lost))
@@ -115,7 +117,7 @@ def _next_url(after: str | None) -> str | None:
 
 def prepare_from_request(xml_form_id: str, schema, fmt: str = "csv"):
     """The export or page the request's filters and options describe, in the user's scope."""
-    session = database.session()
+    session = per_request.session()
     form = form_queries.get_form(session, xml_form_id)
     if form is None or form.current_version is None:
         raise Problem(problems.FORM_NOT_FOUND, form_id=xml_form_id)
@@ -137,7 +139,7 @@ def workshop() -> jobs.Workshop:
 
 def _audit(action: str, prepared, **details) -> None:
     """In a short write of its own: the request's session only reads (and may stream)."""
-    with database.of(current_app).writing() as writer:
+    with per_request.of(current_app).writing() as writer:
         audit.record(writer, action, user=prepared.user, address=request.remote_addr,
                      form_id=prepared.form.id, format=prepared.options.format,
                      filters=prepared.options.filters.as_dict(), **details)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import g, request, send_file, url_for
 
 from server import database
+from server.database import per_request
 from server.database.models import ExportJob
 from server.database.queries import export_jobs as job_queries
 from server.database.queries import forms as form_queries
@@ -21,12 +22,12 @@ from server.surfaces.api.data_schemas import EXPORT_SUFFIXES, ExportJobQuerySche
 
 @bp.post("/forms/<xml_form_id>/export-jobs")
 @allow("data.download")
-@database.reads_first  # a while reading the form and the filters, then one row written
+@per_request.reads_first  # a while reading the form and the filters, then one row written
 def start_export_job(xml_form_id: str):
     fmt = EXPORT_SUFFIXES.get(request.args.get("format", "csv.zip"))
     # a bad filter or option is refused here, in the request, rather than later in the job
     prepared, _data = prepare_from_request(xml_form_id, ExportJobQuerySchema(), fmt=fmt or "csv")
-    session = database.session()
+    session = per_request.session()
     database.write_after_reading(session)
     job = jobs.start(workshop(), session, g.user, prepared.form, prepared.options)
     body = _dump(job, prepared.form.xml_form_id)
@@ -36,7 +37,7 @@ def start_export_job(xml_form_id: str):
 @bp.get("/export-jobs/<int:job_id>")
 @allow("data.download")
 def export_job(job_id: int):
-    session = database.session()
+    session = per_request.session()
     jobs.sweep(workshop(), session, address=request.remote_addr)  # a job whose worker died
     job = _job(job_id)
     return _dump(job, form_queries.form_by_id(session, job.form_id).xml_form_id)
@@ -53,7 +54,7 @@ def export_job_file(job_id: int):
 
 
 def _job(job_id: int) -> ExportJob:
-    job = job_queries.job_of(database.session(), g.user, job_id)
+    job = job_queries.job_of(per_request.session(), g.user, job_id)
     if job is None:  # someone else's job is as absent as one that never was
         raise Problem(problems.EXPORT_NOT_FOUND, job_id=job_id)
     return job

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, request
 
-from server import database
+from server.database import per_request
 from server.database.queries import forms as form_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
@@ -20,7 +20,7 @@ from server.surfaces.api.schemas import (
 
 @bp.get("/forms")
 def list_forms():
-    return FormSchema(many=True).dump(form_queries.list_forms(database.session()))
+    return FormSchema(many=True).dump(form_queries.list_forms(per_request.session()))
 
 
 @bp.post("/forms")
@@ -35,7 +35,7 @@ def upload_form():
         if not name:
             raise Problem(problems.BAD_REQUEST, reason="every media part needs a file name")
         media[name] = part.read()
-    session = database.session()
+    session = per_request.session()
     result = load_form(session, current_app.extensions["blobs"], upload.read(), media,
                        validate=current_app.config["VALIDATE_FORMS"],
                        filename=upload.filename)
@@ -45,7 +45,7 @@ def upload_form():
 
 @bp.get("/forms/<xml_form_id>")
 def get_form(xml_form_id: str):
-    session = database.session()
+    session = per_request.session()
     form = _form(xml_form_id)
     body = FormSchema().dump(form)
     body["versions"] = FormVersionSchema(many=True, exclude=("media",)).dump(
@@ -57,14 +57,14 @@ def get_form(xml_form_id: str):
 def patch_form(xml_form_id: str):
     form = _form(xml_form_id)
     set_state(form, load_json(FormPatchSchema())["state"])
-    database.session().commit()
+    per_request.session().commit()
     return FormSchema().dump(form)
 
 
 @bp.put("/forms/<xml_form_id>/attachments/<name>")
 def put_media(xml_form_id: str, name: str):
     form = _form(xml_form_id)
-    session = database.session()
+    session = per_request.session()
     set_media(session, current_app.extensions["blobs"], form.current_version,
               {name: request.get_data()})
     session.commit()
@@ -72,7 +72,7 @@ def put_media(xml_form_id: str, name: str):
 
 
 def _form(xml_form_id: str):
-    form = form_queries.get_form(database.session(), xml_form_id)
+    form = form_queries.get_form(per_request.session(), xml_form_id)
     if form is None:
         raise Problem(problems.FORM_NOT_FOUND, form_id=xml_form_id)
     return form

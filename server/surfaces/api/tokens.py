@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import request
 
-from server import database
+from server.database import per_request
 from server.database.models import User, utcnow
 from server.kernel import problems
 from server.kernel.problems import Problem
@@ -34,12 +34,12 @@ def challenge() -> list[tuple[str, str]]:
 def user_for(secret: str, *, username: str | None = None) -> User:
     """The active user a token belongs to (and who is named `username`, when given); 401.20 for
     an unknown or revoked token, or one of somebody else."""
-    found = api_tokens.owner(database.session(), secret, username=username)
+    found = api_tokens.owner(per_request.session(), secret, username=username)
     if found is None:
         raise Problem(problems.API_TOKEN_INVALID, headers=challenge())
     token, user = found
     now = utcnow()
     if api_tokens.use_to_note(token, now):
-        with database.write_aside() as writer:
+        with per_request.write_aside() as writer:
             api_tokens.note_use(writer, token, now)
     return user

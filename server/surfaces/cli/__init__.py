@@ -12,9 +12,8 @@ import click
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from server import database
 from server.app import create_app
-from server.database import migrate, projection
+from server.database import migrate, per_request, projection
 from server.database.models import FORM_STATES, ROLES
 from server.database.queries import accounts as account_queries
 from server.database.queries import forms as form_queries
@@ -38,7 +37,7 @@ def _database() -> Iterator[tuple[Flask, Session]]:
     """The app (its settings and files) and a unit of work that writes on its database, migrated
     first; problems become clean exits."""
     app = create_app()
-    units = database.of(app)
+    units = per_request.of(app)
     try:
         migrate.upgrade(units.engine)
         with units.writing() as session:

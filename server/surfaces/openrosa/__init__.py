@@ -15,14 +15,15 @@ from email.utils import formatdate
 from flask import Blueprint, Flask, Response, g, request
 from flask.typing import ResponseReturnValue
 
-from server import database
+from server.database import per_request
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.surfaces import http_auth
 from server.surfaces.openrosa import xml as openrosa_xml
 
 bp = Blueprint("collect", __name__)
-database.reads_first(bp)  # a submission writes only around its writes (`server.services.receiving`)
+# a submission writes only around its writes (`server.services.receiving`)
+per_request.reads_first(bp)
 TOKEN_BLUEPRINT = "collect_key"
 PROBLEMS_UNDER = "/collect"  # both mounts, and any address under them no route matches
 OPENROSA_VERSION = "1.0"
@@ -66,7 +67,7 @@ def _identify_phone() -> None:
         g.app_user = http_auth.phone_by_password()
     # End the lookup's transaction before the body streams in: a phone uploading slowly over
     # 2G must not hold a database transaction (nor a snapshot) open meanwhile.
-    database.end_request_read()
+    per_request.end_request_read()
     if endpoint in _NEEDS_OPENROSA_HEADER and "X-OpenRosa-Version" not in request.headers:
         raise Problem(problems.OPENROSA_VERSION_MISSING)
 
@@ -89,11 +90,11 @@ def render_problem(problem: Problem) -> Response:
 
 def form_for_phone(xml_form_id: str):
     """A form this phone may download: open or closing (phones that hold it may refresh it)."""
-    from server import database
+    from server.database import per_request
     from server.database.queries import forms as form_queries
 
-    forms = form_queries.forms_for_phone(database.session(), g.app_user, states=("open", "closing"),
-                                         xml_form_id=xml_form_id)
+    forms = form_queries.forms_for_phone(per_request.session(), g.app_user,
+                                         states=("open", "closing"), xml_form_id=xml_form_id)
     if not forms:
         raise Problem(problems.FORM_NOT_FOUND, form_id=xml_form_id)
     return forms[0]

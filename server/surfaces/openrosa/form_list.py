@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, g, request, url_for
 
-from server import database
+from server.database import per_request
 from server.database.queries import forms as form_queries
 from server.surfaces.openrosa import XML_MIMETYPE, bp, xml
 
@@ -12,7 +12,7 @@ from server.surfaces.openrosa import XML_MIMETYPE, bp, xml
 @bp.get("/formList")
 def form_list() -> Response:
     # Collect adds ?deviceID=...; only formID narrows the list.
-    forms = form_queries.forms_for_phone(database.session(), g.app_user,
+    forms = form_queries.forms_for_phone(per_request.session(), g.app_user,
                                          xml_form_id=request.args.get("formID"))
     entries = []
     for form in forms:

@@ -6,7 +6,7 @@ import mimetypes
 
 from flask import Response, current_app, send_file, url_for
 
-from server import database
+from server.database import per_request
 from server.database.queries import forms as form_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
@@ -28,7 +28,7 @@ def manifest(xml_form_id: str) -> Response:
 @bp.get("/forms/<xml_form_id>/attachments/<path:name>")
 def media_file(xml_form_id: str, name: str) -> Response:
     form = form_for_phone(xml_form_id)
-    media = form_queries.get_media(database.session(), form.current_version, name)
+    media = form_queries.get_media(per_request.session(), form.current_version, name)
     if media is None or media.blob is None:
         raise Problem(problems.MEDIA_NOT_FOUND, form_id=xml_form_id, name=name)
     # The stored file is found by its hash; the name only chooses the content type.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, current_app, g, request
 
-from server import database
+from server.database import per_request
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services.receiving import Upload, receive
@@ -46,7 +46,7 @@ def submission() -> Response:
     attachments = {name: storage.stream for name, storage in files.items()
                    if name not in (XML_PART, INCOMPLETE_PART)}
     try:
-        receipt = receive(database.session(), current_app.extensions["blobs"], Upload(
+        receipt = receive(per_request.session(), current_app.extensions["blobs"], Upload(
             xml=xml_bytes, files=attachments, app_user=g.app_user,
             device_id=(request.args.get("deviceID") or "")[:255] or None,
             user_agent=request.user_agent.string, token=g.phone_token))

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 
 from flask import render_template, request
 
-from server import database
+from server.database import per_request
 from server.database.models import utcnow
 from server.database.queries import audit as audit_queries
 from server.services import audit
@@ -22,7 +22,7 @@ def audit_log():
     since, until = _day(args.get("from")), _day(args.get("to"))
     submission = args.get("submission", "")
     events = audit_queries.events(
-        database.session(), action=args.get("action") or None, username=args.get("user") or None,
+        per_request.session(), action=args.get("action") or None, username=args.get("user") or None,
         submission_id=int(submission) if submission.isdigit() else None,
         since=since, until=until + timedelta(days=1) if until else None,
         before_id=args.get("before", type=int), limit=PAGE + 1)

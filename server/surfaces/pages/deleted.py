@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import current_app, g, redirect, render_template, request, url_for
 
 from server import database
+from server.database import per_request
 from server.database.models import utcnow
 from server.database.queries import submissions as submission_queries
 from server.kernel import problems
@@ -21,7 +22,7 @@ from server.surfaces.pages.submission import ROUTE
 @bp.post(ROUTE + "/delete")
 @require("submissions.delete")
 def delete_submission(xml_form_id: str, instance_id: str):
-    view = reviewing.form_view(database.session(), xml_form_id, g.user)
+    view = reviewing.form_view(per_request.session(), xml_form_id, g.user)
     found, _row = view.find(instance_id)
     deletion.delete(view.session, view.form, found, request.form.get("comment", ""),
                     user=g.user, address=request.remote_addr)
@@ -32,7 +33,7 @@ def delete_submission(xml_form_id: str, instance_id: str):
 @bp.post(ROUTE + "/restore")
 @require("submissions.delete")
 def restore_submission(xml_form_id: str, instance_id: str):
-    view = reviewing.form_view(database.session(), xml_form_id, g.user)
+    view = reviewing.form_view(per_request.session(), xml_form_id, g.user)
     found = submission_queries.by_instance_id(view.session, view.form, instance_id)
     if found is None:
         raise Problem(problems.SUBMISSION_NOT_FOUND)
@@ -45,7 +46,7 @@ def restore_submission(xml_form_id: str, instance_id: str):
 @bp.get("/forms/<xml_form_id>/deleted")
 @require("submissions.delete")
 def deleted_submissions(xml_form_id: str):
-    view = reviewing.form_view(database.session(), xml_form_id, g.user)
+    view = reviewing.form_view(per_request.session(), xml_form_id, g.user)
     session = view.session
     cutoff = utcnow() - timedelta(days=deletion.KEEP_DAYS)
     if submission_queries.to_purge(session, cutoff):

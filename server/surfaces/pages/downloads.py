@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import current_app, g, jsonify, redirect, render_template, request, send_file, url_for
 
-from server import database
+from server.database import per_request
 from server.database.models import REVIEW_STATES
 from server.database.queries import export_jobs as job_queries
 from server.database.queries import forms as form_queries
@@ -26,7 +26,7 @@ MIMETYPES = {"csv": "application/zip", "geojson": "application/geo+json",
 @bp.get("/downloads")
 @require("data.download")
 def downloads():
-    session = database.session()
+    session = per_request.session()
     jobs.sweep(workshop(), session, address=request.remote_addr)
     forms = [f for f in form_queries.list_forms(session) if f.current_version is not None]
     return render_template("downloads.html", forms=forms, formats=FORMATS,
@@ -38,7 +38,7 @@ def downloads():
 @bp.post("/downloads")
 @require("data.download")
 def start_download():
-    session = database.session()
+    session = per_request.session()
     form = form_queries.get_form(session, request.form.get("form", ""))
     if form is None or form.current_version is None:
         raise Problem(problems.FORM_NOT_FOUND, form_id=request.form.get("form", ""))
@@ -60,7 +60,7 @@ def start_download():
 def download_job(job_id: int):
     job = _job(job_id)
     return render_template("download_job.html", job=job,
-                           form=form_queries.form_by_id(database.session(), job.form_id))
+                           form=form_queries.form_by_id(per_request.session(), job.form_id))
 
 
 @bp.get("/downloads/<int:job_id>/status")
@@ -77,7 +77,7 @@ def download_status(job_id: int):
 @require("submissions.read")  # any signed-in role: one who has lost downloads is told why
 def download_file(job_id: int):
     if not access.can(g.user, "data.download") and \
-            job_queries.job_of(database.session(), g.user, job_id) is None:
+            job_queries.job_of(per_request.session(), g.user, job_id) is None:
         raise Problem(problems.FORBIDDEN)  # as the other download routes answer them
     job = _job(job_id)
     path, name = jobs.hand_over(workshop(), job, g.user, via="page",
@@ -87,7 +87,7 @@ def download_file(job_id: int):
 
 
 def _job(job_id: int):
-    job = job_queries.job_of(database.session(), g.user, job_id)
+    job = job_queries.job_of(per_request.session(), g.user, job_id)
     if job is None:  # someone else's job is as absent as one that never was
         raise Problem(problems.EXPORT_NOT_FOUND, job_id=job_id)
     return job

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from flask import current_app, g, redirect, render_template, request, url_for
 
-from server import database
+from server.database import per_request
 from server.database.models import REVIEW_STATES
 from server.database.queries import form_tables as table_queries
 from server.database.queries import forms as form_queries
@@ -32,7 +32,7 @@ SEARCHED_SYSTEM_COLUMNS = ("_instance_id", "_submitter", "_device_id")
 @bp.get("/forms")
 @require("submissions.read")
 def forms_index():
-    db_session = database.session()
+    db_session = per_request.session()
     rows = []
     for form in form_queries.list_forms(db_session):
         if form.current_version is None:
@@ -101,7 +101,7 @@ def personal_columns(view: reviewing.FormView) -> set[str]:
 @bp.get("/forms/<xml_form_id>/submissions")
 @require("submissions.read")
 def submissions(xml_form_id: str):
-    view = reviewing.form_view(database.session(), xml_form_id, g.user)
+    view = reviewing.form_view(per_request.session(), xml_form_id, g.user)
     args = {name: request.args.get(name, "").strip() for name in FILTERS}
     args["sort"] = "oldest" if args["sort"] == "oldest" else "newest"
     if args["state"] not in REVIEW_STATES:
@@ -145,7 +145,7 @@ def submissions(xml_form_id: str):
 @bp.post("/forms/<xml_form_id>/submissions/review")
 @require("submissions.review")
 def bulk_review(xml_form_id: str):
-    view = reviewing.form_view(database.session(), xml_form_id, g.user)
+    view = reviewing.form_view(per_request.session(), xml_form_id, g.user)
     ids = sorted(set(request.form.getlist("ids")))
     state = request.form.get("state", "")
     if state not in reviewing.BULK_ACTIONS:

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import g, make_response, redirect, render_template, request, session, url_for
 from flask_login import login_user, logout_user
 
-from server import database
+from server.database import per_request
 from server.kernel import i18n, problems
 from server.kernel.i18n import _
 from server.kernel.problems import Problem
@@ -26,7 +26,7 @@ def home():
 def login():
     if request.method == "GET":
         return render_template("login.html", next=local_path(request.args.get("next")))
-    db_session = database.session()
+    db_session = per_request.session()
     identifier = request.form.get("username", "")[:320]
     key, user = login_account(db_session, identifier)
     blocked = throttle.blocked_until(db_session, key)
@@ -59,7 +59,7 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    db_session = database.session()
+    db_session = per_request.session()
     user = g.user
     user.session_epoch += 1  # a copied cookie dies with the session, not with the browser
     audit.record(db_session, "logout", user=user, address=request.remote_addr)
@@ -84,7 +84,7 @@ def change_password():
         error = _("The new password must have at least 10 characters.")
     if error:
         return render_template("password.html", error=error), 400
-    db_session = database.session()
+    db_session = per_request.session()
     set_password(user, new)
     audit.record(db_session, "password.changed", user=user, address=request.remote_addr)
     db_session.commit()
@@ -99,7 +99,7 @@ def choose_language():
         raise Problem(problems.INVALID_FIELD, field="lang", reason="unknown language")
     if g.get("user") is not None:
         g.user.locale = code
-        database.session().commit()
+        per_request.session().commit()
     target = local_path(request.form.get("next")) or url_for("pages.home")
     response = make_response(redirect(target))
     response.set_cookie(i18n.COOKIE, code, max_age=365 * 86400, samesite="Lax", httponly=True,

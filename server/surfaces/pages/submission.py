@@ -10,6 +10,7 @@ from flask import current_app, g, redirect, render_template, request, send_file,
 
 from forms.xml import parse_xml
 from server import database
+from server.database import per_request
 from server.database.models import SubmissionDef
 from server.database.queries import accounts as account_queries
 from server.database.queries import reviews as review_queries
@@ -44,7 +45,7 @@ def _record_after_reading(view: reviewing.FormView, action: str, submission, **d
 @bp.get(ROUTE)
 @require("submissions.read")
 def submission(xml_form_id: str, instance_id: str):
-    view = reviewing.form_view(database.session(), xml_form_id, g.user)
+    view = reviewing.form_view(per_request.session(), xml_form_id, g.user)
     found, row = view.find(instance_id)
     return _render(view, found, row)
 
@@ -78,7 +79,7 @@ def _render(view: reviewing.FormView, found, row, *, stale: reviewing.Stale | No
 @bp.post(ROUTE + "/review")
 @require("submissions.review")
 def review_submission(xml_form_id: str, instance_id: str):
-    view = reviewing.form_view(database.session(), xml_form_id, g.user)
+    view = reviewing.form_view(per_request.session(), xml_form_id, g.user)
     found, _row = view.find(instance_id)
     comment = request.form.get("comment", "")
     stale = reviewing.review(view, [(found, _shown(found))], request.form.get("state", ""),
@@ -94,7 +95,7 @@ def review_submission(xml_form_id: str, instance_id: str):
 @bp.post(ROUTE + "/comments")
 @require("submissions.review")
 def comment_submission(xml_form_id: str, instance_id: str):
-    view = reviewing.form_view(database.session(), xml_form_id, g.user)
+    view = reviewing.form_view(per_request.session(), xml_form_id, g.user)
     found, _row = view.find(instance_id)
     reviewing.comment(view, found, request.form.get("comment", ""), _shown(found),
                       address=request.remote_addr)
@@ -111,7 +112,7 @@ def _shown(found) -> str:
 @bp.get(ROUTE + "/attachments/<name>")
 @require("submissions.read")
 def attachment(xml_form_id: str, instance_id: str, name: str):
-    view = reviewing.form_view(database.session(), xml_form_id, g.user)
+    view = reviewing.form_view(per_request.session(), xml_form_id, g.user)
     found, _row = view.find(instance_id)
     definition = found.current_def
     nodes = _layout(view, definition, access.sees_personal_data(g.user))
@@ -147,7 +148,7 @@ def attachment(xml_form_id: str, instance_id: str, name: str):
 @bp.get(ROUTE + "/diff")
 @require("submissions.read")
 def diff(xml_form_id: str, instance_id: str):
-    view = reviewing.form_view(database.session(), xml_form_id, g.user)
+    view = reviewing.form_view(per_request.session(), xml_form_id, g.user)
     found, _row = view.find(instance_id)
     versions = {d.instance_id: d for d in submission_queries.definitions(view.session, found)}
     chosen = []

@@ -6,7 +6,7 @@ import secrets
 
 from flask import g, redirect, render_template, request, url_for
 
-from server import database
+from server.database import per_request
 from server.database.models import ROLES, utcnow
 from server.database.queries import accounts as account_queries
 from server.kernel import problems
@@ -21,7 +21,7 @@ from server.surfaces.pages.downloads import workshop
 @bp.get("/users")
 @require("users.manage")
 def users_index():
-    return render_template("users.html", users=account_queries.list_users(database.session()))
+    return render_template("users.html", users=account_queries.list_users(per_request.session()))
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -29,7 +29,7 @@ def users_index():
 def new_user():
     if request.method == "GET":
         return render_template("user_form.html", user=None, roles=ROLES)
-    db_session = database.session()
+    db_session = per_request.session()
     password = request.form.get("password") or secrets.token_urlsafe(12)
     user = create_user(db_session, request.form.get("username", ""), password,
                        request.form.get("role", ""), email=request.form.get("email") or None,
@@ -46,7 +46,7 @@ def new_user():
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @require("users.manage")
 def edit_user(user_id: int):
-    db_session = database.session()
+    db_session = per_request.session()
     user = account_queries.user_by_id(db_session, user_id, active=False)
     if user is None:
         raise Problem(problems.NOT_FOUND)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from server import database as server_database
+from server.database import per_request
 from server.database.models import Submission
 from tests.support.meeting import meeting, meeting_form
 from tests.support.phone import Phone, flask_transport
@@ -25,7 +25,7 @@ DATABASES = ["sqlite"]  # the group commit is SQLite's: PostgreSQL commits in pa
 
 @pytest.fixture
 def form(app, load):
-    assert server_database.of(app).group_commit is not None
+    assert per_request.of(app).group_commit is not None
     return load(meeting_form())
 
 
@@ -44,7 +44,7 @@ def writers_held(app):
 def submit_together(app, phone: Phone, xmls: list[bytes], check=None) -> list[int]:
     """Each XML posted from its own thread while the write lock is held; let go once all wait
     on the group commit (the first leads, and takes everyone queued when its turn comes)."""
-    committer = server_database.of(app).group_commit
+    committer = per_request.of(app).group_commit
 
     def post(xml: bytes) -> int:
         reply = Phone(flask_transport(app.test_client()), phone.server_url).submit(xml)
@@ -66,7 +66,7 @@ def test_threads_waiting_for_another_process_share_a_commit_and_are_stored_befor
         form, app, phone, session):
     assert phone.submit(meeting()).status == 201  # the token and the form's tables now known
     commits = []
-    engine = server_database.of(app).engine
+    engine = per_request.of(app).engine
 
     def count_commits(dbapi_connection, _record, _proxy) -> None:
         # as SQLite itself is told: the group commit speaks to the driver, not through
@@ -104,7 +104,7 @@ def test_an_item_refused_by_a_constraint_does_not_lose_the_rest_of_its_batch(
     assert phone.submit(meeting()).status == 201
     twice = meeting()  # the same instance from two threads: one is refused, then retries
     xmls = [twice, twice] + [meeting() for _ in range(PHONES - 2)]
-    committer = server_database.of(app).group_commit
+    committer = per_request.of(app).group_commit
     before = committer.batches
 
     assert submit_together(app, phone, xmls) == [201] * PHONES
@@ -119,7 +119,7 @@ def test_an_item_refused_by_a_constraint_does_not_lose_the_rest_of_its_batch(
 def test_when_the_turn_cannot_be_had_every_queued_phone_gets_an_error_and_none_waits_forever(
         form, app, phone, session, monkeypatch):
     assert phone.submit(meeting()).status == 201
-    committer = server_database.of(app).group_commit
+    committer = per_request.of(app).group_commit
 
     @contextmanager
     def broken_turn():

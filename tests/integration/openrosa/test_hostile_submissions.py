@@ -28,8 +28,8 @@ import sqlalchemy as sa
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from server import database as server_database
 from server.app import create_app
+from server.database import per_request
 from server.database.models import Blob, Submission, SubmissionAttachment, SubmissionDef
 from server.kernel import settings
 from tests.support.instances import instance, new_id
@@ -75,7 +75,7 @@ def app(database, tmp_path, submission_limit):
         "MAX_SUBMISSION_BYTES": submission_limit,
     })
     yield app
-    server_database.of(app).engine.dispose()
+    per_request.of(app).engine.dispose()
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from server import database as server_database
 from server.app import create_app
+from server.database import per_request
 from server.database.models import Submission
 from tests.support.meeting import FORM_ID, meeting, meeting_form
 from tests.support.phone import Phone, flask_transport
@@ -18,7 +18,7 @@ def other_worker(app):
     other = create_app({key: app.config[key] for key in (
         "TESTING", "DATA_DIR", "DATABASE_URL", "SECRET_KEY", "VALIDATE_FORMS", "PUBLIC_URL")})
     yield other
-    server_database.of(other).engine.dispose()
+    per_request.of(other).engine.dispose()
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_a_version_published_through_another_worker_is_taken_at_once(
     with other_worker.app_context():
         from server.services.form_loading import load_form
 
-        other_session = server_database.of(other_worker).session(writing=True)
+        other_session = per_request.of(other_worker).session(writing=True)
         load_form(other_session, other_worker.extensions["blobs"],
                   meeting_form("2", extra_rows="| | text | notes | Notes |"), None,
                   validate=False)
