@@ -1,0 +1,95 @@
+"""Forms and their media files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from server.database.models import FORM_STATES
+from server.database.queries import forms as form_queries
+from server.services.form_loading import load_form, set_media, set_state
+from server.services.programme import PROGRAMME_FORMS
+from server.surfaces.cli.common import form_named, opened
+
+
+@click.group(help="Forms and their media files.")
+def forms() -> None:
+    pass
+
+
+@forms.command("add", help="Load an XLSForm (.xlsx, .xls, .csv, .md) or XForm with its media.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--media", "media_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A media file the form references (repeat for several).")
+@click.option("--validate/--no-validate", default=None,
+              help="Check with ODK Validate [default: MUNTADA_VALIDATE_FORMS].")
+def forms_add(file: Path, media_files: tuple[Path, ...], validate: bool | None) -> None:
+    with opened() as (app, session):
+        _add(app, session, file, media_files, validate)
+
+
+@forms.command("load-programme",
+               help="Load the programme's three forms (forum meeting, incident referral, "
+                    "training attendance) with their media.")
+def forms_load_programme() -> None:
+    with opened() as (app, session):
+        for form in PROGRAMME_FORMS:
+            _add(app, session, form.source, form.media, None)
+
+
+def _add(app: Flask, session: Session, file: Path, media_files, validate: bool | None) -> None:
+    validate = app.config["VALIDATE_FORMS"] if validate is None else validate
+    result = load_form(session, app.extensions["blobs"], file.read_bytes(),
+                       {m.name: m.read_bytes() for m in media_files}, validate=validate,
+                       filename=file.name)
+    session.commit()
+    status = "loaded" if result.created else "already loaded"
+    click.echo(f"{result.form.xml_form_id}\t{result.version.version}\t{status}")
+    for warning in result.warnings:
+        click.echo(f"  warning: {warning}", err=True)
+    if result.media_updated:
+        click.echo(f"  media updated: {', '.join(result.media_updated)}")
+    if result.media_missing:
+        click.echo(f"  media still missing: {', '.join(result.media_missing)}", err=True)
+
+
+@forms.command("list", help="List forms with their current version, state and media.")
+def forms_list() -> None:
+    with opened() as (_app, session):
+        click.echo("form id\tversion\tstate\ttitle\tmedia")
+        for form in form_queries.list_forms(session):
+            version = form.current_version
+            media = ", ".join(m.name + ("" if m.blob_sha256 else " (missing)")
+                              for m in version.media)
+            click.echo(f"{form.xml_form_id}\t{version.version}\t{form.state}\t{version.title}"
+                       f"\t{media or '-'}")
+
+
+@forms.command("state", help="Open, close or set closing a form: open (listed, accepting), "
+                             "closing (not listed, accepting), closed (not listed, refusing).")
+@click.argument("form_id")
+@click.argument("state", type=click.Choice(FORM_STATES))
+def forms_state(form_id: str, state: str) -> None:
+    with opened() as (_app, session):
+        form = form_named(session, form_id)
+        set_state(form, state)
+        session.commit()
+        click.echo(f"{form_id}\t{state}")
+
+
+@forms.command("media", help="Replace media files of a form's current version (a new forum in "
+                             "forums.csv needs no new form version).")
+@click.argument("form_id")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def forms_media(form_id: str, files: tuple[Path, ...]) -> None:
+    with opened() as (app, session):
+        form = form_named(session, form_id)
+        changed = set_media(session, app.extensions["blobs"], form.current_version,
+                            {f.name: f.read_bytes() for f in files})
+        session.commit()
+        click.echo(f"updated: {', '.join(changed) or 'nothing (same content)'}")

@@ -1,0 +1,39 @@
+"""Serving the app, and the database's schema."""
+
+from __future__ import annotations
+
+import click
+
+from server.services.form_loading import index_review_lists
+from server.surfaces.cli.common import opened, safe_url
+
+
+@click.command(help="Serve the app with gunicorn (several worker processes).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 lets phones on the network reach it.")
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", type=int, default=None,
+              help="Worker processes [default: MUNTADA_WORKERS]")
+def serve(host: str, port: int, workers: int | None) -> None:
+    from server.app.wsgi_server import run
+
+    with opened() as (app, session):
+        index_review_lists(session)
+        workers = workers or app.config["WORKERS"]
+        trust_proxy = app.config["TRUST_PROXY"]
+    click.echo(f"Muntada serving on http://{host}:{port} with {workers} workers "
+               f"(data in {app.config['DATA_DIR']}).")
+    click.echo("Phones: `muntada app-users show NAME` prints the address and QR code for Collect.")
+    run(host=host, port=port, workers=workers, trust_proxy=trust_proxy)
+
+
+@click.group(help="The database.")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade", help="Create or migrate the database schema to the latest version.")
+def db_upgrade() -> None:
+    with opened() as (app, session):
+        index_review_lists(session)
+        click.echo(f"Database at the latest schema: {safe_url(app.config['DATABASE_URL'])}")
