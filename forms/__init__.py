@@ -5,6 +5,7 @@ command line can use it without a server.
 """
 
 from forms.compile import CompiledForm, compile_form
+from forms.entity_declarations import EntityDeclaration
 from forms.errors import FormError
 from forms.filetype import detect_file_type
 from forms.structure import Choice, Field, FormStructure, Language, MediaFile, read_structure
@@ -12,6 +13,7 @@ from forms.structure import Choice, Field, FormStructure, Language, MediaFile, r
 __all__ = [
     "Choice",
     "CompiledForm",
+    "EntityDeclaration",
     "Field",
     "FormError",
     "FormStructure",

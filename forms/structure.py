@@ -15,6 +15,7 @@ from functools import cached_property
 
 from lxml import etree
 
+from forms.entity_declarations import EntityDeclaration, read_declarations
 from forms.errors import FormError
 from forms.xml import (
     JR_NS,
@@ -145,6 +146,9 @@ class FormStructure:
     fields: tuple[Field, ...]
     media: tuple[MediaFile, ...]
     encrypted: bool
+    # ODK Entities: the model's entities:entities-version and the lists the form feeds
+    entities_version: str | None = None
+    entities: tuple[EntityDeclaration, ...] = ()
 
     @cached_property
     def device_id_path(self) -> str | None:
@@ -215,6 +219,9 @@ class _Reader:
         if not form_id:
             raise FormError("The form has no id: set form_id in the XLSForm's settings sheet.")
         submission = self.model.find(f"{_XF}submission")
+        fields = tuple(self._fields(self.root, (), ""))
+        entities_version, entities = read_declarations(
+            self.model, self.root, self.binds, {f.path for f in fields if f.kind == "repeat"})
         return FormStructure(
             form_id=form_id,
             version=attribute(self.root, "version") or "",
@@ -222,9 +229,11 @@ class _Reader:
             root_name=local_name(self.root),
             languages=tuple(Language.from_name(name) for name in self.translations),
             default_language=self.default_language,
-            fields=tuple(self._fields(self.root, (), "")),
+            fields=fields,
             media=self._media(),
             encrypted=submission is not None and bool(submission.get("base64RsaPublicKey")),
+            entities_version=entities_version,
+            entities=entities,
         )
 
     # -- translations ---------------------------------------------------------------------------

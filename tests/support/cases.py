@@ -1,0 +1,84 @@
+"""Referral cases in tests: small forms that create and update the `cases` list, and instances
+carrying their `<entity>` element as ODK Collect writes it."""
+
+from __future__ import annotations
+
+import textwrap
+from xml.sax.saxutils import escape, quoteattr
+
+from tests.support.instances import new_id
+from tests.support.xlsforms import xlsform
+
+
+def with_entities(form: bytes, entities: str) -> bytes:
+    """A markdown XLSForm (tests.support.xlsforms) with an `entities` sheet added."""
+    return form + b"\n| entities |\n" + textwrap.dedent(entities).strip("\n").encode("utf-8")
+
+
+# An incident referral opens a case: the label and properties say where and what, never who
+# (the victim's name stays in the submission).
+REFERRAL = with_entities(xlsform("""
+    | | type | name | label | save_to | calculation |
+    | | text | reference | Reference | | |
+    | | select_one category | category | Category | category | |
+    | | text | governorate | Governorate | governorate | |
+    | | text | district | District | district | |
+    | | text | forum | Forum | forum | |
+    | | select_one urgency | urgency | Urgency | urgency | |
+    | | text | victim_name | Victim's name | | |
+    | | calculate | status | | status | 'open' |
+""", form_id="incident_referral", version="3", choices="""
+    | | list_name | name | label |
+    | | category | theft | Theft |
+    | | category | threat | Threat |
+    | | urgency | high | High |
+    | | urgency | normal | Normal |
+"""), """
+    | | list_name | label |
+    | | cases | concat(${reference}, ' ', ${category}, ' ', ${forum}) |
+""")
+
+# A follow-up picks one of the phone's cases and updates it.
+FOLLOW_UP = with_entities(xlsform("""
+    | | type | name | label | save_to |
+    | | select_one_from_file cases.csv | case | Case | |
+    | | text | outcome | Outcome | |
+    | | select_one status | status | Status | status |
+    | | date | next_follow_up | Next follow-up | next_follow_up |
+""", form_id="referral_follow_up", version="1", choices="""
+    | | list_name | name | label |
+    | | status | open | Open |
+    | | status | in_progress | In progress |
+    | | status | referred_on | Referred on |
+    | | status | closed | Closed |
+"""), """
+    | | list_name | entity_id |
+    | | cases | ${case} |
+""")
+
+
+def entity(case_id: str, *, dataset: str = "cases", create: str | None = None,
+           update: str | None = None, base_version: str = "", trunk_version: str = "",
+           branch_id: str = "", label: str | None = "") -> str:
+    """The `<entity>` element of an instance's meta, as Collect fills it: an update carries the
+    version the phone's copy was at, the trunk version and the branch of that copy."""
+    attributes = {"dataset": dataset, "id": case_id}
+    if create is not None:
+        attributes["create"] = create
+    if update is not None:
+        attributes.update(update=update, baseVersion=base_version, trunkVersion=trunk_version,
+                          branchId=branch_id)
+    text = " ".join(f"{name}={quoteattr(value)}" for name, value in attributes.items())
+    inner = f"<label>{escape(label)}</label>" if label is not None else ""
+    return f"<entity {text}>{inner}</entity>"
+
+
+def case_instance(form_id: str, version: str, answers: dict[str, str] | str,
+                  entity_xml: str = "", *, instance_id: str | None = None) -> bytes:
+    """An instance with `answers` (name -> value, escaped for you; or XML as it is) and the
+    entity element in its meta."""
+    body = answers if isinstance(answers, str) else "".join(
+        f"<{name}>{escape(value)}</{name}>" for name, value in answers.items())
+    return (f'<?xml version="1.0" encoding="UTF-8"?><data id="{form_id}" version="{version}">'
+            f"{body}<meta><instanceID>{instance_id or new_id()}</instanceID>{entity_xml}"
+            "</meta></data>").encode()
