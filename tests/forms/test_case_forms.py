@@ -72,9 +72,9 @@ def entity_bind(form: XForm, attribute: str):
 def saved(form: XForm) -> dict[str, str]:
     """Case property -> the name of the field whose answer it takes."""
     binds = form.root.xpath("//xf:bind[@entities:saveto]", namespaces=CASE_NS)
-    saved = {b.get(f"{ENTITIES}saveto"): b.get("nodeset").rsplit("/", 1)[-1] for b in binds}
-    assert len(saved) == len(binds)  # pyxform refuses a property saved twice; so do we
-    return saved
+    properties = {b.get(f"{ENTITIES}saveto"): b.get("nodeset").rsplit("/", 1)[-1] for b in binds}
+    assert len(properties) == len(binds)  # pyxform refuses a property saved twice; so do we
+    return properties
 
 
 # ------------------------------------------------------------------------ both forms
