@@ -2,8 +2,8 @@
 
 The forms are authored as .xlsx workbooks, which is what form designers and
 pyxform use, but a binary workbook cannot be reviewed in a diff. So every
-forms/xlsforms/*.xlsx has a .md beside it: the same survey, choices and settings
-sheets written as a pyxform markdown-table XLSForm (one line per row, cells
+forms/xlsforms/*.xlsx has a .md beside it: the same survey, choices, settings and
+entities sheets written as a pyxform markdown-table XLSForm (one line per row, cells
 stripped, `|` escaped as `\\|`, empty rows dropped, columns in the sheet's order),
 which pyxform can also compile with ``convert(xlsform=md, file_type=".md")``.
 A change to a form is therefore reviewed in the .md; ``--check`` (run by the
@@ -20,8 +20,8 @@ from pathlib import Path
 import openpyxl
 
 XLSFORMS_DIR = Path(__file__).resolve().parent / "xlsforms"
-SHEETS = ("survey", "choices", "settings")
-UNRENDERED_SHEETS = {"external_choices", "entities", "osm"}  # pyxform reads these
+SHEETS = ("survey", "choices", "settings", "entities")
+UNRENDERED_SHEETS = {"external_choices", "osm"}  # pyxform reads these
 _COMMENT, _INLINE_COMMENT = re.compile(r"^\s*#"), re.compile(r"^(.*)(#[^|]+)$")
 _ROW = re.compile(r"\s*\|(.*)\|\s*")
 _SEPARATOR = re.compile(r"^[|-]+$")
@@ -51,7 +51,7 @@ def _line(cells) -> str:
 
 
 def render_markdown(xlsx_path) -> str:
-    """Render the survey, choices and settings sheets of a workbook as markdown."""
+    """Render the survey, choices, settings and entities sheets of a workbook as markdown."""
     wb = openpyxl.load_workbook(xlsx_path, read_only=True, data_only=True)
     try:
         sheets = {ws.title.lower(): ws for ws in wb.worksheets}

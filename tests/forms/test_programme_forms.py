@@ -1,10 +1,12 @@
-"""The programme's three XLSForms: forum meetings, incident referrals, trainings.
+"""The programme's XLSForms: forum meetings, incident referrals, the follow-up of a
+referred case, trainings.
 
 Each form is compiled from its workbook once per session with ODK Validate
 (JavaRosa), then its XForm is checked for what officers, supervisors and
 analysts rely on: three languages with Arabic first, places chosen as
 governorate -> district -> forum, forums read from forums.csv, constraints that
-explain themselves in every language, personal data only after consent.
+explain themselves in every language, personal data only after consent. What
+makes the referral and its follow-up a case is tested in test_case_forms.py.
 """
 
 import csv
@@ -26,7 +28,7 @@ from forms.rendering import (
     stale_renderings,
 )
 
-FORMS = ("forum_meeting", "incident_referral", "training_attendance")
+FORMS = ("forum_meeting", "incident_referral", "referral_follow_up", "training_attendance")
 LANGUAGES = ("Arabic (ar)", "Kurdish (ckb)", "English (en)")
 MUNTADA_NS = "https://muntada.example/xforms"
 NS = {
@@ -173,7 +175,7 @@ def read_forums() -> list[dict[str, str]]:
 # ----------------------------------------------------------------------- renderings
 
 
-def test_the_programme_has_exactly_three_forms():
+def test_the_programme_has_exactly_its_four_forms():
     assert sorted(p.stem for p in XLSFORMS_DIR.glob("*.xlsx")) == sorted(FORMS)
     assert sorted(p.stem for p in XLSFORMS_DIR.glob("*.md")) == sorted(FORMS)
 
@@ -219,6 +221,22 @@ def test_rendering_escapes_pipes_and_drops_blank_rows_and_unheaded_columns(tmp_p
     )
     build_xlsx(render_markdown(workbook), tmp_path / "again.xlsx")
     assert render_markdown(tmp_path / "again.xlsx") == render_markdown(workbook)
+
+
+def test_an_entities_sheet_is_rendered_and_sheets_not_rendered_are_refused(tmp_path):
+    """The entities sheet makes a form create or update cases: it is reviewed like the
+    rest. A sheet pyxform reads but the rendering cannot show must not vanish silently."""
+    md = (
+        "| survey |\n| | type | name | label | save_to |\n| | text | a | A | a |\n\n"
+        "| entities |\n| | list_name | label |\n| | things | concat('T-', ${a}) |\n"
+    )
+    build_xlsx(md, tmp_path / "w.xlsx")
+    assert render_markdown(tmp_path / "w.xlsx") == md
+    wb = openpyxl.load_workbook(tmp_path / "w.xlsx")
+    wb.create_sheet("external_choices")
+    wb.save(tmp_path / "w.xlsx")
+    with pytest.raises(ValueError, match=r"sheets not rendered: \['external_choices'\]"):
+        render_markdown(tmp_path / "w.xlsx")
 
 
 def test_check_lists_stale_renderings_and_passes_on_the_repository(tmp_path, capsys):
@@ -273,12 +291,13 @@ def test_every_text_exists_in_all_three_languages(form):
         assert [i for i, t in texts.items() if t in ("", "-")] == [], lang
 
 
-def test_every_label_and_hint_is_translated_except_the_forum_names(form):
-    """Forum names come from forums.csv: one `label` column, see the forum list test."""
+def test_every_label_and_hint_is_translated_except_forum_and_case_names(form):
+    """Forum names come from forums.csv and case labels from the `cases` list: one
+    `label` column each (see the forum list test and test_case_forms.py)."""
     for element in form.xpath("//h:body//xf:label | //h:body//xf:hint"):
         itemset = element.getparent()
-        from_csv = itemset.tag == f"{XF}itemset" and "'forums'" in itemset.get(
-            "nodeset"
+        from_csv = itemset.tag == f"{XF}itemset" and any(
+            f"'{media}'" in itemset.get("nodeset") for media in ("forums", "cases")
         )
         expected = "label" if from_csv else "jr:itext("
         assert element.get("ref", "").startswith(expected), etree.tostring(itemset)
@@ -311,6 +330,7 @@ def test_a_saved_form_is_named_so_an_officer_recognises_it(form):
     named_after = {
         "forum_meeting": ("forum_name", "meeting_date"),
         "incident_referral": ("reference", "incident_datetime"),
+        "referral_follow_up": ("case_label", "action_date"),
         "training_attendance": ("title", "start_date"),
     }[form.name]
     instance_name = form.bind("instanceName").get("calculate")
@@ -376,9 +396,10 @@ def test_forums_come_from_forums_csv_filtered_by_governorate_and_district(form):
     assert itemset.find("xf:label", NS).get("ref") == "label"
 
 
-def test_a_meeting_needs_a_forum_but_incidents_and_trainings_may_have_none(form):
+def test_meetings_and_follow_ups_need_a_forum_but_incidents_and_trainings_may_not(form):
+    """A follow-up lists the cases of the forum chosen, so it cannot go without one."""
     required = form.bind("forum").get("required") == "true()"
-    assert required == (form.name == "forum_meeting")
+    assert required == (form.name in ("forum_meeting", "referral_follow_up"))
 
 
 def test_the_forum_list_is_a_media_file_collect_can_read():
@@ -644,6 +665,7 @@ def test_fields_about_people_are_classified_for_de_identified_exports(form):
             "person_age_group": quasi,
             "displacement_status": quasi,
         },
+        "referral_follow_up": {"outcome": identifying},
         "training_attendance": {
             "trainers": identifying,
             "participant_name": identifying,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.support.instances import instance
 
-VERSION = "2026120201"
+VERSION = "2026120301"
 FORM = "incident_referral"
 
 
@@ -28,5 +28,5 @@ def incident_referral(*, governorate: str = "anbar", district: str = "ramadi",
             f"<person_phone>{person_phone}</person_phone></person>"
             f"<agency>police_station</agency><agency_other/><urgency>routine</urgency>"
             f"<description>{description}</description><follow_up>no</follow_up>"
-            f"<follow_up_date/>")
+            f"<follow_up_date/><status>open</status>")
     return instance(FORM, version, body, instance_id=instance_id)
