@@ -301,6 +301,8 @@ class _Reader:
             if name in seen:  # a repeat's template and its first instance share a name
                 continue
             seen.add(name)
+            if name == "entity" and local_name(parent) == "meta" and child.get("dataset"):
+                continue  # what the instance does to an entity list (`entity_declarations`)
             path = f"{prefix}/{name}"
             nodeset = f"/{local_name(self.root)}{path}"
             control = self.controls.get(nodeset, [None])[-1]

@@ -270,3 +270,15 @@ def test_the_entities_sheet_is_in_the_rendering_and_builds_back(name, rows, tmp_
     assert declaration[0] == "cases"
     if name == "referral_follow_up":
         assert declaration[1] == "${case}"
+
+
+def test_what_a_form_does_to_a_case_is_no_column_of_its_table(case_form):
+    """The `<entity>` under meta is case data, read by `forms.entity_declarations`: no field of
+    the form's own table, so exports gain no `meta-entity` columns."""
+    from lxml import etree
+
+    from forms import read_structure
+
+    structure = read_structure(etree.tostring(case_form.root))
+    assert [f.path for f in structure.fields if f.path.startswith("/meta/entity")] == []
+    assert [d.dataset for d in structure.entities] == ["cases"]
