@@ -34,7 +34,10 @@ def forget_token(token: str) -> None:
 
 
 def _phones() -> auth.PhoneTokens:
-    return current_app.extensions.setdefault("phones", auth.PhoneTokens())
+    phones = current_app.extensions.get("phones")  # every phone request: made once per app
+    if phones is None:
+        phones = current_app.extensions.setdefault("phones", auth.PhoneTokens())
+    return phones
 
 
 def phone_by_password() -> AppUser:

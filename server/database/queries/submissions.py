@@ -81,11 +81,6 @@ def strip_to_tombstone(session: Session, submission_: Submission) -> None:
         attachments_present=0, attachments_expected=0))
 
 
-def get_def(session: Session, form: Form, instance_id: str) -> SubmissionDef | None:
-    return session.scalar(sa.select(SubmissionDef).where(
-        SubmissionDef.form_id == form.id, SubmissionDef.instance_id == instance_id))
-
-
 def count_defs(session: Session, submission: Submission) -> int:
     return session.scalar(sa.select(sa.func.count()).select_from(SubmissionDef).where(
         SubmissionDef.submission_id == submission.id))
