@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -126,6 +127,15 @@ class AppUserForm(Base):
     form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"), primary_key=True)
 
 
+class AppUserPlace(Base):
+    """A governorate or forum whose cases an app user's phone receives; none means none."""
+
+    __tablename__ = "app_user_places"
+    app_user_id: Mapped[int] = mapped_column(ForeignKey("app_users.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # governorate or forum
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
 class User(Base):
     """A web account: administrator, supervisor or analyst."""
 
@@ -231,19 +241,24 @@ class Submission(Base):
 
 
 class ReviewComment(Base):
-    """A supervisor's comment on a submission, alone or with a change of review state."""
+    """A comment on a submission, alone or with a change of review state: a supervisor's, or
+    the officer's answer from the phone (`app_user_id`, sent with `my_returned_forms`)."""
 
     __tablename__ = "review_comments"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    app_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_users.id"), nullable=True)
+    # the answer's own submission (my_returned_forms), so that it is added once
+    answer_submission_id: Mapped[int | None] = mapped_column(
+        ForeignKey("submissions.id"), nullable=True, unique=True)
     body: Mapped[str] = mapped_column(Text)
     review_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # the instanceID of the version its writer read (empty for comments older than that)
     version_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    user: Mapped[User] = relationship(lazy="joined")
+    user: Mapped[User | None] = relationship(lazy="joined")
 
 
 class ExportJob(Base):
@@ -344,3 +359,117 @@ class ValueIssueRecord(Base):
     path: Mapped[str] = mapped_column(String(1000))
     raw: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
+
+
+class EntityList(Base):
+    """An entity list (ODK Entities' dataset), `cases`: the properties forms save to it."""
+
+    __tablename__ = "entity_lists"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    # JSON: [{"name": ..., "kind": ...}] in the order the forms first declared them
+    properties: Mapped[str] = mapped_column(Text, default="[]")
+    # a new random stamp when the list is rebuilt: delta tokens given before it are unknown
+    epoch: Mapped[str] = mapped_column(String(32))
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)  # the last change's number
+    table_name: Mapped[str | None] = mapped_column(String(63), nullable=True)  # e_cases
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Entity(Base):
+    """A case as it stands now: a projection of the submissions (and supervisors' acts) that made
+    and changed it, rebuilt by `muntada renormalise`."""
+
+    __tablename__ = "entities"
+    __table_args__ = (Index("ix_entities_list_seq", "list_id", "seq"),
+                      Index("ix_entities_list_forum", "list_id", "forum"),
+                      Index("ix_entities_list_governorate", "list_id", "governorate"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("entity_lists.id"))
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    label: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    data: Mapped[str] = mapped_column(Text, default="{}")  # JSON: property -> value
+    conflict: Mapped[str | None] = mapped_column(String(8), nullable=True)  # soft, hard
+    # copied from the data, for the per-place lists and the Cases page
+    governorate: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    forum: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    status: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    follow_up: Mapped[str | None] = mapped_column(String(32), nullable=True)  # ISO date
+    seq: Mapped[int] = mapped_column(Integer)  # the list's change number of its last change
+    csv_row: Mapped[str] = mapped_column(Text, default="")  # its line in the phones' CSV
+    creator_id: Mapped[int | None] = mapped_column(ForeignKey("app_users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class EntityDef(Base):
+    """One version of a case, linked to what made it: a submission's version, or a supervisor
+    resolving a conflict."""
+
+    __tablename__ = "entity_defs"
+    __table_args__ = (UniqueConstraint("entity_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(Text)
+    data: Mapped[str] = mapped_column(Text, default="{}")  # JSON: the whole data after it
+    data_received: Mapped[str] = mapped_column(Text, default="{}")  # JSON: what was sent
+    base_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    branch_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    trunk_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    branch_base_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    conflict: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    conflicting_properties: Mapped[str | None] = mapped_column(Text, nullable=True)  # JSON
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"),
+                                                      nullable=True, index=True)
+    submission_def_id: Mapped[int | None] = mapped_column(ForeignKey("submission_defs.id"),
+                                                          nullable=True)
+    app_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_users.id"), nullable=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class EntityActionRecord(Base):
+    """What each entity action of a submission's version came to: applied, held (the backlog,
+    waiting for its predecessor), or refused, and why. A projection too."""
+
+    __tablename__ = "entity_actions"
+    __table_args__ = (UniqueConstraint("submission_def_id", "position"),
+                      Index("ix_entity_actions_held", "outcome", "uuid"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_def_id: Mapped[int] = mapped_column(ForeignKey("submission_defs.id"))
+    position: Mapped[int] = mapped_column(Integer)  # its place among the instance's entities
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    list_name: Mapped[str] = mapped_column(String(255))
+    uuid: Mapped[str] = mapped_column(String(36))
+    outcome: Mapped[str] = mapped_column(String(16))  # applied, held, refused
+    refusal: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    branch_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    base_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    entity_def_id: Mapped[int | None] = mapped_column(ForeignKey("entity_defs.id"),
+                                                      nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CaseEvent(Base):
+    """An act on cases that no submission records, kept for good (renormalise replays it after
+    the submission version it followed): a held update forced after its time, a supervisor's
+    resolution of a conflict."""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # force, resolve
+    uuid: Mapped[str] = mapped_column(String(36), index=True)
+    # force: the held action's submission version and position
+    submission_def_id: Mapped[int | None] = mapped_column(ForeignKey("submission_defs.id"),
+                                                          nullable=True)
+    position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    body: Mapped[str] = mapped_column(Text, default="{}")  # JSON: a resolution's values
+    after_def_id: Mapped[int] = mapped_column(Integer)  # the last submission version before it
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -12,8 +12,19 @@ from sqlalchemy.orm import Session
 from server.database.models import (
     ApiToken,
     AppUser,
+    AppUserPlace,
     User,
 )
+
+_PLACES = sa.select(AppUserPlace.kind, AppUserPlace.value).where(
+    AppUserPlace.app_user_id == sa.bindparam("app_user_id"))
+
+
+def app_user_places(connection, app_user_id: int) -> list[tuple[str, str]]:
+    """(kind, value) of the governorates and forums whose cases the phone receives. A Core
+    statement with its values as parameters: it runs on the submission path's writers too."""
+    return [(row.kind, row.value)
+            for row in connection.execute(_PLACES, {"app_user_id": app_user_id})]
 
 
 def token_by_hash(session: Session, token_sha256: str) -> tuple[ApiToken, User] | None:
