@@ -79,10 +79,16 @@ def plan(structure: FormStructure) -> Plan:
                 frozenset(f.path for f in structure.repeats))
 
 
+def column_kind(field: Field) -> str:
+    """The column kind of a single value of `field` (a geopoint's whole text: an entity
+    property keeps the answer as one value)."""
+    return _KIND_OF_TYPE.get(field.type, "text")
+
+
 def _columns(field: Field, table: str) -> tuple[ColumnSpec, ...]:
     if field.type == "geopoint":
         return tuple(ColumnSpec(table, field.path, "decimal", part) for part in GEOPOINT_PARTS)
-    return (ColumnSpec(table, field.path, _KIND_OF_TYPE.get(field.type, "text")),)
+    return (ColumnSpec(table, field.path, column_kind(field)),)
 
 
 # -- names -----------------------------------------------------------------------------------------

@@ -450,6 +450,7 @@ class EntityActionRecord(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     branch_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     base_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(Text, default="{}")  # JSON: what it asked, to decide again
     entity_def_id: Mapped[int | None] = mapped_column(ForeignKey("entity_defs.id"),
                                                       nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -24,6 +24,7 @@ from server.kernel import problems
 from server.kernel.problems import Problem
 from server.kernel.storage import BlobStore
 from server.services import access
+from server.services.cases import lists as case_lists
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ def load_form(session: Session, store: BlobStore, source: bytes,
         _declare_media(session, existing, structure, previous)
         form.current_version = existing
     projection.ensure(session, form, structure)
+    case_lists.ensure_lists(session, structure)
     projection.index_lists(session, form, access.PLACE_FIELDS)
     result = LoadResult(form=form, version=existing, structure=structure, created=created,
                         warnings=compiled.warnings)

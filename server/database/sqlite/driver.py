@@ -55,16 +55,27 @@ class _Compiled:
 
 
 class Result:
-    def __init__(self, row):
-        self._row = row
+    """The rows of a statement, converted, as much of a CursorResult as the callers use."""
+
+    def __init__(self, rows: list):
+        self._rows = rows
 
     def first(self):
-        return self._row
+        return self._rows[0] if self._rows else None
 
     def scalar_one(self) -> Any:
-        if self._row is None:
+        if not self._rows:
             raise sa.exc.NoResultFound("No row was found when one was required")
-        return self._row[0]
+        return self._rows[0][0]
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+    def all(self) -> list:
+        return list(self._rows)
+
+    def __iter__(self):
+        return iter(self._rows)
 
 
 class _Driver:
@@ -90,7 +101,7 @@ class _Driver:
                 self._cursor.executemany(compiled.sql, [compiled.params(p) for p in params])
                 return None
             self._cursor.execute(compiled.sql, compiled.params(params))
-            return Result(compiled.result(self._cursor.fetchone()))
+            return Result([compiled.result(row) for row in self._cursor.fetchall()])
         except self._error as error:
             raise sa.exc.DBAPIError.instance(compiled.sql, params, error, self._error) \
                 from error

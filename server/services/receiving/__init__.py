@@ -25,14 +25,17 @@ from sqlalchemy.orm import Session
 
 from server import database
 from server.database import projection
+from server.database.queries import accounts as account_queries
 from server.database.queries import arrivals as arrival_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.kernel.storage import BlobStore
+from server.services.cases.applying import places_of
 from server.services.normalising import RowsFailed, rows_of, structure_by_hash
 from server.services.receiving import writing
 from server.services.receiving.writing import Arrival, OneStatement, Receipt
 from sync.attachments import expected_attachments, unsafe_name
+from sync.entities import EntityDataError, read_entities
 from sync.instance import InstanceError, InstanceIdentity, read_identity, stated_device_id
 
 __all__ = ["Receipt", "Upload", "receive"]
@@ -105,7 +108,7 @@ def _prepare(session: Session, store: BlobStore, upload: Upload
         identity, root = read_identity(upload.xml)
     except InstanceError as error:
         raise Problem(problems.SUBMISSION_INVALID, reason=str(error)) from error
-    target, structure, plan = _read_target(session, identity, upload)
+    target, structure, plan, places = _read_target(session, identity, upload)
     expected = expected_attachments(structure, root)
     too_long = [name for name in expected if len(name) > MAX_ATTACHMENT_NAME]
     if too_long:
@@ -129,12 +132,19 @@ def _prepare(session: Session, store: BlobStore, upload: Upload
             rows = rows_of(plan, root, identity.instance_id)
         except RowsFailed as failed:  # never refuse the data for it
             failure = failed.reason
+    entities, entity_error = (), None
+    if structure.entities:
+        try:
+            entities = read_entities(structure, root)
+        except EntityDataError as error:  # kept with the submission, which is never refused
+            entity_error = error
     tables = projection.load_revision(session, target.form_id, target.projection_revision)
     files = [name for name in expected if name in upload.files]
     database.end_read(session)  # the tables' mapping, if this worker had to read it
     # Files reach the disk before any row that names them is committed.
     stored = {name: store.put_stream(_chunks(upload.files[name])) for name in files}
-    return Arrival(identity, root, upload, target, plan, tables, expected, stored, rows), failure
+    return Arrival(identity, root, upload, target, plan, tables, expected, stored, rows,
+                   entities, entity_error, places), failure
 
 
 def _read_target(session: Session, identity: InstanceIdentity, upload: Upload):
@@ -146,7 +156,9 @@ def _read_target(session: Session, identity: InstanceIdentity, upload: Upload):
                 target = _target(connection, identity, upload)
                 structure, plan = structure_by_hash(target.xform_sha256, partial(
                     arrival_queries.xform, connection, target.version_id))
-            return target, structure, plan
+                places = places_of(account_queries.app_user_places(
+                    connection, upload.app_user.id)) if structure.entities else None
+            return target, structure, plan, places
         except DBAPIError as error:
             # The database ended the pool's connections (it restarted) and SQLAlchemy has let
             # go of them: nothing is written yet, so read again on a new one, once.

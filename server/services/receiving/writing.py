@@ -25,8 +25,11 @@ from server.database.models import utcnow
 from server.database.queries import arrivals as arrival_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
+from server.services.access import Scope
+from server.services.cases import applying as case_applying
 from server.services.normalising import RowsFailed, rows_of, write_rows
 from sync.arrival import Held, Outcome, decide
+from sync.entities import EntityAction, EntityDataError
 from sync.instance import InstanceIdentity
 from sync.normalise import Rows
 from sync.tables import Plan
@@ -62,6 +65,14 @@ class Arrival:
     expected: list[str]  # the attachments its XML names
     stored: dict[str, tuple[str, str, int]]  # those it brought: name: (sha256, md5, size)
     rows: Rows | None  # a new instance's rows (an edit's are read under the lock)
+    # the cases it creates or updates (ODK Entities), or why they cannot be read
+    entities: tuple[EntityAction, ...] = ()
+    entity_error: EntityDataError | None = None
+    places: Scope | None = None  # the sender's places, when the form feeds cases
+
+    @property
+    def feeds_cases(self) -> bool:
+        return bool(self.entities) or self.entity_error is not None
 
 
 @dataclass(frozen=True)
@@ -80,7 +91,8 @@ def fits_one_statement(arrival: Arrival, failure: str | None) -> bool:
     without issues, and not too many of them."""
     rows = arrival.rows
     return failure is None and not arrival.expected and rows is not None \
-        and not rows.issues and sum(map(len, rows.tables.values())) <= AT_ONCE_ROWS
+        and not arrival.feeds_cases and not rows.issues \
+        and sum(map(len, rows.tables.values())) <= AT_ONCE_ROWS
 
 
 def arrive(writer: Writer, arrival: Arrival, failure: str | None, *, first: bool) -> Receipt:
@@ -123,6 +135,7 @@ def _new(writer: Writer, arrival: Arrival, failure: str | None) -> Receipt:
         write_rows(writer, arrival.tables, submission_id, def_id, arrival.rows, _system(
             arrival, now, present, submitted_at=now, submitter=target.submitter,
             review_state="received", edits=0), replace=False)
+    _apply_cases(writer, arrival, submission_id, def_id, now)
     return Receipt(Outcome.NEW, submission_id, identity.instance_id, present,
                    len(arrival.expected))
 
@@ -191,7 +204,18 @@ def _edit(writer: Writer, arrival: Arrival, deprecated: Row, failure: str | None
         write_rows(writer, arrival.tables, submission_id, def_id, rows, _system(
             arrival, now, present, submitted_at=deprecated.submitted_at,
             submitter=deprecated.submitter, review_state="edited", edits=edits), replace=True)
+    _apply_cases(writer, arrival, submission_id, def_id, now)
     return Receipt(Outcome.EDIT, submission_id, deprecated.key, present, len(arrival.expected))
+
+
+def _apply_cases(writer: Writer, arrival: Arrival, submission_id: int, def_id: int,
+                 now: datetime) -> None:
+    """The version's entity actions, applied in its transaction (refusals are recorded on it;
+    the submission is kept whatever its cases come to)."""
+    if arrival.feeds_cases:
+        case_applying.apply(writer, arrival.entities, case_applying.Source(
+            submission_id, def_id, arrival.upload.app_user.id, now, arrival.places),
+            arrival.entity_error)
 
 
 def _insert_version(writer: Writer, arrival: Arrival, submission_id: int,

@@ -125,6 +125,7 @@ def upgrade() -> None:
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('branch_id', sa.String(length=36), nullable=True),
     sa.Column('base_version', sa.Integer(), nullable=True),
+    sa.Column('action', sa.Text(), nullable=False),
     sa.Column('entity_def_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,33 @@
+"""Entity lists, registered when a form that feeds one is loaded: its properties, typed as the
+fields that save to them, and its typed table."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.orm import Session
+
+from forms import FormStructure
+from server.database import case_table
+from server.database.models import EntityList
+from server.database.queries import entities as entity_queries
+from sync import tables as shapes
+
+
+def ensure_lists(session: Session, structure: FormStructure) -> list[EntityList]:
+    """The lists `structure` creates or updates, made or grown to its properties."""
+    touched = []
+    for declaration in structure.entities:
+        entity_list = entity_queries.list_by_name(session, declaration.dataset)
+        if entity_list is None:
+            entity_list = EntityList(name=declaration.dataset, properties="[]",
+                                     epoch=uuid.uuid4().hex, last_seq=0)
+            session.add(entity_list)
+            session.flush()
+        declared = {name: shapes.column_kind(structure.field(path))
+                    for name, path in declaration.properties.items()}
+        if case_table.ensure(session, entity_list, declared):
+            from server.services.cases import rows
+            rows.refresh_csv_rows(session, entity_list)
+        touched.append(entity_list)
+    return touched
