@@ -86,8 +86,10 @@ def database(request, tmp_path) -> str:
     engine = make_engine(url)
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as connection:
-        # the forms' own relational tables first, then every row of ours
-        for (name,) in connection.execute(text("SELECT table_name FROM projection_tables")):
+        # the forms' and lists' own tables first, then every row of ours
+        for (name,) in connection.execute(text(
+                "SELECT table_name FROM projection_tables UNION "
+                "SELECT table_name FROM entity_lists WHERE table_name IS NOT NULL")):
             connection.execute(text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()

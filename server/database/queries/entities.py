@@ -234,7 +234,7 @@ _typed_statements: dict[sa.Table, tuple[sa.Delete, sa.Insert]] = {}
 
 
 def create_typed_table(session: Session, table: sa.Table) -> None:
-    table.create(session.connection(), checkfirst=True)
+    table.create(session.connection())
 
 
 def add_typed_column(session: Session, table_name: str, column: sa.Column) -> None:

@@ -123,6 +123,8 @@ def _outside_places(writer, action: EntityAction, row, source: Source, position:
         return entity_queries.refused_by_event(writer, source.def_id, position)
     places = source.places
     if row is None:
+        if not action.create:
+            return False  # an update of a case the server lacks: decide() says what it is
         if not (places.governorates or places.forums):
             return False  # a phone tied to no place may open cases (it receives none)
         place = {name: action.properties.get(name) for name in rows.PLACES}

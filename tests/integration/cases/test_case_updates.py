@@ -1,0 +1,203 @@
+"""Cases made and changed by submissions, in the submission's transaction: offline updates in
+order, refusals recorded on the submission (which is always kept), nothing applied twice."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from server.database.models import (
+    AppUser,
+    AppUserPlace,
+    Entity,
+    EntityActionRecord,
+    EntityDef,
+    Submission,
+)
+from tests.support.cases import FOLLOW_UP, REFERRAL, case_instance, entity
+
+
+@pytest.fixture
+def forms(load):
+    load(REFERRAL)
+    load(FOLLOW_UP)
+
+
+@pytest.fixture
+def officer(forms, phone, session):
+    """The phone of an officer of forum F1."""
+    app_user = session.scalars(sa.select(AppUser).where(AppUser.name == "officer")).one()
+    session.add(AppUserPlace(app_user_id=app_user.id, kind="forum", value="F1"))
+    session.commit()
+    return phone
+
+
+def referral(case_id: str, *, forum: str = "F1", label: str = "R1 theft F1") -> bytes:
+    return case_instance("incident_referral", "3", {
+        "reference": "R1", "category": "theft", "governorate": "Basra", "district": "Zubair",
+        "forum": forum, "urgency": "high", "victim_name": "not a property", "status": "open",
+    }, entity(case_id, create="1", label=label))
+
+
+def follow_up(case_id: str, status: str, *, base: int, trunk: int | None = None,
+              branch: str | None = None, next_date: str = "2026-12-20") -> bytes:
+    return case_instance("referral_follow_up", "1", {
+        "case": case_id, "outcome": "called the agency", "status": status,
+        "next_follow_up": next_date,
+    }, entity(case_id, update="1", base_version=str(base),
+              trunk_version="" if trunk is None else str(trunk), branch_id=branch or "",
+              label=None))
+
+
+def case(session, case_id: str) -> Entity:
+    session.rollback()
+    return session.scalars(sa.select(Entity).where(Entity.uuid == case_id)).one()
+
+
+def outcomes(session) -> list[tuple[str, str | None]]:
+    session.rollback()
+    return [tuple(r) for r in session.execute(sa.select(
+        EntityActionRecord.outcome, EntityActionRecord.refusal).order_by(EntityActionRecord.id))]
+
+
+def test_a_referral_opens_a_case_without_personal_details(officer, session):
+    case_id = str(uuid.uuid4())
+    assert officer.submit(referral(case_id)).status == 201
+
+    opened = case(session, case_id)
+    data = json.loads(opened.data)
+    assert (opened.version, opened.label, opened.forum, opened.status) == (1, "R1 theft F1",
+                                                                          "F1", "open")
+    assert "victim_name" not in data and data["category"] == "theft"
+    (version,) = session.scalars(sa.select(EntityDef)).all()
+    assert version.submission_id == session.scalar(sa.select(Submission.id))
+    assert opened.csv_row.startswith(f"{case_id},R1 theft F1,1,")
+
+
+def test_offline_updates_arriving_out_of_order_are_applied_in_order(officer, session):
+    case_id, branch = str(uuid.uuid4()), str(uuid.uuid4())
+    officer.submit(referral(case_id))
+    second = follow_up(case_id, "closed", base=2, trunk=1, branch=branch, next_date="2026-12-21")
+    first = follow_up(case_id, "in_progress", base=1, trunk=1, branch=branch)
+
+    assert officer.submit(second).status == 201
+    assert case(session, case_id).version == 1
+    assert outcomes(session)[-1] == ("held", None)
+    assert officer.submit(first).status == 201
+
+    settled = case(session, case_id)
+    assert (settled.version, settled.status) == (3, "closed")
+    assert json.loads(settled.data)["next_follow_up"] == "2026-12-21"
+    assert [o for o, _ in outcomes(session)] == ["applied", "applied", "applied"]
+    versions = session.scalars(sa.select(EntityDef).order_by(EntityDef.version)).all()
+    assert [json.loads(v.data)["status"] for v in versions] == ["open", "in_progress", "closed"]
+
+
+def test_the_same_update_sent_twice_is_applied_once(officer, session):
+    case_id = str(uuid.uuid4())
+    officer.submit(referral(case_id))
+    update = follow_up(case_id, "in_progress", base=1)
+    assert officer.submit(update).status == 201
+    assert officer.submit(update).status == 201  # Collect's retry: the same XML
+
+    assert case(session, case_id).version == 2
+    assert len(outcomes(session)) == 2
+
+
+@pytest.mark.parametrize("why, arrange, refusal", [
+    ("an unknown case", lambda phone, case_id: None, "unknown"),
+    ("a closed case", lambda phone, case_id: phone.submit(
+        follow_up(case_id, "closed", base=1)), "closed"),
+    ("a version ahead of the server", lambda phone, case_id: None, "version_not_found"),
+])
+def test_updates_that_cannot_apply_are_refused_and_the_submission_kept(
+        officer, session, why, arrange, refusal):
+    case_id = str(uuid.uuid4())
+    if why != "an unknown case":
+        officer.submit(referral(case_id))
+    arrange(officer, case_id)
+    base = 7 if why == "a version ahead of the server" else 2 if why == "a closed case" else 1
+    reply = officer.submit(follow_up(case_id, "in_progress", base=base))
+
+    assert reply.status == 201  # the officer's submission is never lost for its case
+    assert outcomes(session)[-1] == ("refused", refusal)
+    session.rollback()
+    assert session.scalar(sa.select(sa.func.count()).select_from(Submission)) >= 1
+
+
+def test_a_phone_may_not_update_a_case_of_a_place_it_does_not_hold(officer, make_phone,
+                                                                   session):
+    case_id = str(uuid.uuid4())
+    officer.submit(referral(case_id))
+    stranger = make_phone("stranger")
+    app_user = session.scalars(sa.select(AppUser).where(AppUser.name == "stranger")).one()
+    session.add(AppUserPlace(app_user_id=app_user.id, kind="forum", value="F2"))
+    session.commit()
+
+    assert stranger.submit(follow_up(case_id, "closed", base=1)).status == 201
+    assert case(session, case_id).status == "open"
+    assert outcomes(session)[-1] == ("refused", "place")
+    # nor open one in another place
+    other = str(uuid.uuid4())
+    stranger.submit(referral(other, forum="F1"))
+    assert session.scalar(sa.select(Entity).where(Entity.uuid == other)) is None
+
+
+def test_two_officers_updating_from_the_same_version_is_a_hard_conflict(officer, make_phone,
+                                                                        session):
+    case_id = str(uuid.uuid4())
+    officer.submit(referral(case_id))
+    colleague = make_phone("colleague")
+    app_user = session.scalars(sa.select(AppUser).where(AppUser.name == "colleague")).one()
+    session.add(AppUserPlace(app_user_id=app_user.id, kind="forum", value="F1"))
+    session.commit()
+
+    officer.submit(follow_up(case_id, "in_progress", base=1))
+    colleague.submit(follow_up(case_id, "referred_on", base=1))
+
+    both = case(session, case_id)
+    assert (both.version, both.conflict, both.status) == (3, "hard", "referred_on")
+    last = session.scalars(sa.select(EntityDef).where(EntityDef.version == 3)).one()
+    assert json.loads(last.conflicting_properties) == ["status"]
+
+
+def test_hostile_labels_and_values_are_kept_as_data(officer, session):
+    case_id = str(uuid.uuid4())
+    hostile = '=HYPERLINK("http://x","click"),\n"quoted" محفل'
+    assert officer.submit(referral(case_id, label=hostile)).status == 201
+    kept = case(session, case_id)
+    assert kept.label == hostile
+    (row,) = list(csv.reader(io.StringIO(kept.csv_row)))
+    assert row[:3] == [case_id, hostile, "1"]
+
+
+def test_entity_data_that_cannot_be_read_is_recorded_and_the_submission_kept(officer,
+                                                                             session):
+    bad = case_instance("incident_referral", "3", {"reference": "R", "forum": "F1"},
+                        entity("not-a-uuid", create="1", label="x"))
+    assert officer.submit(bad).status == 201
+    assert outcomes(session) == [("refused", "invalid")]
+    assert session.scalar(sa.select(sa.func.count()).select_from(Entity)) == 0
+
+
+def test_an_edit_of_the_referral_corrects_its_case(officer, session):
+    case_id = str(uuid.uuid4())
+    original = referral(case_id)
+    officer.submit(original)
+    instance_id = original.split(b"<instanceID>")[1].split(b"</instanceID>")[0].decode()
+    corrected = case_instance("incident_referral", "3", {
+        "reference": "R1", "category": "threat", "governorate": "Basra", "district": "Zubair",
+        "forum": "F1", "urgency": "normal", "victim_name": "x", "status": "open",
+    }, entity(case_id, create="1", label="R1 threat F1"))
+    corrected = corrected.replace(
+        b"<meta>", f"<meta><deprecatedID>{instance_id}</deprecatedID>".encode())
+    assert officer.submit(corrected).status == 201
+
+    fixed = case(session, case_id)
+    assert (fixed.version, fixed.label, json.loads(fixed.data)["category"]) == (
+        2, "R1 threat F1", "threat")
