@@ -58,6 +58,9 @@ SETTINGS: tuple[Setting, ...] = (
             "larger ones.", int),
     Setting("DIGEST_NONCE_SECONDS", 86400,
             "How long a Digest nonce stays valid before phones are asked again.", int),
+    Setting("CASE_HOLD_HOURS", 120.0,
+            "How long an offline case update waits for the update made before it on the same "
+            "phone before `muntada cases release-held` applies it anyway, flagged.", float),
     Setting("LOG_LEVEL", "INFO", "Python logging level of the server."),
 )
 

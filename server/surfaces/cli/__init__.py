@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from server.surfaces.cli import forms, people, phones, serving, submissions
+from server.surfaces.cli import cases, forms, people, phones, serving, submissions
 
 
 @click.group(help="Muntada: forms and submissions of the community policing forums.")
@@ -18,6 +18,7 @@ main.add_command(serving.db_group, "db")
 main.add_command(forms.forms)
 main.add_command(phones.app_users)
 main.add_command(submissions.renormalise)
+main.add_command(cases.cases)
 main.add_command(submissions.failures)
 main.add_command(submissions.submissions)
 main.add_command(people.users)

@@ -8,11 +8,13 @@ from server.database import projection
 from server.database.queries import forms as form_queries
 from server.database.queries import submissions as submission_queries
 from server.services import access, deletion, normalising
+from server.services.cases import rebuilding as case_rebuilding
 from server.surfaces.cli.common import form_named, opened
 
 
 @click.command(help="Rebuild the relational tables of a form (or of every form) from the raw "
-                   "submissions; picks up submissions whose normalising failed.")
+                   "submissions, then every case; picks up submissions whose normalising "
+                   "failed.")
 @click.argument("form_id", required=False)
 def renormalise(form_id: str | None) -> None:
     with opened() as (_app, session):
@@ -23,6 +25,10 @@ def renormalise(form_id: str | None) -> None:
             projection.index_lists(session, form, access.PLACE_FIELDS)
             session.commit()
             click.echo(f"{form.xml_form_id}\t{done} rebuilt\t{failed} failed")
+        # cases are made from several forms' submissions: rebuilt whole, after them
+        versions = case_rebuilding.rebuild(session)
+        session.commit()
+        click.echo(f"cases\t{versions} submission versions read")
 
 
 @click.command("failures", help="List submissions whose relational rows could not be written; "

@@ -201,3 +201,99 @@ def test_an_edit_of_the_referral_corrects_its_case(officer, session):
     fixed = case(session, case_id)
     assert (fixed.version, fixed.label, json.loads(fixed.data)["category"]) == (
         2, "R1 threat F1", "threat")
+
+
+def snapshot(session) -> dict:
+    session.rollback()
+    cases = session.execute(sa.select(
+        Entity.uuid, Entity.label, Entity.version, Entity.data, Entity.conflict, Entity.status,
+        Entity.forum, Entity.csv_row, Entity.seq, Entity.created_at, Entity.updated_at)
+        .order_by(Entity.uuid)).all()
+    versions = session.execute(sa.select(
+        Entity.uuid, EntityDef.version, EntityDef.label, EntityDef.data, EntityDef.data_received,
+        EntityDef.conflict, EntityDef.conflicting_properties, EntityDef.forced,
+        EntityDef.submission_id, EntityDef.submission_def_id, EntityDef.created_at)
+        .join(Entity, Entity.id == EntityDef.entity_id)
+        .order_by(Entity.uuid, EntityDef.version)).all()
+    actions = session.execute(sa.select(
+        EntityActionRecord.submission_def_id, EntityActionRecord.position,
+        EntityActionRecord.outcome, EntityActionRecord.refusal, EntityActionRecord.message)
+        .order_by(EntityActionRecord.submission_def_id, EntityActionRecord.position)).all()
+    typed = session.execute(sa.text("SELECT * FROM e_cases ORDER BY _uuid")).all()
+    return {"cases": cases, "versions": versions, "actions": actions, "typed": typed}
+
+
+def test_a_held_update_whose_predecessor_never_comes_is_applied_after_its_time(
+        officer, session):
+    from server.database.models import utcnow
+    from server.services.cases import overdue
+
+    case_id, branch = str(uuid.uuid4()), str(uuid.uuid4())
+    officer.submit(referral(case_id))
+    officer.submit(follow_up(case_id, "referred_on", base=3, trunk=1, branch=branch))
+    later = follow_up(case_id, "closed", base=4, trunk=1, branch=branch)
+    officer.submit(later)
+    assert [o for o, _ in outcomes(session)] == ["applied", "held", "held"]
+
+    assert overdue.release_overdue(session.connection(), utcnow(), 120) == 0  # not yet
+    session.rollback()
+    assert overdue.release_overdue(session.connection(), utcnow(), 0) == 1
+    session.commit()
+
+    forced = case(session, case_id)  # the first forced, and it released the next
+    assert (forced.version, forced.status) == (3, "closed")
+    flags = session.scalars(sa.select(EntityDef.forced).order_by(EntityDef.version)).all()
+    assert flags == [False, True, False]
+
+
+def test_renormalise_rebuilds_every_case_identically(officer, make_phone, session, app):
+    from server.database.models import utcnow
+    from server.services.cases import overdue, rebuilding
+
+    colleague = make_phone("colleague")
+    stranger = make_phone("stranger")
+    for name, forum in (("colleague", "F1"), ("stranger", "F2")):
+        app_user = session.scalars(sa.select(AppUser).where(AppUser.name == name)).one()
+        session.add(AppUserPlace(app_user_id=app_user.id, kind="forum", value=forum))
+    session.commit()
+    first, second, branch = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    officer.submit(referral(first))
+    officer.submit(referral(second, label="R2"))
+    officer.submit(follow_up(first, "in_progress", base=1))
+    colleague.submit(follow_up(first, "referred_on", base=1))  # a conflict
+    stranger.submit(follow_up(second, "closed", base=1))  # refused: not its place
+    officer.submit(follow_up(second, "in_progress", base=3, trunk=1, branch=branch))  # held
+    officer.submit(follow_up(second, "closed", base=4, trunk=1, branch=branch))  # held after it
+    overdue.release_overdue(session.connection(), utcnow(), 0)  # forced, and releases the next
+    session.commit()
+    officer.submit(follow_up(first, "closed", base=3))
+    before = snapshot(session)
+    assert len(before["cases"]) == 2 and len(before["versions"]) == 7
+
+    # a phone's places changing since must not change what was refused then
+    session.execute(sa.delete(AppUserPlace))
+    session.commit()
+    rebuilding.rebuild(session)
+    session.commit()
+
+    assert snapshot(session) == before
+
+
+def test_the_cli_rebuilds_cases_with_renormalise(officer, session, app):
+    from click.testing import CliRunner
+
+    from server.surfaces.cli import main
+
+    case_id = str(uuid.uuid4())
+    officer.submit(referral(case_id))
+    session.execute(sa.update(Entity).values(label="tampered"))  # the projection damaged
+    session.commit()
+    env = {"DATABASE_URL": app.config["DATABASE_URL"],
+           "MUNTADA_DATA_DIR": app.config["DATA_DIR"],
+           "MUNTADA_SECRET_KEY": "test-secret", "MUNTADA_VALIDATE_FORMS": "false"}
+    result = CliRunner().invoke(main, ["renormalise"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "cases\t" in result.output
+    assert (case(session, case_id).version, case(session, case_id).label) == (1, "R1 theft F1")
+    result = CliRunner().invoke(main, ["cases", "release-held"], env=env)
+    assert result.exit_code == 0 and "0 held updates applied" in result.output, result.output

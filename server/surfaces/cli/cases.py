@@ -1,0 +1,27 @@
+"""Cases: the offline updates held for their predecessor."""
+
+from __future__ import annotations
+
+import click
+
+from server.database.models import utcnow
+from server.services.cases import overdue
+from server.surfaces.cli.common import opened
+
+
+@click.group("cases", help="Referral cases (ODK Entities) made and updated by submissions.")
+def cases() -> None:
+    pass
+
+
+@cases.command("release-held", help="Apply, flagged as forced, the offline updates held longer "
+                                     "than CASE_HOLD_HOURS for the update made before them on "
+                                     "the same phone (run it from cron, e.g. hourly).")
+@click.option("--all", "everything", is_flag=True, help="Force every held update, whatever "
+                                                        "its age.")
+def release_held(everything: bool) -> None:
+    with opened() as (app, session):
+        hours = 0 if everything else app.config["CASE_HOLD_HOURS"]
+        forced = overdue.release_overdue(session.connection(), utcnow(), hours)
+        session.commit()
+        click.echo(f"{forced} held updates applied")
