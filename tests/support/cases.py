@@ -82,3 +82,21 @@ def case_instance(form_id: str, version: str, answers: dict[str, str] | str,
     return (f'<?xml version="1.0" encoding="UTF-8"?><data id="{form_id}" version="{version}">'
             f"{body}<meta><instanceID>{instance_id or new_id()}</instanceID>{entity_xml}"
             "</meta></data>").encode()
+
+
+# The programme's shapes of the two, for the test forms above (a phone of forum F1).
+def referral(case_id: str, *, forum: str = "F1", label: str = "R1 theft F1") -> bytes:
+    return case_instance("incident_referral", "3", {
+        "reference": "R1", "category": "theft", "governorate": "Basra", "district": "Zubair",
+        "forum": forum, "urgency": "high", "victim_name": "not a property", "status": "open",
+    }, entity(case_id, create="1", label=label))
+
+
+def follow_up(case_id: str, status: str, *, base: int, trunk: int | None = None,
+              branch: str | None = None, next_date: str = "2026-12-20") -> bytes:
+    return case_instance("referral_follow_up", "1", {
+        "case": case_id, "outcome": "called the agency", "status": status,
+        "next_follow_up": next_date,
+    }, entity(case_id, update="1", base_version=str(base),
+              trunk_version="" if trunk is None else str(trunk), branch_id=branch or "",
+              label=None))

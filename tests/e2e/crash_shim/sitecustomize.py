@@ -15,13 +15,18 @@ from __future__ import annotations
 import os
 
 MARKER = "crash shim: SIGKILL after commit of"
+CASE_MARKER = "crash shim: SIGKILL while applying a case update"
 
-if os.environ.get("MUNTADA_TEST_CRASH_AFTER_COMMIT") == "1":
+# MUNTADA_TEST_CRASH_IN_CASE_UPDATE=1 instead kills the server in the middle of a submission's
+# transaction: once the first case version it makes is written, before its COMMIT.
+_CASE_UPDATE = os.environ.get("MUNTADA_TEST_CRASH_IN_CASE_UPDATE") == "1"
+
+if os.environ.get("MUNTADA_TEST_CRASH_AFTER_COMMIT") == "1" or _CASE_UPDATE:
     import importlib.abc
     import signal
     import sys
 
-    _TARGET = "server.services.receiving"
+    _TARGET = "server.services.cases.applying" if _CASE_UPDATE else "server.services.receiving"
 
     def _die() -> None:
         # The whole group only when it is the server's own session (the test starts
@@ -40,6 +45,18 @@ if os.environ.get("MUNTADA_TEST_CRASH_AFTER_COMMIT") == "1":
         os.kill(os.getpid(), signal.SIGKILL)
 
     def _patch(module) -> None:
+        if _CASE_UPDATE:
+            write_version = module._write_version
+
+            def write_then_die(*args, **kwargs):
+                written = write_version(*args, **kwargs)  # in the transaction, not committed
+                sys.stderr.write(f"{CASE_MARKER}\n")
+                sys.stderr.flush()
+                _die()
+                return written  # never reached
+
+            module._write_version = write_then_die
+            return
         receive = module.receive
 
         def receive_then_die(*args, **kwargs):

@@ -19,7 +19,7 @@ from server.database.models import (
     EntityDef,
     Submission,
 )
-from tests.support.cases import FOLLOW_UP, REFERRAL, case_instance, entity
+from tests.support.cases import FOLLOW_UP, REFERRAL, case_instance, entity, follow_up, referral
 
 
 @pytest.fixture
@@ -35,23 +35,6 @@ def officer(forms, phone, session):
     session.add(AppUserPlace(app_user_id=app_user.id, kind="forum", value="F1"))
     session.commit()
     return phone
-
-
-def referral(case_id: str, *, forum: str = "F1", label: str = "R1 theft F1") -> bytes:
-    return case_instance("incident_referral", "3", {
-        "reference": "R1", "category": "theft", "governorate": "Basra", "district": "Zubair",
-        "forum": forum, "urgency": "high", "victim_name": "not a property", "status": "open",
-    }, entity(case_id, create="1", label=label))
-
-
-def follow_up(case_id: str, status: str, *, base: int, trunk: int | None = None,
-              branch: str | None = None, next_date: str = "2026-12-20") -> bytes:
-    return case_instance("referral_follow_up", "1", {
-        "case": case_id, "outcome": "called the agency", "status": status,
-        "next_follow_up": next_date,
-    }, entity(case_id, update="1", base_version=str(base),
-              trunk_version="" if trunk is None else str(trunk), branch_id=branch or "",
-              label=None))
 
 
 def case(session, case_id: str) -> Entity:
