@@ -40,7 +40,8 @@ class LoadResult:
 
     @property
     def media_missing(self) -> list[str]:
-        return [m.name for m in self.version.media if m.blob_sha256 is None]
+        return [m.name for m in self.version.media
+                if m.blob_sha256 is None and m.type != case_lists.ENTITY_LIST_MEDIA]
 
 
 def load_form(session: Session, store: BlobStore, source: bytes,
@@ -89,6 +90,7 @@ def load_form(session: Session, store: BlobStore, source: bytes,
         form.current_version = existing
     projection.ensure(session, form, structure)
     case_lists.ensure_lists(session, structure)
+    case_lists.mark_list_media(session, existing.media)
     projection.index_lists(session, form, access.PLACE_FIELDS)
     result = LoadResult(form=form, version=existing, structure=structure, created=created,
                         warnings=compiled.warnings)

@@ -112,8 +112,24 @@ class Phone:
         reply = self.get(entry["manifestUrl"])
         assert reply.status == 200, reply.body
         assert reply.headers["X-OpenRosa-Version"] == "1.0"
-        return [{etree.QName(child).localname: (child.text or "") for child in media}
+        return [{**{etree.QName(child).localname: (child.text or "") for child in media},
+                 **({"type": media.get("type")} if media.get("type") else {})}
                 for media in reply.xml().findall("m:mediaFile", MANIFEST_NS)]
+
+    def deleted_states(self, media: dict[str, str], ids: list[str]) -> dict[str, bool]:
+        """Ask an entity list's integrityUrl which of `ids` are gone, as Collect does for its
+        offline cases (`deleted` must be exactly true or false)."""
+        reply = self.get(f"{media['integrityUrl']}?id={','.join(ids)}")
+        assert reply.status == 200, reply.body
+        assert reply.headers["X-OpenRosa-Version"] == "1.0"
+        root = reply.xml()
+        assert root.tag == "data" and root[0].tag == "entities"
+        states = {}
+        for entity in root[0]:
+            text = entity.findtext("deleted")
+            assert text in ("true", "false"), text
+            states[entity.get("id")] = text == "true"
+        return states
 
     def download_media(self, media: dict[str, str]) -> bytes:
         reply = self.get(media["downloadUrl"])

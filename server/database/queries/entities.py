@@ -49,6 +49,13 @@ def next_seq(connection, list_id: int) -> int:
     return connection.execute(_NEXT_SEQ, {"list_id": list_id}).scalar_one()
 
 
+def all_list_names(connection) -> list[sa.Row]:
+    return list(connection.execute(_LIST_NAMES))
+
+
+_LIST_NAMES = sa.select(_lists.c.name)
+
+
 def list_by_name(session: Session, name: str) -> EntityList | None:
     return session.scalar(sa.select(EntityList).where(EntityList.name == name))
 
@@ -243,3 +250,34 @@ def add_typed_column(session: Session, table_name: str, column: sa.Column) -> No
 
 def set_list(connection: Connection | Session, list_id: int, **values) -> None:
     connection.execute(sa.update(_lists).where(_lists.c.id == list_id).values(**values))
+
+
+# -- the phones' lists ----------------------------------------------------------------------------
+
+def visible_csv_rows(connection, list_id: int, governorates: Sequence[str],
+                     forums: Sequence[str], closed: Sequence[str]) -> list[str]:
+    """The CSV lines of the cases a phone of these places receives: not deleted, not closed,
+    in the order they were opened."""
+    places = []
+    if governorates:
+        places.append(_entities.c.governorate.in_(sorted(governorates)))
+    if forums:
+        places.append(_entities.c.forum.in_(sorted(forums)))
+    if not places:
+        return []
+    return list(connection.execute(
+        sa.select(_entities.c.csv_row).where(
+            _entities.c.list_id == list_id, _entities.c.deleted_at.is_(None),
+            sa.or_(_entities.c.status.is_(None), _entities.c.status.not_in(sorted(closed))),
+            sa.or_(*places))
+        .order_by(_entities.c.id)).scalars())
+
+
+def states(connection, list_id: int, uuids: Sequence[str]) -> list[sa.Row]:
+    """Where each of these cases stands, for the integrity answer."""
+    if not uuids:
+        return []
+    return list(connection.execute(sa.select(
+        _entities.c.uuid, _entities.c.deleted_at, _entities.c.status, _entities.c.governorate,
+        _entities.c.forum).where(_entities.c.list_id == list_id,
+                                 _entities.c.uuid.in_(sorted(set(uuids))))))

@@ -6,6 +6,7 @@ from flask import Response, g, request, url_for
 
 from server.database import per_request
 from server.database.queries import forms as form_queries
+from server.services.cases.lists import ENTITY_LIST_MEDIA
 from server.surfaces.openrosa import XML_MIMETYPE, bp, xml
 
 
@@ -17,7 +18,7 @@ def form_list() -> Response:
     entries = []
     for form in forms:
         version = form.current_version
-        has_media = any(m.blob_sha256 for m in version.media)
+        has_media = any(m.blob_sha256 or m.type == ENTITY_LIST_MEDIA for m in version.media)
         entries.append({
             "formID": form.xml_form_id,
             "name": version.title,

@@ -41,6 +41,20 @@ def form_list(entries: list[dict[str, str | None]]) -> bytes:
 
 def manifest(files: list[dict[str, str]]) -> bytes:
     E = ElementMaker(namespace=MANIFEST_NS, nsmap={None: MANIFEST_NS})
-    return _serialise(E.manifest(*(
-        E.mediaFile(E.filename(f["filename"]), E.hash(f["hash"]), E.downloadUrl(f["downloadUrl"]))
-        for f in files)))
+    def media_file(f: dict[str, str]) -> etree._Element:
+        element = E.mediaFile(E.filename(f["filename"]), E.hash(f["hash"]),
+                              E.downloadUrl(f["downloadUrl"]))
+        if f.get("integrityUrl"):  # an entity list (Collect reads the type and this URL)
+            element.set("type", f["type"])
+            element.append(E.integrityUrl(f["integrityUrl"]))
+        return element
+    return _serialise(E.manifest(*(media_file(f) for f in files)))
+
+
+def entity_states(states: list[tuple[str, bool]]) -> bytes:
+    """The integrity answer: which of the phone's cases are gone (Collect parses `deleted`
+    strictly: exactly true or false)."""
+    E = ElementMaker()
+    return _serialise(E.data(E.entities(*(
+        E.entity(E.deleted("true" if deleted else "false"), id=uuid)
+        for uuid, deleted in states))))
