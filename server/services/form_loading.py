@@ -90,7 +90,7 @@ def load_form(session: Session, store: BlobStore, source: bytes,
         form.current_version = existing
     projection.ensure(session, form, structure)
     case_lists.ensure_lists(session, structure)
-    case_lists.mark_list_media(session, existing.media)
+    case_lists.mark_list_media(session, structure, existing.media)
     projection.index_lists(session, form, access.PLACE_FIELDS)
     result = LoadResult(form=form, version=existing, structure=structure, created=created,
                         warnings=compiled.warnings)

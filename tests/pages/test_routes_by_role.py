@@ -106,15 +106,16 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("api.qr_code", "GET"): ADMIN_API,
     **{(f"collect.{name}", method): PHONES_ONLY for name, method in (
         ("form_list", "GET"), ("form_download", "GET"), ("media_file", "GET"),
-        ("manifest", "GET"), ("submission", "POST"), ("submission_preflight", "HEAD"))},
+        ("manifest", "GET"), ("submission", "POST"), ("submission_preflight", "HEAD"),
+        ("list_integrity", "GET"))},
     **{(f"collect_key.{name}", method): TOKEN for name, method in (
         ("form_list", "GET"), ("form_download", "GET"), ("media_file", "GET"),
-        ("manifest", "GET"), ("submission_preflight", "HEAD"))},
+        ("manifest", "GET"), ("submission_preflight", "HEAD"), ("list_integrity", "GET"))},
     # a body-less POST is a bad submission (400) for whoever holds the token
     ("collect_key.submission", "POST"): TOKEN,
 }
 # Path values other than the world's defaults.
-OVERRIDES = {"revoke": {"name": "spare"}, "media_file": {"name": "forums.csv"},
+OVERRIDES = {"revoke": {"name": "spare"}, "list_integrity": {"name": "cases"}, "media_file": {"name": "forums.csv"},
              "put_media": {"name": "forums.csv"}, "attachment": {"name": "meeting.jpg"},
              "delete_submission": {"instance_id": "spare"},
              "restore_submission": {"instance_id": "spare"}}

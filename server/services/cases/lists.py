@@ -36,10 +36,11 @@ def ensure_lists(session: Session, structure: FormStructure) -> list[EntityList]
 ENTITY_LIST_MEDIA = "entityList"  # the manifest's type of a list the server makes
 
 
-def mark_list_media(session: Session, media: list) -> None:
-    """A form's media file named `<list>.csv`, for a list the server keeps, is that list: made
-    by the server for each phone, never uploaded (as Central links such an attachment)."""
-    names = {entity_list.name for entity_list in entity_queries.all_lists(session)}
+def mark_list_media(session: Session, structure: FormStructure, media: list) -> None:
+    """A form's media file named `<list>.csv`, for a list the form itself feeds, is that list:
+    made by the server for each phone (as Central links such an attachment). A file an
+    administrator uploads under that name is served instead, as uploaded."""
+    names = {declaration.dataset for declaration in structure.entities}
     for media_file in media:
         if media_file.name.endswith(".csv") and media_file.name[:-4] in names:
             media_file.type = ENTITY_LIST_MEDIA

@@ -23,7 +23,7 @@ def manifest(xml_form_id: str) -> Response:
     for media in form.current_version.media:
         url = url_for(".media_file", xml_form_id=form.xml_form_id, name=media.name,
                       _external=True)
-        if media.type == ENTITY_LIST_MEDIA:
+        if media.type == ENTITY_LIST_MEDIA and media.blob is None:
             made = _list_file(media.name)
             if made is not None:
                 files.append({"filename": media.name, "hash": f"md5:{made.md5}",
@@ -61,7 +61,7 @@ def list_integrity(name: str) -> Response:
 def media_file(xml_form_id: str, name: str) -> Response:
     form = form_for_phone(xml_form_id)
     media = form_queries.get_media(per_request.session(), form.current_version, name)
-    if media is not None and media.type == ENTITY_LIST_MEDIA:
+    if media is not None and media.type == ENTITY_LIST_MEDIA and media.blob is None:
         made = _list_file(name)
         if made is not None:
             response = Response(made.body, content_type="text/csv; charset=utf-8",
