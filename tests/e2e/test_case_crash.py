@@ -5,7 +5,6 @@ what its submissions say, and the phone's retry applies the update exactly once.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import uuid
@@ -15,7 +14,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import STOP_TIMEOUT, collect_url, free_port, muntada_environment, run_cli
-from tests.e2e.test_durability import CRASH_SHIM, Site, kill_server
+from tests.e2e.test_durability import Site, kill_server
 from tests.support.cases import FOLLOW_UP, REFERRAL, follow_up, referral
 from tests.support.phone import Phone, http_transport
 
@@ -57,13 +56,7 @@ def site(case_site: Site):
     try:
         yield case_site
     finally:
-        while case_site.servers:
-            server = case_site.servers.pop()
-            try:
-                os.killpg(server.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            server.stop()
+        case_site.kill_servers()
 
 
 def test_killed_while_a_case_update_is_applied_the_retry_applies_it_once(site):
@@ -76,9 +69,7 @@ def test_killed_while_a_case_update_is_applied_the_retry_applies_it_once(site):
         kill_server(server)
     update = follow_up(case_id, "in_progress", base=1)
 
-    server = site.serve(PYTHONPATH=os.pathsep.join(
-        p for p in (str(CRASH_SHIM), site.env.get("PYTHONPATH")) if p),
-        MUNTADA_TEST_CRASH_IN_CASE_UPDATE="1")
+    server = site.serve_crashing(MUNTADA_TEST_CRASH_IN_CASE_UPDATE="1")
     with requests.Session() as session, pytest.raises(requests.ConnectionError):
         Phone(http_transport(session), site.officer_url).submit(update)
     assert server.process.wait(STOP_TIMEOUT) == -signal.SIGKILL, server.output()

@@ -80,9 +80,23 @@ class Site:
         server.wait_ready(f"{self.officer_url}/formList")
         return server
 
+    def kill_servers(self) -> None:
+        """SIGKILL every server started on the site, dead or alive, and reap it."""
+        while self.servers:
+            server = self.servers.pop()
+            try:
+                os.killpg(server.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            server.stop()  # reaps the process and closes its log
+
     def serve_crashing_after_commit(self) -> ServerProcess:
+        return self.serve_crashing(MUNTADA_TEST_CRASH_AFTER_COMMIT="1")
+
+    def serve_crashing(self, **crash: str) -> ServerProcess:
+        """A server with the crash shim on the path, armed by `crash` (see crash_shim)."""
         path = os.pathsep.join(p for p in (str(CRASH_SHIM), self.env.get("PYTHONPATH")) if p)
-        return self.serve(PYTHONPATH=path, MUNTADA_TEST_CRASH_AFTER_COMMIT="1")
+        return self.serve(PYTHONPATH=path, **crash)
 
     def rows(self, sql: str, *params) -> list[tuple]:
         """Run a query on the site's database directly; `?` placeholders."""
@@ -118,13 +132,7 @@ def site(crash_site: Site):
     try:
         yield crash_site
     finally:
-        while crash_site.servers:
-            server = crash_site.servers.pop()
-            try:
-                os.killpg(server.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            server.stop()  # reaps the process and closes its log
+        crash_site.kill_servers()
 
 
 def kill_server(server: ServerProcess) -> None:

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from server.database.models import (
@@ -47,13 +46,6 @@ def list_named(connection, name: str) -> sa.Row | None:
 
 def next_seq(connection, list_id: int) -> int:
     return connection.execute(_NEXT_SEQ, {"list_id": list_id}).scalar_one()
-
-
-def all_list_names(connection) -> list[sa.Row]:
-    return list(connection.execute(_LIST_NAMES))
-
-
-_LIST_NAMES = sa.select(_lists.c.name)
 
 
 def list_by_name(session: Session, name: str) -> EntityList | None:
@@ -246,10 +238,6 @@ def create_typed_table(session: Session, table: sa.Table) -> None:
 
 def add_typed_column(session: Session, table_name: str, column: sa.Column) -> None:
     table_queries.add_column(session, table_name, column)
-
-
-def set_list(connection: Connection | Session, list_id: int, **values) -> None:
-    connection.execute(sa.update(_lists).where(_lists.c.id == list_id).values(**values))
 
 
 # -- the phones' lists ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from forms import FormStructure
 from server.database import case_table
 from server.database.models import EntityList
 from server.database.queries import entities as entity_queries
+from server.services.cases import rows
 from sync import tables as shapes
 
 
@@ -27,7 +28,6 @@ def ensure_lists(session: Session, structure: FormStructure) -> list[EntityList]
         declared = {name: shapes.column_kind(structure.field(path))
                     for name, path in declaration.properties.items()}
         if case_table.ensure(session, entity_list, declared):
-            from server.services.cases import rows
             rows.refresh_csv_rows(session, entity_list)
         touched.append(entity_list)
     return touched

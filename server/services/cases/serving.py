@@ -31,10 +31,6 @@ class ListFile:
     md5: str  # hex
 
 
-def list_names(connection) -> set[str]:
-    return {row.name for row in entity_queries.all_list_names(connection)}
-
-
 def phone_places(connection, app_user_id: int) -> Scope:
     return places_of(account_queries.app_user_places(connection, app_user_id))
 

@@ -12,29 +12,19 @@ import pytest
 import sqlalchemy as sa
 
 from server.database.models import (
-    AppUser,
     AppUserPlace,
     Entity,
     EntityActionRecord,
     EntityDef,
     Submission,
 )
-from tests.support.cases import FOLLOW_UP, REFERRAL, case_instance, entity, follow_up, referral
+from tests.support.cases import case_instance, entity, follow_up, referral
 
 
 @pytest.fixture
-def forms(load):
-    load(REFERRAL)
-    load(FOLLOW_UP)
-
-
-@pytest.fixture
-def officer(forms, phone, session):
+def officer(forms, placed_phone):
     """The phone of an officer of forum F1."""
-    app_user = session.scalars(sa.select(AppUser).where(AppUser.name == "officer")).one()
-    session.add(AppUserPlace(app_user_id=app_user.id, kind="forum", value="F1"))
-    session.commit()
-    return phone
+    return placed_phone("officer", "F1")
 
 
 def case(session, case_id: str) -> Entity:
@@ -113,14 +103,11 @@ def test_updates_that_cannot_apply_are_refused_and_the_submission_kept(
     assert session.scalar(sa.select(sa.func.count()).select_from(Submission)) >= 1
 
 
-def test_a_phone_may_not_update_a_case_of_a_place_it_does_not_hold(officer, make_phone,
+def test_a_phone_may_not_update_a_case_of_a_place_it_does_not_hold(officer, placed_phone,
                                                                    session):
     case_id = str(uuid.uuid4())
     officer.submit(referral(case_id))
-    stranger = make_phone("stranger")
-    app_user = session.scalars(sa.select(AppUser).where(AppUser.name == "stranger")).one()
-    session.add(AppUserPlace(app_user_id=app_user.id, kind="forum", value="F2"))
-    session.commit()
+    stranger = placed_phone("stranger", "F2")
 
     assert stranger.submit(follow_up(case_id, "closed", base=1)).status == 201
     assert case(session, case_id).status == "open"
@@ -131,14 +118,11 @@ def test_a_phone_may_not_update_a_case_of_a_place_it_does_not_hold(officer, make
     assert session.scalar(sa.select(Entity).where(Entity.uuid == other)) is None
 
 
-def test_two_officers_updating_from_the_same_version_is_a_hard_conflict(officer, make_phone,
-                                                                        session):
+def test_two_officers_updating_from_the_same_version_is_a_hard_conflict(officer,
+                                                                        placed_phone, session):
     case_id = str(uuid.uuid4())
     officer.submit(referral(case_id))
-    colleague = make_phone("colleague")
-    app_user = session.scalars(sa.select(AppUser).where(AppUser.name == "colleague")).one()
-    session.add(AppUserPlace(app_user_id=app_user.id, kind="forum", value="F1"))
-    session.commit()
+    colleague = placed_phone("colleague", "F1")
 
     officer.submit(follow_up(case_id, "in_progress", base=1))
     colleague.submit(follow_up(case_id, "referred_on", base=1))
@@ -229,16 +213,12 @@ def test_a_held_update_whose_predecessor_never_comes_is_applied_after_its_time(
     assert flags == [False, True, False]
 
 
-def test_renormalise_rebuilds_every_case_identically(officer, make_phone, session, app):
+def test_renormalise_rebuilds_every_case_identically(officer, placed_phone, session, app):
     from server.database.models import utcnow
     from server.services.cases import overdue, rebuilding
 
-    colleague = make_phone("colleague")
-    stranger = make_phone("stranger")
-    for name, forum in (("colleague", "F1"), ("stranger", "F2")):
-        app_user = session.scalars(sa.select(AppUser).where(AppUser.name == name)).one()
-        session.add(AppUserPlace(app_user_id=app_user.id, kind="forum", value=forum))
-    session.commit()
+    colleague = placed_phone("colleague", "F1")
+    stranger = placed_phone("stranger", "F2")
     first, second, branch = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
     officer.submit(referral(first))
     officer.submit(referral(second, label="R2"))

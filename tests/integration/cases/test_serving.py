@@ -8,25 +8,7 @@ import csv
 import io
 import uuid
 
-import pytest
-import sqlalchemy as sa
-
-from server.database.models import AppUser, AppUserPlace
-from tests.support.cases import FOLLOW_UP, REFERRAL, follow_up, referral
-
-
-@pytest.fixture
-def forms(load):
-    load(REFERRAL)
-    load(FOLLOW_UP)
-
-
-def placed(make_phone, session, name: str, forum: str):
-    phone = make_phone(name)
-    app_user = session.scalars(sa.select(AppUser).where(AppUser.name == name)).one()
-    session.add(AppUserPlace(app_user_id=app_user.id, kind="forum", value=forum))
-    session.commit()
-    return phone
+from tests.support.cases import follow_up, referral
 
 
 def cases_entry(phone) -> dict[str, str]:
@@ -40,8 +22,8 @@ def cases_of(phone) -> list[list[str]]:
     return list(csv.reader(io.StringIO(phone.download_media(media).decode("utf-8"))))
 
 
-def test_the_follow_up_form_lists_the_cases_as_an_entity_list(forms, make_phone, session):
-    officer = placed(make_phone, session, "officer", "F1")
+def test_the_follow_up_form_lists_the_cases_as_an_entity_list(forms, placed_phone):
+    officer = placed_phone("officer", "F1")
     media = cases_entry(officer)
     assert (media["filename"], media["type"]) == ("cases.csv", "entityList")
     assert media["integrityUrl"].endswith("/lists/cases/integrity")
@@ -50,9 +32,9 @@ def test_the_follow_up_form_lists_the_cases_as_an_entity_list(forms, make_phone,
     assert {"status", "forum", "category"} <= set(header)
 
 
-def test_each_phone_receives_only_the_open_cases_of_its_places(forms, make_phone, session):
-    officer = placed(make_phone, session, "officer", "F1")
-    other = placed(make_phone, session, "other", "F2")
+def test_each_phone_receives_only_the_open_cases_of_its_places(forms, placed_phone):
+    officer = placed_phone("officer", "F1")
+    other = placed_phone("other", "F2")
     mine, theirs, closed = (str(uuid.uuid4()) for _ in range(3))
     officer.submit(referral(mine))
     officer.submit(referral(closed))
@@ -68,10 +50,9 @@ def test_each_phone_receives_only_the_open_cases_of_its_places(forms, make_phone
         k: True for k in states if k not in (mine, theirs, closed)}}
 
 
-def test_the_hash_changes_exactly_when_what_the_phone_receives_changes(forms, make_phone,
-                                                                       session):
-    officer = placed(make_phone, session, "officer", "F1")
-    other = placed(make_phone, session, "other", "F2")
+def test_the_hash_changes_exactly_when_what_the_phone_receives_changes(forms, placed_phone):
+    officer = placed_phone("officer", "F1")
+    other = placed_phone("other", "F2")
     mine = str(uuid.uuid4())
     officer.submit(referral(mine))
     first = cases_entry(officer)["hash"]
@@ -84,8 +65,8 @@ def test_the_hash_changes_exactly_when_what_the_phone_receives_changes(forms, ma
     assert cases_of(officer)[1][2] == "2"  # version 2, as the hash promised
 
 
-def test_an_unchanged_list_is_answered_304(forms, make_phone, session):
-    officer = placed(make_phone, session, "officer", "F1")
+def test_an_unchanged_list_is_answered_304(forms, placed_phone):
+    officer = placed_phone("officer", "F1")
     officer.submit(referral(str(uuid.uuid4())))
     media = cases_entry(officer)
     etag = '"' + media["hash"].removeprefix("md5:") + '"'
@@ -93,15 +74,15 @@ def test_an_unchanged_list_is_answered_304(forms, make_phone, session):
     assert (reply.status, reply.body) == (304, b"")
 
 
-def test_a_phone_tied_to_no_place_receives_no_case(forms, make_phone, session):
-    opener = placed(make_phone, session, "opener", "F1")
+def test_a_phone_tied_to_no_place_receives_no_case(forms, placed_phone, make_phone):
+    opener = placed_phone("opener", "F1")
     opener.submit(referral(str(uuid.uuid4())))
     nowhere = make_phone("nowhere")
     assert cases_of(nowhere)[1:] == []
 
 
-def test_hostile_values_reach_the_phone_exactly(forms, make_phone, session):
-    officer = placed(make_phone, session, "officer", "F1")
+def test_hostile_values_reach_the_phone_exactly(forms, placed_phone):
+    officer = placed_phone("officer", "F1")
     hostile = '=HYPERLINK("http://x","y"),\n"q" محفل'
     case_id = str(uuid.uuid4())
     officer.submit(referral(case_id, label=hostile))
