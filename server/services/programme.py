@@ -1,4 +1,4 @@
-"""Where the programme's three forms and their media files are, in the installed `forms` package."""
+"""Where the programme's forms and their media files are, in the installed `forms` package."""
 
 from __future__ import annotations
 
@@ -19,5 +19,6 @@ class ProgrammeForm:
 
 PROGRAMME_FORMS = tuple(
     ProgrammeForm(form_id, XLSFORMS / f"{form_id}.xlsx", (XLSFORMS / "media" / "forums.csv",))
-    for form_id in ("forum_meeting", "incident_referral", "training_attendance")
+    # the referral before its follow-up: loading it registers the case list the follow-up updates
+    for form_id in ("forum_meeting", "incident_referral", "referral_follow_up", "training_attendance")
 )
