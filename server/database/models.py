@@ -119,6 +119,8 @@ class AppUser(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     forms: Mapped[list[Form]] = relationship(secondary="app_user_forms")
+    places: Mapped[list[AppUserPlace]] = relationship(
+        cascade="all, delete-orphan", order_by="(AppUserPlace.kind, AppUserPlace.value)")
 
 
 class AppUserForm(Base):

@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy.orm import Session
 
-from server.database.models import ROLES, AppUser, User, UserScope, utcnow
+from server.database.models import ROLES, AppUser, AppUserPlace, User, UserScope, utcnow
 from server.database.queries import accounts as account_queries
 from server.database.queries import forms as form_queries
 from server.kernel import problems
@@ -60,8 +60,10 @@ def digest_ha1(username: str, password: str) -> str:
 
 
 def create_app_user(session: Session, name: str, *, form_ids: Sequence[str] = (),
-                    password: str | None = None) -> AppUser:
-    """An app user with a fresh token; limited to `form_ids` when given, else every form."""
+                    password: str | None = None,
+                    places: Sequence[tuple[str, str]] = ()) -> AppUser:
+    """An app user with a fresh token; limited to `form_ids` when given, else every form;
+    receiving the cases of `places` (governorates and forums; none: no case)."""
     name = normalise_name(name)
     if not name:
         raise Problem(problems.INVALID_FIELD, field="name", reason="it is empty")
@@ -74,9 +76,28 @@ def create_app_user(session: Session, name: str, *, form_ids: Sequence[str] = ()
     app_user = AppUser(name=name, token=new_token(), all_forms=not form_ids, forms=forms)
     if password:
         set_app_user_password(app_user, password)
+    set_app_user_places(app_user, places)
     session.add(app_user)
     session.flush()
     return app_user
+
+
+def set_app_user_places(app_user: AppUser, places: Sequence[tuple[str, str]]) -> None:
+    """The governorates and forums whose cases the phone receives (and may update), replacing
+    those it had. Its next list download, or integrity check, drops the cases of places removed:
+    the lists are made per request from the places, so nothing made earlier keeps them."""
+    wanted = {(kind, value.strip()) for kind, value in places if value.strip()}
+    bad = sorted(kind for kind, _ in wanted if kind not in SCOPE_KINDS)
+    if bad:
+        raise Problem(problems.INVALID_FIELD, field="place",
+                      reason=f"must be one of {', '.join(SCOPE_KINDS)}")
+    too_long = sorted(value for _, value in wanted if len(value) > 255)
+    if too_long:
+        raise Problem(problems.INVALID_FIELD, field="place",
+                      reason="a place name has at most 255 characters")
+    kept = {(p.kind, p.value): p for p in app_user.places}
+    app_user.places = [kept.get((kind, value)) or AppUserPlace(kind=kind, value=value)
+                       for kind, value in sorted(wanted)]
 
 
 def set_app_user_password(app_user: AppUser, password: str) -> None:

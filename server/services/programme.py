@@ -20,5 +20,6 @@ class ProgrammeForm:
 PROGRAMME_FORMS = tuple(
     ProgrammeForm(form_id, XLSFORMS / f"{form_id}.xlsx", (XLSFORMS / "media" / "forums.csv",))
     # the referral before its follow-up: loading it registers the case list the follow-up updates
-    for form_id in ("forum_meeting", "incident_referral", "referral_follow_up", "training_attendance")
+    for form_id in ("forum_meeting", "incident_referral", "referral_follow_up",
+                    "training_attendance")
 )

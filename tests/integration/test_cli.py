@@ -83,7 +83,7 @@ def test_app_users_create_shows_the_address_and_qr_code_then_revoke(muntada, tmp
     png = tmp_path / "qr.png"
     muntada("app-users", "qr", "officer-erbil", str(png))
     assert png.read_bytes().startswith(b"\x89PNG")
-    assert muntada("app-users", "list").stdout == "officer-erbil\tactive\thousehold\n"
+    assert muntada("app-users", "list").stdout == "officer-erbil\tactive\thousehold\tno place\n"
     assert muntada("app-users", "create", "officer-erbil", "--if-missing").stdout.count(url) == 1
     muntada("app-users", "revoke", "officer-erbil")
     assert "revoked" in muntada("app-users", "list").stdout
@@ -95,6 +95,18 @@ def test_an_app_user_with_a_password(muntada):
     result = muntada("app-users", "create", "amina", "--password",
                      input="sulaymaniyah-2016\nsulaymaniyah-2016\n")
     assert "Collect server URL" in result.stdout
+
+
+def test_an_administrator_ties_a_phone_to_its_places(muntada):
+    created = muntada("app-users", "create", "officer-basra", "--forum", "Basra Central",
+                      "--governorate", "Basra").stdout
+    assert "Cases of: forum Basra Central, governorate Basra" in created
+    assert muntada("app-users", "places", "officer-basra", "--forum", "Zubair").stdout == \
+        "officer-basra\tforum Zubair\n"
+    assert muntada("app-users", "list").stdout == "officer-basra\tactive\tevery form\tforum Zubair\n"
+    assert muntada("app-users", "places", "officer-basra").stdout == "officer-basra\tno place\n"
+    unknown = muntada("app-users", "places", "nobody", "--forum", "Zubair", expect=1)
+    assert "nobody" in unknown.stderr
 
 
 def test_the_first_administrator(muntada):

@@ -103,6 +103,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("api.list_app_users", "GET"): ADMIN_API,
     ("api.create", "POST"): ADMIN_API,
     ("api.revoke", "DELETE"): ADMIN_API,
+    ("api.set_places", "PUT"): ADMIN_API,
     ("api.qr_code", "GET"): ADMIN_API,
     **{(f"collect.{name}", method): PHONES_ONLY for name, method in (
         ("form_list", "GET"), ("form_download", "GET"), ("media_file", "GET"),

@@ -7,9 +7,19 @@ from flask import Response, request
 from server.database import per_request
 from server.database.queries import accounts as account_queries
 from server.services import collect_settings
-from server.services.accounts import active_app_user, create_app_user, revoke_app_user
+from server.services.accounts import (
+    active_app_user,
+    create_app_user,
+    revoke_app_user,
+    set_app_user_places,
+)
 from server.surfaces.api import bp, load_json
-from server.surfaces.api.schemas import AppUserCreatedSchema, AppUserCreateSchema, AppUserSchema
+from server.surfaces.api.schemas import (
+    AppUserCreatedSchema,
+    AppUserCreateSchema,
+    AppUserPlacesSchema,
+    AppUserSchema,
+)
 
 
 @bp.get("/app-users")
@@ -22,10 +32,26 @@ def create():
     data = load_json(AppUserCreateSchema())
     session = per_request.session()
     app_user = create_app_user(session, data["name"], form_ids=data["forms"],
-                               password=data["password"])
+                               password=data["password"],
+                               places=_places(data["governorates"], data["forums"]))
     session.commit()
     app_user.server_url = collect_settings.server_url(request.host_url, app_user.token)
     return AppUserCreatedSchema().dump(app_user), 201
+
+
+@bp.put("/app-users/<name>/places")
+def set_places(name: str):
+    """Replace the governorates and forums whose cases the phone receives and may update."""
+    data = load_json(AppUserPlacesSchema())
+    session = per_request.session()
+    app_user = active_app_user(session, name)
+    set_app_user_places(app_user, _places(data["governorates"], data["forums"]))
+    session.commit()
+    return AppUserSchema().dump(app_user)
+
+
+def _places(governorates, forums) -> list[tuple[str, str]]:
+    return [("governorate", g) for g in governorates] + [("forum", f) for f in forums]
 
 
 @bp.delete("/app-users/<name>")

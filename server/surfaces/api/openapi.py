@@ -20,6 +20,7 @@ from server.surfaces.api.data_schemas import (
 from server.surfaces.api.schemas import (
     AppUserCreatedSchema,
     AppUserCreateSchema,
+    AppUserPlacesSchema,
     AppUserSchema,
     FormPatchSchema,
     FormSchema,
@@ -119,6 +120,13 @@ def _operations(spec: APISpec) -> None:
          delete={"summary": "Revoke an app user: its phone can no longer connect",
                  "parameters": [_APP_USER],
                  "responses": {"200": _json("AppUser"), **_errors("404")}})
+    path("/app-users/{name}/places",
+         put={"summary": "Set the governorates and forums whose cases the phone receives and "
+                         "may update (replacing its places)",
+              "parameters": [_APP_USER],
+              "requestBody": {"required": True, "content": {"application/json": {
+                  "schema": AppUserPlacesSchema}}},
+              "responses": {"200": _json("AppUser"), **_errors("400", "404")}})
     path("/app-users/{name}/qr.png",
          get={"summary": "The QR code that sets up the app user's phone in Collect",
               "parameters": [_APP_USER],

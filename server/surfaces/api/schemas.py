@@ -49,6 +49,23 @@ class AppUserCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=255))
     forms = fields.List(fields.String(), load_default=list)
     password = fields.String(load_default=None, validate=validate.Length(min=10))
+    governorates = fields.List(fields.String(validate=validate.Length(min=1, max=255)),
+                               load_default=list)
+    forums = fields.List(fields.String(validate=validate.Length(min=1, max=255)),
+                         load_default=list)
+
+
+class AppUserPlacesSchema(Schema):
+    """The places whose cases a phone receives: both lists replace what it had."""
+
+    governorates = fields.List(fields.String(validate=validate.Length(min=1, max=255)),
+                               required=True)
+    forums = fields.List(fields.String(validate=validate.Length(min=1, max=255)), required=True)
+
+
+def _places(app_user) -> dict[str, list[str]]:
+    return {"governorates": [p.value for p in app_user.places if p.kind == "governorate"],
+            "forums": [p.value for p in app_user.places if p.kind == "forum"]}
 
 
 class AppUserSchema(Schema):
@@ -56,6 +73,7 @@ class AppUserSchema(Schema):
     forms = fields.Function(lambda u: None if u.all_forms else [f.xml_form_id for f in u.forms])
     active = fields.Function(lambda u: u.revoked_at is None)
     hasPassword = fields.Function(lambda u: u.digest_ha1 is not None)
+    places = fields.Function(_places)
     createdAt = fields.DateTime(attribute="created_at")
     revokedAt = fields.DateTime(attribute="revoked_at")
 

@@ -76,3 +76,26 @@ def test_revoking_ends_the_phone_access_and_the_qr_code(admin, client):
     assert phone.get("formList").status == 403
     assert admin.get("/api/v1/app-users/o5/qr.png").status_code == 404
     assert admin.delete("/api/v1/app-users/o5").status_code == 404
+
+
+def test_an_administrator_sets_the_places_whose_cases_a_phone_receives(admin):
+    created = admin.post("/api/v1/app-users", json={"name": "o5", "forums": ["Basra Central"]})
+    assert created.get_json()["places"] == {"governorates": [], "forums": ["Basra Central"]}
+
+    changed = admin.put("/api/v1/app-users/o5/places",
+                        json={"governorates": ["Basra"], "forums": []})
+
+    assert changed.status_code == 200
+    assert changed.get_json()["places"] == {"governorates": ["Basra"], "forums": []}
+    listed = {u["name"]: u["places"] for u in admin.get("/api/v1/app-users").get_json()}
+    assert listed["o5"] == {"governorates": ["Basra"], "forums": []}
+
+
+def test_places_are_refused_when_the_body_or_the_phone_is_wrong(admin):
+    admin.post("/api/v1/app-users", json={"name": "o6"})
+    missing = admin.put("/api/v1/app-users/o6/places", json={"forums": ["Zubair"]})
+    assert missing.status_code == 400 and missing.get_json()["details"]["field"] == "governorates"
+    empty = admin.put("/api/v1/app-users/o6/places", json={"governorates": [""], "forums": []})
+    assert empty.status_code == 400
+    assert admin.put("/api/v1/app-users/nobody/places",
+                     json={"governorates": [], "forums": []}).status_code == 404

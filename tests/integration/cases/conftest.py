@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from server.database.models import AppUser, AppUserPlace
+from server.database.models import AppUser
+from server.services.accounts import set_app_user_places
 from tests.support.cases import FOLLOW_UP, REFERRAL
 
 
@@ -21,7 +22,7 @@ def placed_phone(make_phone, session):
     def _make(name: str, forum: str):
         phone = make_phone(name)
         app_user = session.scalars(sa.select(AppUser).where(AppUser.name == name)).one()
-        session.add(AppUserPlace(app_user_id=app_user.id, kind="forum", value=forum))
+        set_app_user_places(app_user, [("forum", forum)])
         session.commit()
         return phone
     return _make

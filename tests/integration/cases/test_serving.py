@@ -8,6 +8,10 @@ import csv
 import io
 import uuid
 
+import sqlalchemy as sa
+
+from server.database.models import AppUser, Entity
+from server.services.accounts import set_app_user_places
 from tests.support.cases import follow_up, referral
 
 
@@ -72,6 +76,28 @@ def test_an_unchanged_list_is_answered_304(forms, placed_phone):
     etag = '"' + media["hash"].removeprefix("md5:") + '"'
     reply = officer.get(media["downloadUrl"], {"If-None-Match": etag})
     assert (reply.status, reply.body) == (304, b"")
+
+
+def test_a_phone_moved_to_another_forum_drops_the_old_forums_cases(forms, placed_phone,
+                                                                   session):
+    officer = placed_phone("officer", "F1")
+    other = placed_phone("other", "F2")
+    old, new = str(uuid.uuid4()), str(uuid.uuid4())
+    officer.submit(referral(old))
+    other.submit(referral(new, forum="F2"))
+    entry = cases_entry(officer)  # what the phone holds, made before the move
+
+    app_user = session.scalars(sa.select(AppUser).where(AppUser.name == "officer")).one()
+    set_app_user_places(app_user, [("forum", "F2")])
+    session.commit()
+
+    assert officer.deleted_states(entry, [old]) == {old: True}
+    assert [row[0] for row in cases_of(officer)[1:]] == [new]
+    assert cases_entry(officer)["hash"] != entry["hash"]
+    refused = officer.submit(follow_up(old, "closed", base=1))  # kept, the case unchanged
+    assert refused.status == 201
+    session.expire_all()
+    assert session.scalars(sa.select(Entity.version).where(Entity.uuid == old)).one() == 1
 
 
 def test_a_phone_tied_to_no_place_receives_no_case(forms, placed_phone, make_phone):
