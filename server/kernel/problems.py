@@ -122,6 +122,9 @@ SUBMISSION_NOT_FOUND = _p(
 ATTACHMENT_NOT_FOUND = _p("404.11", "This submission has no file named '{name}'.")
 VERSION_NOT_FOUND = _p("404.12", "This submission has no version '{instance_id}'.")
 EXPORT_NOT_FOUND = _p("404.20", "There is no export {job_id} of yours.")
+LIST_NOT_FOUND = _p("404.30", "There is no entity list named '{name}'.")
+CASE_NOT_FOUND = _p(
+    "404.31", "The list '{name}' has no case '{uuid}', or it is not one of your places'.")
 METHOD_NOT_ALLOWED = _p("405.1", "This address does not accept {method} requests.")
 FORM_VERSION_CONFLICT = _p(
     "409.1", "Form '{form_id}' version '{version}' is already loaded with different content. "
@@ -146,6 +149,9 @@ RESTORE_TOO_LATE = _p(
 EXPORT_NOT_READY = _p(
     "409.20", "Export {job_id} is not ready ({state}); wait until it is, then download it.")
 API_TOKEN_EXISTS = _p("409.21", "{username} already has an API token named '{name}'.")
+LIST_TOKEN_UNKNOWN = _p(
+    "412.1", "The token of the list '{name}' is not known (its cases were rebuilt, or it is "
+             "not one this server gave): load the whole list again, without `since`.")
 TOO_LARGE = _p("413.1", "The upload is larger than the {limit} bytes this server accepts.")
 INTERNAL = _p("500.1", "Something went wrong on the server; it has been logged. Please try again.")
 DATABASE_UNAVAILABLE = _p(

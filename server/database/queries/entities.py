@@ -22,6 +22,7 @@ from server.database.models import (
     EntityList,
     Submission,
     SubmissionDef,
+    User,
 )
 from server.database.queries import form_tables as table_queries
 
@@ -269,3 +270,60 @@ def states(connection, list_id: int, uuids: Sequence[str]) -> list[sa.Row]:
         _entities.c.uuid, _entities.c.deleted_at, _entities.c.status, _entities.c.governorate,
         _entities.c.forum).where(_entities.c.list_id == list_id,
                                  _entities.c.uuid.in_(sorted(set(uuids))))))
+
+
+# -- the JSON lists of our own clients (full, or changed since a token) ---------------------------
+
+_FEED_COLUMNS = (_entities.c.id, _entities.c.uuid, _entities.c.label, _entities.c.version,
+                 _entities.c.data, _entities.c.conflict, _entities.c.governorate,
+                 _entities.c.forum, _entities.c.seq, _entities.c.created_at,
+                 _entities.c.updated_at, _entities.c.deleted_at)
+
+
+def feed_rows(connection, list_id: int, *, upto: int, after: int | None,
+              governorates: Sequence[str] | None, forums: Sequence[str] | None) -> list[sa.Row]:
+    """The cases of the list changed up to change `upto`: all those not deleted (`after` None),
+    or every one changed after change `after`, deleted ones too. `governorates`/`forums` None:
+    every place; else only the cases of those places (the full list only: a delta is sorted by
+    the caller, which must also tell what left the places)."""
+    where = [_entities.c.list_id == list_id, _entities.c.seq <= upto]
+    if after is None:
+        where.append(_entities.c.deleted_at.is_(None))
+        if governorates is not None:
+            places = [column.in_(sorted(values)) for column, values in (
+                (_entities.c.governorate, governorates), (_entities.c.forum, forums)) if values]
+            if not places:
+                return []
+            where.append(sa.or_(*places))
+    else:
+        where.append(_entities.c.seq > after)
+    return list(connection.execute(sa.select(*_FEED_COLUMNS).where(*where)
+                                   .order_by(_entities.c.seq)))
+
+
+def version_data(connection, entity_ids: Sequence[int]) -> list[sa.Row]:
+    """(entity_id, data) of every version of these cases."""
+    if not entity_ids:
+        return []
+    return list(connection.execute(sa.select(_defs.c.entity_id, _defs.c.data).where(
+        _defs.c.entity_id.in_(sorted(set(entity_ids))))))
+
+
+def history(connection, list_id: int, uuid: str) -> tuple[sa.Row | None, list[sa.Row]]:
+    """One case of the list and its versions, oldest first, with who made each and from which
+    submission (its instanceID)."""
+    case = connection.execute(sa.select(*_FEED_COLUMNS, _entities.c.status).where(
+        _entities.c.list_id == list_id, _entities.c.uuid == uuid)).first()
+    if case is None:
+        return None, []
+    made = connection.execute(
+        sa.select(_defs.c.version, _defs.c.label, _defs.c.data, _defs.c.data_received,
+                  _defs.c.conflict, _defs.c.conflicting_properties, _defs.c.forced,
+                  _defs.c.created_at, AppUser.name.label("app_user"),
+                  User.username.label("user"), Submission.instance_id.label("instance_id"))
+        .select_from(_defs)
+        .outerjoin(AppUser, AppUser.id == _defs.c.app_user_id)
+        .outerjoin(User, User.id == _defs.c.user_id)
+        .outerjoin(Submission, Submission.id == _defs.c.submission_id)
+        .where(_defs.c.entity_id == case.id).order_by(_defs.c.version))
+    return case, list(made)

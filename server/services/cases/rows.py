@@ -22,9 +22,12 @@ PLACES = ("governorate", "forum")  # the properties a phone's places are matched
 RESERVED = ("name", "label", "__version")  # the CSV's first columns, as Central serves them
 
 
+def property_names(entity_list) -> list[str]:
+    return [p["name"] for p in case_table.properties_of(entity_list)]
+
+
 def header(entity_list) -> str:
-    names = [p["name"] for p in case_table.properties_of(entity_list)]
-    return _line([*RESERVED, *names])
+    return _line([*RESERVED, *property_names(entity_list)])
 
 
 def csv_row(entity_list, uuid: str, label: str, version: int, data: dict[str, str]) -> str:

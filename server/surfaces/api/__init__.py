@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
         data,  # noqa: F401
         export_jobs,  # noqa: F401
         forms,  # noqa: F401
+        lists,  # noqa: F401
         openapi,  # noqa: F401
     )
 

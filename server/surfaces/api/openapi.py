@@ -32,12 +32,14 @@ _PROBLEM = {"type": "object", "required": ["code", "message"], "properties": {
     "code": {"type": "string", "example": "404.2"}, "message": {"type": "string"},
     "details": {"type": "object", "additionalProperties": {"type": "string"}}}}
 _ERROR_TEXTS = {"400": "Bad request, field, filter or option", "401": "Not authenticated",
-                "403": "Not allowed", "404": "No such form, table, app user or export",
-                "409": "Conflicts with what is there", "413": "Too large"}
+                "403": "Not allowed",
+                "404": "No such form, table, app user, export, list or case",
+                "409": "Conflicts with what is there",
+                "412": "Unknown token: load the whole list again", "413": "Too large"}
 _BINARY = {"type": "string", "format": "binary"}
 _SECURITY = [{"token": []}, {"basic": []}]
 _DESCRIPTION = (
-    "Forms, app users, and the data of submissions. Authenticate with an API token "
+    "Forms, app users, the data of submissions, and the cases. Authenticate with an API token "
     "(`muntada api-tokens create USER NAME`): `Authorization: Bearer <token>`, or over HTTPS "
     "Basic with the user name and the token as the password; passwords open nothing here. A "
     "token acts as its user, an "
@@ -165,10 +167,57 @@ def _operations(spec: APISpec) -> None:
     path("/export-jobs/{job_id}/file", get={
         "summary": "The file of a finished export job of yours",
         "parameters": [_JOB_ID], "responses": {"200": _file(), **_errors("404", "409")}})
+    path("/lists", get={
+        "summary": "The entity lists (the cases): their properties and current tokens",
+        "responses": {"200": _json("EntityList", many=True), **_errors()}})
+    path("/lists/{name}/entities", get={
+        "summary": "The cases of your places: the whole list, or with `since` only those "
+                   "changed after that token and those that left; 304 while your ETag holds",
+        "parameters": [_in_path("name"), {
+            "name": "since", "in": "query", "required": False, "schema": {"type": "string"},
+            "description": "A token of an earlier answer; unknown (412): load the whole list"}],
+        "responses": {"200": _json("CaseFeed"), "304": {"description": "Not modified"},
+                      **_errors("404", "412")}})
+    path("/lists/{name}/entities/{uuid}", get={
+        "summary": "One case and every version of it: who made it, from which submission",
+        "parameters": [_in_path("name"), _in_path("uuid")],
+        "responses": {"200": _json("CaseHistory"), **_errors("404")}})
     spec.path("/openapi.json", operations={"get": {
         "summary": "This description", "security": [],
         "responses": {"200": {"description": "OpenAPI 3", "content": {"application/json": {
             "schema": {"type": "object"}}}}}}})
+
+
+_TEXT, _INT = {"type": "string"}, {"type": "integer"}
+_TIME = {"type": "string", "format": "date-time"}
+_PROPERTIES = {"type": "object", "additionalProperties": _TEXT}
+_CASE = {"type": "object", "properties": {
+    "uuid": _TEXT, "label": _TEXT, "version": _INT,
+    "conflict": {"type": "string", "nullable": True, "enum": ["soft", "hard"]},
+    "createdAt": _TIME, "updatedAt": _TIME, "properties": _PROPERTIES}}
+_CASE_SCHEMAS = {
+    "EntityList": {"type": "object", "properties": {
+        "name": _TEXT, "properties": {"type": "array", "items": _TEXT}, "token": _TEXT}},
+    "Case": _CASE,
+    "CaseFeed": {"type": "object", "properties": {
+        "list": _TEXT, "token": _TEXT, "delta": {"type": "boolean"},
+        "properties": {"type": "array", "items": _TEXT},
+        "removed": {"type": "array", "items": _TEXT,
+                    "description": "Cases deleted, or gone from your places, since the token"},
+        "count": _INT,
+        "entities": {"type": "array", "items": {"$ref": "#/components/schemas/Case"}}}},
+    "CaseHistory": {"allOf": [{"$ref": "#/components/schemas/Case"}, {
+        "type": "object", "properties": {
+            "deletedAt": {**_TIME, "nullable": True},
+            "versions": {"type": "array", "items": {"type": "object", "properties": {
+                "version": _INT, "label": _TEXT, "properties": _PROPERTIES,
+                "received": _PROPERTIES, "conflict": {"type": "string", "nullable": True},
+                "conflictingProperties": {"type": "array", "items": _TEXT},
+                "forced": {"type": "boolean"}, "createdAt": _TIME,
+                "appUser": {"type": "string", "nullable": True},
+                "user": {"type": "string", "nullable": True},
+                "instanceId": {"type": "string", "nullable": True}}}}}}]},
+}
 
 
 def build_spec() -> dict:
@@ -184,6 +233,8 @@ def build_spec() -> dict:
                          ("AppUserCreated", AppUserCreatedSchema), ("Page", PageSchema),
                          ("Structure", StructureSchema), ("ExportJob", ExportJobSchema)):
         spec.components.schema(name, schema=schema)
+    for name, schema in _CASE_SCHEMAS.items():
+        spec.components.schema(name, schema)
     _operations(spec)
     document = spec.to_dict()
     document["servers"] = [{"url": "/api/v1"}]
