@@ -466,7 +466,7 @@ class CaseEvent(Base):
 
     __tablename__ = "case_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # force, resolve
+    kind: Mapped[str] = mapped_column(String(16))  # force, refuse, delete, resolve
     uuid: Mapped[str] = mapped_column(String(36), index=True)
     # force: the held action's submission version and position
     submission_def_id: Mapped[int | None] = mapped_column(ForeignKey("submission_defs.id"),

@@ -23,7 +23,7 @@ ACTIONS = (
     "submission.personal_viewed", "submission.reviewed", "submission.commented",
     "submission.deleted", "submission.restored", "submission.purged",
     "attachment.downloaded", "export.downloaded", "api.data_read",
-    "api.cases_read",
+    "api.cases_read", "case.deleted",
     # a download refused because its owner lost a right the file used; such a file deleted by
     # the sweep before anyone asked for it
     "export.refused", "export.withdrawn",

@@ -95,6 +95,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("api.entities", "GET"): DATA_API,
     # no such case: not found for those who may read cases, refused to the others
     ("api.entity_history", "GET"): api(administrator=NOT_FOUND, analyst=NOT_FOUND),
+    ("api.delete_entity", "DELETE"): api(administrator=NOT_FOUND),
     ("api.start_export_job", "POST"): DATA_API,  # an unknown format: refused, no job started
     ("api.export_job", "GET"): OWN_API_JOB,
     ("api.export_job_file", "GET"): OWN_API_JOB,  # still queued: its owner is told so (409)
@@ -122,7 +123,8 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
 # Path values other than the world's defaults.
 OVERRIDES = {"revoke": {"name": "spare"}, "list_integrity": {"name": "cases"},
              "entities": {"name": "cases"},
-             "entity_history": {"name": "cases", "uuid": "0b5a6c2e-0000-4000-8000-000000000000"}, "media_file": {"name": "forums.csv"},
+             **dict.fromkeys(("entity_history", "delete_entity"), {
+                 "name": "cases", "uuid": "0b5a6c2e-0000-4000-8000-000000000000"}), "media_file": {"name": "forums.csv"},
              "put_media": {"name": "forums.csv"}, "attachment": {"name": "meeting.jpg"},
              "delete_submission": {"instance_id": "spare"},
              "restore_submission": {"instance_id": "spare"}}

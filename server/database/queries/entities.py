@@ -34,6 +34,7 @@ _actions, _events = EntityActionRecord.__table__, CaseEvent.__table__
 _LIST = sa.select(_lists.c.id, _lists.c.name, _lists.c.properties, _lists.c.epoch,
                   _lists.c.last_seq, _lists.c.table_name).where(
     _lists.c.name == sa.bindparam("name"))
+_LIST_BY_ID = sa.select(*_LIST.selected_columns).where(_lists.c.id == sa.bindparam("list_id"))
 # The next change number: on PostgreSQL this also locks the list's row until the commit, so
 # concurrent changes of one list take their numbers (and make their changes) one after another.
 _NEXT_SEQ = (sa.update(_lists).where(_lists.c.id == sa.bindparam("list_id"))
@@ -43,6 +44,10 @@ _NEXT_SEQ = (sa.update(_lists).where(_lists.c.id == sa.bindparam("list_id"))
 
 def list_named(connection, name: str) -> sa.Row | None:
     return connection.execute(_LIST, {"name": name}).first()
+
+
+def list_by_id(connection, list_id: int) -> sa.Row:
+    return connection.execute(_LIST_BY_ID, {"list_id": list_id}).one()
 
 
 def next_seq(connection, list_id: int) -> int:
@@ -84,6 +89,16 @@ _UPDATE_ENTITY = sa.update(_entities).where(_entities.c.id == sa.bindparam("enti
     status=sa.bindparam("new_status"), follow_up=sa.bindparam("new_follow_up"),
     seq=sa.bindparam("new_seq"), csv_row=sa.bindparam("new_csv_row"),
     updated_at=sa.bindparam("new_updated_at"))
+
+
+_MARK_DELETED = sa.update(_entities).where(_entities.c.id == sa.bindparam("entity_id")).values(
+    deleted_at=sa.bindparam("new_deleted_at"), seq=sa.bindparam("new_seq"),
+    updated_at=sa.bindparam("new_deleted_at"))
+
+
+def mark_deleted(connection, entity_id: int, at: datetime, seq: int) -> None:
+    connection.execute(_MARK_DELETED, {"entity_id": entity_id, "new_deleted_at": at,
+                                       "new_seq": seq})
 
 
 def entity(connection, uuid: str, *, lock: bool = True) -> sa.Row | None:

@@ -113,7 +113,7 @@ def _json(row) -> str:
     # The stored data is JSON already: written into the answer as it is, not parsed again.
     return (f'{{"uuid":"{row.uuid}","label":{json.dumps(row.label, ensure_ascii=False)},'
             f'"version":{row.version},"conflict":{json.dumps(row.conflict)},'
-            f'"createdAt":"{_time(row.created_at)}","updatedAt":"{_time(row.updated_at)}",'
+            f'"createdAt":"{time_text(row.created_at)}","updatedAt":"{time_text(row.updated_at)}",'
             f'"properties":{row.data}}}')
 
 
@@ -127,21 +127,21 @@ def history(connection, name: str, uuid: str, scope: Scope) -> dict:
         raise Problem(problems.CASE_NOT_FOUND, name=name, uuid=uuid)
     return {
         "uuid": case.uuid, "label": case.label, "version": case.version,
-        "conflict": case.conflict, "createdAt": _time(case.created_at),
-        "updatedAt": _time(case.updated_at),
-        "deletedAt": _time(case.deleted_at) if case.deleted_at else None,
+        "conflict": case.conflict, "createdAt": time_text(case.created_at),
+        "updatedAt": time_text(case.updated_at),
+        "deletedAt": time_text(case.deleted_at) if case.deleted_at else None,
         "properties": json.loads(case.data),
         "versions": [{
             "version": v.version, "label": v.label, "properties": json.loads(v.data),
             "received": json.loads(v.data_received), "conflict": v.conflict,
             "conflictingProperties": json.loads(v.conflicting_properties)
             if v.conflicting_properties else [],
-            "forced": bool(v.forced), "createdAt": _time(v.created_at),
+            "forced": bool(v.forced), "createdAt": time_text(v.created_at),
             "appUser": v.app_user, "user": v.user, "instanceId": v.instance_id,
         } for v in versions]}
 
 
-def _time(value: datetime) -> str:
+def time_text(value: datetime) -> str:
     if value.tzinfo is None:  # SQLite gives back what it was given, in UTC
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

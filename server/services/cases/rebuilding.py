@@ -1,6 +1,7 @@
 """Every case made again from what it was made from: the submission versions of the forms that
 feed cases, in the order they arrived, and the case events (a forcing of a held update after its
-time, a refusal for a place) where they happened between them. `muntada renormalise` runs it."""
+time, a deletion by an administrator; a refusal for a place is looked up by the submission's
+update itself) where they happened between them. `muntada renormalise` runs it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from forms.xml import parse_xml
 from server.database import case_table
 from server.database.queries import entities as entity_queries
 from server.database.queries import forms as form_queries
-from server.services.cases import applying, overdue
+from server.services.cases import applying, deleting, overdue
 from server.services.normalising import structure_of
 from sync.entities import EntityDataError, read_entities
 
@@ -34,19 +35,19 @@ def rebuild(session: Session, *, batch: int = 500) -> int:
             if structure.entities:
                 structures[version.id] = structure
                 form_ids.add(form.id)
-    forcings = [e for e in entity_queries.events(session) if e.kind == "force"]
+    events = [e for e in entity_queries.events(session) if e.kind in _REPLAYS]
     writer = session.connection()
     read, after = 0, 0
     while page := entity_queries.defs_with_entities(session, sorted(form_ids), after_id=after,
                                                     limit=batch):
         for definition in page:
-            while forcings and forcings[0].after_def_id < definition.id:
-                _force(writer, forcings.pop(0))
+            while events and events[0].after_def_id < definition.id:
+                _replay(writer, events.pop(0))
             _apply(writer, structures.get(definition.form_version_id), definition)
             after = definition.id
             read += 1
-    for event in forcings:
-        _force(writer, event)
+    for event in events:
+        _replay(writer, event)
     session.flush()
     return read
 
@@ -64,9 +65,21 @@ def _apply(writer, structure, definition) -> None:
     applying.apply(writer, actions, source)
 
 
+def _replay(writer, event) -> None:
+    _REPLAYS[event.kind](writer, event)
+
+
+def _delete(writer, event) -> None:
+    deleting.replay(writer, event.uuid, event.at)
+
+
 def _force(writer, event) -> None:
     held = next((h for h in entity_queries.held_of(writer, event.uuid)
                  if h.submission_def_id == event.submission_def_id
                  and h.position == event.position), None)
     if held is not None:
         overdue.force(writer, held, event.at)
+
+
+# The case events a rebuild replays where they happened, by kind.
+_REPLAYS = {"force": _force, "delete": _delete}

@@ -7,10 +7,11 @@ from __future__ import annotations
 from flask import Response, current_app, g, request
 
 from server.database import per_request
+from server.database.models import utcnow
 from server.database.queries import entities as entity_queries
 from server.services import audit
 from server.services.access import scope_of
-from server.services.cases import changes
+from server.services.cases import changes, deleting
 from server.services.cases.rows import property_names
 from server.surfaces.api import allow, bp
 
@@ -47,6 +48,17 @@ def entity_history(name: str, uuid: str):
     case = changes.history(session.connection(), name, uuid, scope_of(g.user))
     _audit(name, None, 1, uuid=case["uuid"])
     return case
+
+
+@bp.delete("/lists/<name>/entities/<uuid>")
+def delete_entity(name: str, uuid: str):
+    """An administrator deletes a case: it leaves the phones and the lists, its history stays."""
+    session = per_request.session()  # a DELETE's unit of work writes
+    deleted_at = deleting.delete(session.connection(), name, uuid, g.user.id, utcnow())
+    audit.record(session, "case.deleted", user=g.user, address=request.remote_addr, list=name,
+                 uuid=uuid)
+    session.commit()
+    return {"uuid": uuid.strip().lower(), "deletedAt": changes.time_text(deleted_at)}
 
 
 def _audit(name: str, since: str | None, count: int, **details) -> None:

@@ -181,7 +181,13 @@ def _operations(spec: APISpec) -> None:
     path("/lists/{name}/entities/{uuid}", get={
         "summary": "One case and every version of it: who made it, from which submission",
         "parameters": [_in_path("name"), _in_path("uuid")],
-        "responses": {"200": _json("CaseHistory"), **_errors("404")}})
+        "responses": {"200": _json("CaseHistory"), **_errors("404")}},
+         delete={"summary": "Delete a case (administrators): it leaves the phones and the "
+                            "lists; its history and submissions stay",
+                 "parameters": [_in_path("name"), _in_path("uuid")],
+                 "responses": {"200": {"description": "Deleted", "content": {
+                     "application/json": {"schema": {"type": "object", "properties": {
+                         "uuid": _TEXT, "deletedAt": _TIME}}}}}, **_errors("404")}})
     spec.path("/openapi.json", operations={"get": {
         "summary": "This description", "security": [],
         "responses": {"200": {"description": "OpenAPI 3", "content": {"application/json": {
