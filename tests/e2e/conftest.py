@@ -186,7 +186,8 @@ def deployment(e2e_database_url, tmp_path_factory) -> Deployment:
     password_user = "field-laptop"
     # The two app users at once: each command spends seconds importing, little in the database.
     with ThreadPoolExecutor(2) as pool:
-        officer_run = pool.submit(run_cli, env, "app-users", "create", "officer")
+        officer_run = pool.submit(run_cli, env, "app-users", "create", "officer",
+                                  "--governorate", "anbar")  # it follows Anbar's cases
         password_run = pool.submit(run_cli, env, "app-users", "create", password_user,
                                    "--password",
                                    input=f"{APP_USER_PASSWORD}\n{APP_USER_PASSWORD}\n")

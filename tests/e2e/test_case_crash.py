@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import uuid
-from contextlib import closing
 
 import pytest
 import requests
@@ -30,25 +28,9 @@ def case_site(e2e_database_url, tmp_path_factory) -> Site:
     for name, source in (("referral.md", REFERRAL), ("follow_up.md", FOLLOW_UP)):
         (root / name).write_bytes(source)
         run_cli(env, "forms", "add", "--no-validate", str(root / name))
-    officer = run_cli(env, "app-users", "create", "officer")
-    site = Site(root=root, data_dir=root / "data", port=port, env=env,
+    officer = run_cli(env, "app-users", "create", "officer", "--forum", "F1")
+    return Site(root=root, data_dir=root / "data", port=port, env=env,
                 database_url=e2e_database_url, officer_url=collect_url(officer))
-    write(site, "INSERT INTO app_user_places (app_user_id, kind, value) "
-                "SELECT id, 'forum', 'F1' FROM app_users WHERE name = 'officer'")
-    return site
-
-
-def write(site: Site, sql: str) -> None:
-    if site.database_url is None:
-        with closing(sqlite3.connect(site.data_dir / "muntada.sqlite", timeout=30)) as db:
-            db.execute(sql)
-            db.commit()
-        return
-    import psycopg
-
-    with psycopg.connect(site.database_url.replace("postgresql+psycopg://", "postgresql://",
-                                                   1)) as db:
-        db.execute(sql)
 
 
 @pytest.fixture

@@ -142,3 +142,38 @@ def test_the_access_log_never_shows_a_token(deployment):
     # the rest of the line as gunicorn's default format writes it: address, time, status, size
     assert re.search(r'^127\.0\.0\.1 - - \[[^]]+\] "GET /collect/key/…/formList\?? ?'
                      r'[^"]*HTTP/1\.1" 200 \d+ "-" "[^"]+"$', log, re.MULTILINE), log[-2000:]
+
+
+def test_an_officers_cases_follow_the_phone_over_a_real_socket(deployment):
+    """The officer of Anbar opens a case with the programme's referral, receives it in the
+    follow-up form's entity list, updates it, and drops it once it is closed."""
+    import csv
+    import io
+    import uuid
+
+    from tests.support.cases import programme_follow_up, programme_referral
+
+    case_id = str(uuid.uuid4())
+    with requests.Session() as session:
+        phone = Phone(http_transport(session), deployment.officer_url)
+        assert phone.submit(programme_referral(case_id)).status == 201
+        (entry,) = phone.form_list("referral_follow_up")
+        media = {m["filename"]: m for m in phone.manifest(entry)}
+        cases = media["cases.csv"]
+        assert cases["type"] == "entityList" and cases["integrityUrl"]
+
+        def held() -> dict[str, dict[str, str]]:
+            current = {m["filename"]: m for m in phone.manifest(entry)}["cases.csv"]
+            rows = csv.DictReader(io.StringIO(phone.download_media(current).decode("utf-8")))
+            return {row["name"]: row for row in rows}
+
+        opened = held()[case_id]
+        assert (opened["__version"], opened["status"], opened["governorate"]) == (
+            "1", "open", "anbar")
+        assert phone.submit(programme_follow_up(case_id, "in_progress", base=1)).status == 201
+        followed = held()[case_id]
+        assert (followed["__version"], followed["status"], followed["follow_up_date"]) == (
+            "2", "in_progress", "2026-12-20")
+        assert phone.submit(programme_follow_up(case_id, "closed", base=2)).status == 201
+        assert case_id not in held()
+        assert phone.deleted_states(cases, [case_id]) == {case_id: True}

@@ -6,7 +6,8 @@ from __future__ import annotations
 import textwrap
 from xml.sax.saxutils import escape, quoteattr
 
-from tests.support.instances import new_id
+from tests.support.incidents import incident_referral
+from tests.support.instances import instance, new_id
 from tests.support.xlsforms import xlsform
 
 
@@ -100,3 +101,33 @@ def follow_up(case_id: str, status: str, *, base: int, trunk: int | None = None,
     }, entity(case_id, update="1", base_version=str(base),
               trunk_version="" if trunk is None else str(trunk), branch_id=branch or "",
               label=None))
+
+
+def programme_referral(case_id: str, *, governorate: str = "anbar",
+                       label: str = "INC-20261120-ABC12 · Theft") -> bytes:
+    """The programme's incident referral (tests.support.incidents) opening case `case_id`."""
+    return incident_referral(governorate=governorate).replace(
+        b"</meta>", entity(case_id, create="1", label=label).encode() + b"</meta>")
+
+
+def programme_follow_up(case_id: str, status: str, *, base: int, governorate: str = "anbar",
+                        district: str = "ramadi", next_date: str = "2026-12-20",
+                        branch: str | None = None) -> bytes:
+    """The programme's referral_follow_up as Collect fills it for case `case_id`, whose copy on
+    the phone is at version `base` as the server sent it (Collect names a new branch then)."""
+    next_follow_up = "" if status == "closed" else next_date
+    body = (f"<start>2026-12-01T09:00:00.000+03:00</start><end>2026-12-01T09:10:00.000+03:00"
+            f"</end><today>2026-12-01</today><deviceid>collect:abc</deviceid>"
+            f"<governorate>{governorate}</governorate><district>{district}</district><forum/>"
+            f"<case>{case_id}</case><case_label/><case_follow_up_date/>"
+            f"<current_state><case_summary/><case_status/><case_category/><case_urgency/>"
+            f"<case_agency/><case_follow_up_note/></current_state>"
+            f"<action_date>2026-12-01</action_date><agency_contacted>police_station"
+            f"</agency_contacted><agency_contacted_other/>"
+            f"<outcome>Called the station; a visit is planned.</outcome><status>{status}</status>"
+            f"<next_step>Visit</next_step><next_follow_up_date>{next_follow_up}"
+            f"</next_follow_up_date>")
+    return instance("referral_follow_up", "2026120301", body).replace(
+        b"</meta>", entity(case_id, update="1", base_version=str(base), trunk_version=str(base),
+                           branch_id=branch or new_id().removeprefix("uuid:"),
+                           label=None).encode() + b"</meta>")
