@@ -15,8 +15,11 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from server.database import case_table
+from server.database import case_table, per_request
 from server.database.models import AppUser, AppUserPlace, Entity, EntityList, utcnow
+from server.database.queries import forms as form_queries
+from server.services.exports import Options, jobs, prepare
+from server.services.exports.cells import row_maker
 from tests.exports.test_downloads_page import ask
 from tests.support.cases import FOLLOW_UP, case_instance, entity, follow_up, with_entities
 from tests.support.xlsforms import xlsform
@@ -322,3 +325,82 @@ def test_the_downloads_page_writes_the_cases_too(officer, browser_for, session):
     assert (status["state"], status["done"], status["total"]) == ("done", 4, 4)
     files = csv_files(data)
     assert [r["__id"] for r in files[CASES]] == [case_id] and len(files[VERSIONS]) == 2
+
+
+# A form whose author saved an identifying answer to a property, against the programme's rule:
+# the export still treats it as the form does.
+CONTACT = with_entities(xlsform("""
+    | | type | name | label | save_to | bind::muntada:personal |
+    | | text | forum | Forum | forum | |
+    | | text | governorate | Governorate | governorate | |
+    | | text | contact_phone | Contact's phone | contact_phone | yes |
+""", form_id="contact_referral", version="1", extra_settings=(
+    'namespaces=muntada="https://muntada.example/xforms"')), """
+    | | list_name | label |
+    | | cases | concat('contact ', ${forum}) |
+""")
+
+
+def test_an_identifying_answer_saved_to_a_property_is_pseudonymised_as_in_the_form(
+        load, officer, make_analyst, analyst):
+    load(CONTACT)
+    case_id = str(uuid.uuid4())
+    sent(officer, case_instance("contact_referral", "1", {
+        "forum": "F1", "governorate": "Basra", "contact_phone": "0770 123 4567"},
+        entity(case_id, create="1", label="contact F1")))
+    reader = make_analyst("reader", personal_data=True)
+
+    hidden = csv_files(export(analyst, "contact_referral"))
+    shown = csv_files(export(reader, "contact_referral"))
+
+    (case,) = hidden[CASES]
+    assert case["contact_phone"].startswith("P-") and "4567" not in str(hidden[VERSIONS])
+    assert hidden[VERSIONS][0]["contact_phone"] == case["contact_phone"]  # the same pseudonym
+    assert shown[CASES][0]["contact_phone"] == "+9647701234567"
+    entry = next(e for e in hidden["codebook.csv"]
+                 if (e["table"], e["column"]) == ("cases", "contact_phone"))
+    assert entry["classification (en)"] == "identifying: replaced by a pseudonym"
+
+
+def prepared(app, form_id: str, user):
+    """The request's session and the export of `form_id` as `user` would get it (in an app
+    context)."""
+    session = per_request.session()
+    return session, prepare(session, form_queries.get_form(session, form_id), user, Options(),
+                            secret_key="k", blobs=app.extensions["blobs"])
+
+
+def test_a_file_whose_cases_show_personal_answers_uses_the_permission(
+        app, load, officer, make_user):
+    load(CONTACT)
+    reader = make_user("reader", "analyst", personal_data=True)
+
+    with app.app_context():
+        _session, follow = prepared(app, FOLLOW_UP_ID, reader)
+        made_with = jobs.made_with(follow)
+
+    # the follow-up's own columns are not personal; the cases' contact_phone is
+    assert not any(c.personal for t in follow.layout.tables for c in t.columns)
+    assert made_with.personal_data is True
+
+
+def test_cases_and_versions_stream_a_batch_at_a_time(app, officer, make_user):
+    cases = [str(uuid.uuid4()) for _ in range(5)]
+    for case_id in cases:
+        sent(officer, opening(case_id))
+    sent(officer, follow_up(cases[0], "in_progress", base=1))
+
+    with app.app_context():
+        session, export_of = prepared(app, REFERRAL_ID, make_user("batcher", "analyst"))
+        (case_list,) = export_of.cases
+        batches = {}
+        for table in case_list.layout.tables:
+            make = row_maker(case_list.layout, table, export_of.choices, export_of.pseudonyms,
+                             "csv")
+            batches[table.key] = list(case_list.batches(session, table, make, size=2))
+
+    assert [len(b) for b in batches["cases"]] == [2, 2, 1]
+    assert [row[0] for b in batches["cases"] for row in b] == cases  # in opening order
+    assert [len(b) for b in batches["versions"]] == [2, 2, 2]
+    assert [(row[0], row[1]) for row in batches["versions"][0]] == [(cases[0], 1),
+                                                                    (cases[0], 2)]

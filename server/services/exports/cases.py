@@ -56,19 +56,20 @@ class CaseList:
         return (case_export_queries.count_cases(session, self.typed, list_id, self.where)
                 + case_export_queries.count_versions(session, self.typed, list_id, self.where))
 
-    def batches(self, session: Session, table: Table, make: Callable[[Sequence], list]
-                ) -> Iterator[list[list]]:
-        """The table's rows as cells (`make`: cells.row_maker's), a batch at a time."""
+    def batches(self, session: Session, table: Table, make: Callable[[Sequence], list], *,
+                size: int = table_queries.STREAM_BATCH) -> Iterator[list[list]]:
+        """The table's rows as cells (`make`: cells.row_maker's), `size` at a time from a
+        server-side cursor: 100,000 cases never stand in memory at once."""
         list_id = self.entity_list.id
         if table.key == CASES:
             query = case_export_queries.select_cases(self.typed, list_id, table.sources,
                                                      self.where)
-            for rows in table_queries.batches(session, query):
+            for rows in table_queries.batches(session, query, size):
                 yield list(map(make, rows))
             return
         properties = case_table.properties_of(self.entity_list)
         query = case_export_queries.select_versions(self.typed, list_id, self.where)
-        for rows in table_queries.batches(session, query):
+        for rows in table_queries.batches(session, query, size):
             yield [make(_version_row(row, properties)) for row in rows]
 
 
