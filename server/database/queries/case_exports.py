@@ -41,9 +41,12 @@ def lists_named(session: Session, names: Sequence[str]) -> list[EntityList]:
 
 
 def _cases_of(typed: sa.Table, list_id: int):
-    """The list's typed rows with their cases (place copies, opening order)."""
+    """The list's typed rows with their cases (place copies, opening order). The list is
+    matched as `list_id + 0`, which no index serves: SQLite then reads the cases in the order
+    of their primary key, the export's order, rather than by the list's (list_id, seq) index
+    and a sort of every row before the first is sent (a whole list's versions held at once)."""
     return typed.join(_entities, sa.and_(_entities.c.uuid == typed.c._uuid,
-                                         _entities.c.list_id == list_id))
+                                         _entities.c.list_id + 0 == list_id))
 
 
 def select_cases(typed: sa.Table, list_id: int, sources: Sequence[str], where) -> sa.Select:
