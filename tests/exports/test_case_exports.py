@@ -16,7 +16,14 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from server.database import case_table, per_request
-from server.database.models import AppUser, AppUserPlace, Entity, EntityList, utcnow
+from server.database.models import (
+    AppUser,
+    AppUserPlace,
+    Entity,
+    EntityDef,
+    EntityList,
+    utcnow,
+)
 from server.database.queries import forms as form_queries
 from server.services.exports import Options, jobs, prepare
 from server.services.exports.cells import row_maker
@@ -249,6 +256,37 @@ def delete_case(session, case_id: str) -> None:
     typed = case_table.table_of(session.scalars(sa.select(EntityList)).one())
     session.execute(sa.update(typed).where(typed.c._uuid == case_id).values(_deleted_at=now))
     session.commit()
+
+
+def test_a_corrected_referral_names_the_submission_and_its_edit(officer, analyst):
+    case_id = str(uuid.uuid4())
+    key = sent(officer, opening(case_id))
+    edit = opening(case_id, district="Abu Al-Khaseeb").replace(
+        b"</instanceID>", f"</instanceID><deprecatedID>{key}</deprecatedID>".encode())
+    edit_id = sent(officer, edit)
+
+    versions = csv_files(export(analyst))[VERSIONS]
+
+    assert [(v["__version"], v["district"], v["__submissionKey"], v["__instanceID"])
+            for v in versions] == [("1", "Zubair", key, key),
+                                   ("2", "Abu Al-Khaseeb", key, edit_id)]
+
+
+def test_a_version_a_supervisor_made_names_the_web_user(officer, analyst, make_user, session):
+    case_id = str(uuid.uuid4())
+    sent(officer, opening(case_id))
+    supervisor = make_user("layla", "supervisor")
+    # as resolving a conflict on the case page records it: a version of no submission
+    case = session.scalars(sa.select(Entity).where(Entity.uuid == case_id)).one()
+    session.add(EntityDef(entity_id=case.id, version=2, label=case.label, data=case.data,
+                          user_id=supervisor.id, created_at=utcnow()))
+    session.commit()
+
+    versions = csv_files(export(analyst))[VERSIONS]
+
+    assert [(v["__version"], v["__author"], v["__authorType"], v["__submissionKey"])
+            for v in versions] == [("1", "officer", "app user", versions[0]["__submissionKey"]),
+                                   ("2", "layla", "web user", "")]
 
 
 def test_a_conflict_shows_on_the_case_and_on_the_version_that_made_it(officer_of, analyst):

@@ -24,10 +24,6 @@ _entities, _defs = Entity.__table__, EntityDef.__table__
 
 # The copies of a case's place that the phones' lists and scopes are matched on.
 PLACE_COLUMNS = {"governorate": _entities.c.governorate, "forum": _entities.c.forum}
-# A version's columns beside its properties (`data`, JSON), in this order.
-VERSION_SYSTEM = ("uuid", "version", "label", "data", "conflict", "conflicting_properties",
-                  "forced", "created_at", "app_user", "web_user", "submission_key",
-                  "instance_id")
 
 
 def lists_named(session: Session, names: Sequence[str]) -> list[EntityList]:
@@ -56,10 +52,10 @@ def select_cases(typed: sa.Table, list_id: int, sources: Sequence[str], where) -
 
 
 def select_versions(typed: sa.Table, list_id: int, where) -> sa.Select:
-    """Every version of the cases passing `where` (VERSION_SYSTEM's columns), case by case in
-    opening order, each case's versions in order; who made it (the app user of the submission,
-    or the web user who resolved a conflict) and from which submission (its KEY, and the
-    instanceID of the version of it that did)."""
+    """Every version of the cases passing `where`, case by case in opening order, each case's
+    versions in order: its number, label, properties (`data`, JSON), conflict and forcing, who
+    made it (`app_user`: the submission's app user, or `web_user`: who resolved a conflict) and
+    from which submission (`submission_key`, and `instance_id` of the version of it that did)."""
     return (sa.select(
         _entities.c.uuid, _defs.c.version, _defs.c.label, _defs.c.data, _defs.c.conflict,
         _defs.c.conflicting_properties, _defs.c.forced, _defs.c.created_at,
