@@ -59,10 +59,15 @@ def typed_row(entity_list, uuid: str, label: str, version: int, data: dict[str, 
               deleted_at: datetime | None, creator: str | None) -> dict:
     """The case's row of the typed table: each property parsed as its kind; a value that does
     not parse is left empty there (it stays, as sent, in the case's data)."""
-    row = {"_uuid": uuid, "_label": label, "_version": version, "_conflict": conflict,
-           "_created_at": created_at, "_updated_at": updated_at, "_deleted_at": deleted_at,
-           "_creator": creator}
-    for prop in case_table.properties_of(entity_list):
+    return {"_uuid": uuid, "_label": label, "_version": version, "_conflict": conflict,
+            "_created_at": created_at, "_updated_at": updated_at, "_deleted_at": deleted_at,
+            "_creator": creator, **typed_properties(case_table.properties_of(entity_list), data)}
+
+
+def typed_properties(properties: list[dict], data: dict[str, str]) -> dict:
+    """Each property's value parsed as its kind, by its column (None: unset or unreadable)."""
+    row = {}
+    for prop in properties:
         text = data.get(prop["name"])
         parsed = None
         if text is not None and text.strip():

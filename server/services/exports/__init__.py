@@ -2,13 +2,14 @@
 codebook, and GeoJSON of every geopoint; typed, cleaned, labelled, pseudonymised where the reader
 may not see personal data, within the reader's scope, streamed so memory stays flat.
 
-`prepare` decides what an export holds (layout, filters, wording); the writers in `csv_zip`,
-`workbook` and `geojson` stream it into a file; `jobs` runs long ones in the background.
+`prepare` decides what an export holds (layout, filters, wording, and the cases of the lists the
+form feeds: `cases`); the writers in `csv_zip`, `workbook` and `geojson` stream it into a file;
+`jobs` runs long ones in the background.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 from sqlalchemy.orm import Session
@@ -19,12 +20,14 @@ from server.kernel import private, problems
 from server.kernel.problems import Problem
 from server.kernel.storage import BlobStore
 from server.services import access
+from server.services.exports import cases as case_lists
 from server.services.exports import filters as filtering
-from server.services.exports.cells import Choices
+from server.services.exports.cells import Choices, row_maker
 from server.services.exports.cleaning import Pseudonyms
-from server.services.exports.layout import Layout, build, split_multiples
+from server.services.exports.layout import Layout, Table, build, split_multiples
 
 FORMATS = {"csv": ".csv.zip", "xlsx": ".xlsx", "geojson": ".geojson"}
+ABOUT_FILES = ("codebook", "export")  # the files (and sheets) beside the tables
 LANGUAGES = ("ar", "ckb", "en")
 Progress = Callable[[int], None]
 
@@ -73,15 +76,44 @@ class Prepared:
     pseudonyms: Pseudonyms
     blobs: BlobStore
     started_at: object = field(default_factory=utcnow)
+    cases: tuple[case_lists.CaseList, ...] = ()
 
     def tables(self):
         return self.layout.tables
+
+    def layouts(self) -> Iterator[Layout]:
+        """The form's layout, then each case list's."""
+        yield self.layout
+        yield from (c.layout for c in self.cases)
+
+    @property
+    def personal_used(self) -> bool:
+        """Whether the file shows (or hides) any personal answer."""
+        return any(c.personal for layout in self.layouts() for t in layout.tables
+                   for c in t.columns)
 
     def count(self, session: Session) -> int:
         """Rows the export will write, over all its tables (for progress)."""
         root = self.layout.root.sql
         return sum(table_queries.count_rows(session, t.sql, root, self.where)
-                   for t in self.layout.tables)
+                   for t in self.layout.tables) + sum(c.count(session) for c in self.cases)
+
+    def parts(self, session: Session, target: str
+              ) -> Iterator[tuple[Layout, Table, Iterator[list[list]]]]:
+        """Each table of a file (the form's, then the cases'), with its rows as `target`'s cells,
+        a batch at a time from a server-side cursor."""
+        layout = self.layout
+        for table in layout.tables:
+            make = row_maker(layout, table, self.choices, self.pseudonyms, target)
+            query = table_queries.select_rows(table.sql, layout.root.sql, table.sources,
+                                              self.where)
+            yield layout, table, (list(map(make, rows))
+                                  for rows in table_queries.batches(session, query))
+        for case_list in self.cases:
+            for table in case_list.layout.tables:
+                make = row_maker(case_list.layout, table, self.choices, self.pseudonyms,
+                                 target)
+                yield case_list.layout, table, case_list.batches(session, table, make)
 
 
 def prepare(session: Session, form: Form, user: User, options: Options, *, secret_key: str,
@@ -96,7 +128,11 @@ def prepare(session: Session, form: Form, user: User, options: Options, *, secre
         layout = split_multiples(layout, chosen, reveal_personal=reveal)
     choices = Choices(language=options.language, labels=options.labels,
                       header_labels=options.header_labels, reveal_personal=reveal)
-    return Prepared(form, user, options, layout, where, choices, Pseudonyms(secret_key), blobs)
+    cases = () if options.format == "geojson" else case_lists.lists_of(
+        session, form, {t.name for t in layout.tables} | set(ABOUT_FILES), user,
+        options.filters, layout.languages)
+    return Prepared(form, user, options, layout, where, choices, Pseudonyms(secret_key), blobs,
+                    cases=cases)
 
 
 def write(session: Session, prepared: Prepared, target, progress: Progress | None = None

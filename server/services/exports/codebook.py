@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from server.services.exports import Prepared
 from server.services.exports.cleaning import clean_text, neutralise
-from server.services.exports.layout import Column, label
+from server.services.exports.layout import Column, Layout, label
 
 TEXT_CLEANING = "trimmed; Unicode NFC; invisible direction and control characters removed"
 NUMBER_CLEANING = ("Arabic-Indic and Persian digits read as ASCII digits; thousands grouped by , "
@@ -40,22 +40,25 @@ FORMULA_NOTE = ("a text starting with = + - @ or a tab is prefixed with ' so tha
 
 
 def rows(prepared: Prepared) -> Iterator[list[str]]:
-    layout, choices = prepared.layout, prepared.choices
-    codes = layout.language_codes
+    """A row per column of every table, the form's then its case lists' (a case property is
+    worded by the form field that saves to it: its `field` is `<form>:<path>`)."""
+    choices = prepared.choices
+    codes = prepared.layout.language_codes
     yield ["table", "column", "field", "type", *(f"label ({c})" if c else "label"
                                                  for c in codes),
            "choices", "form versions",
            *(f"classification ({c})" for c in CLASSIFICATION_LANGUAGES), "cleaning"]
-    for table in layout.tables:
-        for column in table.columns:
-            field = column.field
-            labels = ([_label(column, c) for c in codes] if field is not None
-                      else [column.note, *[""] * (len(codes) - 1)])
-            yield _safe([
-                table.name, column.header, field.path if field else "", _type(column), *labels,
-                _choices(prepared, column, codes), ", ".join(column.versions),
-                *_classification(column, choices.reveal_personal),
-                _cleaning(column, prepared)])
+    for layout in prepared.layouts():
+        for table in layout.tables:
+            for column in table.columns:
+                field = column.field
+                labels = ([_label(column, c) for c in codes] if field is not None
+                          else [column.note, *[""] * (len(codes) - 1)])
+                yield _safe([
+                    table.name, column.header, field.path if field else "", _type(column),
+                    *labels, _choices(layout, column, codes), ", ".join(column.versions),
+                    *_classification(column, choices.reveal_personal),
+                    _cleaning(column, prepared)])
 
 
 def about(prepared: Prepared, written: dict[str, int] | None = None) -> Iterator[list[str]]:
@@ -79,10 +82,20 @@ def about(prepared: Prepared, written: dict[str, int] | None = None) -> Iterator
          else "identifying fields replaced by pseudonyms (stable across exports; not "
               "reversible), free text withheld, exact places replaced by their district's "
               "point; quasi-identifying fields (sex, age group...) shown"],
+        *_about_cases(prepared),
         ["spreadsheet safety", FORMULA_NOTE],
         ["dates and times", "date-times in UTC; times with the offset the phone sent"],
         *([[f"rows in {name}", str(count)] for name, count in (written or {}).items()]),
     ])
+
+
+def _about_cases(prepared: Prepared) -> list[list[str]]:
+    return [[f"cases ({case_list.entity_list.name})",
+             f"{case_list.layout.tables[0].name}: every case of the list in your places, as it "
+             "stands (a deleted case is kept, with __deletedAt); "
+             f"{case_list.layout.tables[1].name}: every version of each, from whichever form "
+             "made it. Of the filters, only the places apply to cases."]
+            for case_list in prepared.cases]
 
 
 def _label(column: Column, code: str) -> str:
@@ -111,11 +124,11 @@ def _type(column: Column) -> str:
     return {"datetime": "datetime (UTC)"}.get(column.kind, column.kind)
 
 
-def _choices(prepared: Prepared, column: Column, codes) -> str:
+def _choices(layout: Layout, column: Column, codes) -> str:
     if column.field is None or column.choice is not None or not (
             column.select_one or column.select_multiple):
         return ""
-    found = prepared.layout.choice_labels.get(column.field.path, {})
+    found = layout.choice_labels.get(column.field.path, {})
     return "\n".join(f"{name} = " + " / ".join(label(texts, c, name) for c in codes)
                      for name, texts in found.items())
 

@@ -1,6 +1,7 @@
 """The CSV zip as ODK Central and Briefcase lay it out: `<form>.csv` for the form and
-`<form>-<repeat>.csv` per repeat, joined by KEY / PARENT_KEY; our `codebook.csv` and
-`export.csv` beside them; the attachments under `media/` when asked for.
+`<form>-<repeat>.csv` per repeat, joined by KEY / PARENT_KEY; for a form that feeds a case list,
+`<list>.csv` and `<list>-versions.csv` (`exports.cases`); our `codebook.csv` and `export.csv`
+beside them; the attachments under `media/` when asked for.
 
 Rows stream from a server-side cursor, a batch at a time, through the csv module into the zip
 entry: nothing holds a whole table in memory.
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from server.database.queries import form_tables as table_queries
 from server.services.exports import Prepared, Progress, codebook
-from server.services.exports.cells import headers, row_maker
+from server.services.exports.cells import headers
 from sync.attachments import CONTROL_CHARACTERS, WINDOWS_REFUSES
 
 # Deflate level 6 (zlib's default): a quarter smaller than level 1 for about 1 s more CPU
@@ -33,18 +34,14 @@ _RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
 def write(session: Session, prepared: Prepared, target, progress: Progress) -> dict[str, int]:
     written: dict[str, int] = {}
     done = 0
-    layout = prepared.layout
     with zipfile.ZipFile(target, "w", **COMPRESSION) as archive:
-        for table in layout.tables:
-            make = row_maker(layout, table, prepared.choices, prepared.pseudonyms, "csv")
-            query = table_queries.select_rows(table.sql, layout.root.sql, table.sources,
-                                              prepared.where)
+        for _layout, table, batches in prepared.parts(session, "csv"):
             count = 0
             with _entry(archive, f"{table.name}.csv") as out:
                 writer = csv.writer(out)
                 writer.writerow(headers(table, prepared.choices))
-                for rows in table_queries.batches(session, query):
-                    writer.writerows(map(make, rows))
+                for rows in batches:
+                    writer.writerows(rows)
                     count += len(rows)
                     progress(done + count)
             done += count

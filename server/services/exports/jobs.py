@@ -110,8 +110,7 @@ def run(workshop: Workshop, job_id: int) -> None:
 def made_with(prepared: Prepared) -> rights.Rights:
     """The rights an export uses: its owner's as it is prepared; the personal-data permission
     only if the file shows personal answers."""
-    personal = any(c.personal for t in prepared.layout.tables for c in t.columns)
-    return rights.of(prepared.user, personal_used=personal)
+    return rights.of(prepared.user, personal_used=prepared.personal_used)
 
 
 def refuse_if_lost(workshop: Workshop, job: ExportJob, owner: User, *, via: str,

@@ -1,6 +1,7 @@
 """The Excel workbook: a sheet per table (a table longer than a sheet continues on the next),
-typed cells, headers as names or labels, a codebook sheet and a sheet about the export. Written
-with openpyxl's write-only mode, row by row, so memory stays flat at any size."""
+the cases and their versions of a list the form feeds, typed cells, headers as names or labels,
+a codebook sheet and a sheet about the export. Written with openpyxl's write-only mode, row by
+row, so memory stays flat at any size."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ import re
 from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
-from server.database.queries import form_tables as table_queries
 from server.services.exports import Prepared, Progress, codebook
-from server.services.exports.cells import headers, row_maker
+from server.services.exports.cells import headers
 
 MAX_ROWS = 1_048_576  # Excel's rows per sheet, the header included
 PROGRESS_EVERY = 5000
@@ -22,21 +22,18 @@ def write(session: Session, prepared: Prepared, target, progress: Progress,
           *, max_rows: int = MAX_ROWS) -> dict[str, int]:
     workbook = Workbook(write_only=True)
     titles: set[str] = set()
-    layout = prepared.layout
     written: dict[str, int] = {}
     done = 0
-    for table in layout.tables:
-        make = row_maker(layout, table, prepared.choices, prepared.pseudonyms, "excel")
+    for layout, table, batches in prepared.parts(session, "excel"):
         heading = headers(table, prepared.choices)
         base = layout.form_id if table.root else table.short
         sheet = _sheet(workbook, titles, base, 1, heading)
         in_sheet, count, part = 1, 0, 1
-        query = table_queries.select_rows(table.sql, layout.root.sql, table.sources, prepared.where)
-        for row in table_queries.stream(session, query):
+        for row in (row for rows in batches for row in rows):
             if in_sheet == max_rows:
                 part += 1
                 sheet, in_sheet = _sheet(workbook, titles, base, part, heading), 1
-            sheet.append(make(row))
+            sheet.append(row)
             in_sheet += 1
             count += 1
             if count % PROGRESS_EVERY == 0:
