@@ -15,16 +15,16 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from server.database import case_table, per_request
+from server.database import per_request
 from server.database.models import (
     AppUser,
     AppUserPlace,
     Entity,
     EntityDef,
-    EntityList,
     utcnow,
 )
 from server.database.queries import forms as form_queries
+from server.services.cases import deleting
 from server.services.exports import Options, jobs, prepare
 from server.services.exports.cells import row_maker
 from tests.exports.test_downloads_page import ask
@@ -248,13 +248,9 @@ def test_a_deleted_case_is_kept_and_marked(officer, analyst, session):
 
 
 def delete_case(session, case_id: str) -> None:
-    """What a deletion leaves: the case and its typed row stamped (the export's business is
-    only how it shows it)."""
+    """An administrator's deletion, as `muntada cases delete` makes it."""
     session.rollback()
-    now = utcnow()
-    session.execute(sa.update(Entity).where(Entity.uuid == case_id).values(deleted_at=now))
-    typed = case_table.table_of(session.scalars(sa.select(EntityList)).one())
-    session.execute(sa.update(typed).where(typed.c._uuid == case_id).values(_deleted_at=now))
+    deleting.delete(session.connection(), "cases", case_id, None, utcnow())
     session.commit()
 
 
