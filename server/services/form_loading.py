@@ -23,7 +23,7 @@ from server.database.queries import forms as form_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.kernel.storage import BlobStore
-from server.services import access
+from server.services import access, feedback
 from server.services.cases import lists as case_lists
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ def load_form(session: Session, store: BlobStore, source: bytes,
     projection.ensure(session, form, structure)
     case_lists.ensure_lists(session, structure)
     case_lists.mark_list_media(session, structure, existing.media)
+    feedback.mark_media(existing.media)
     projection.index_lists(session, form, access.PLACE_FIELDS)
     result = LoadResult(form=form, version=existing, structure=structure, created=created,
                         warnings=compiled.warnings)

@@ -1,4 +1,5 @@
-"""Where the programme's three forms and their media files are, in the installed `forms` package."""
+"""Where the programme's forms and their media files are, in the installed `forms` package
+(`my_returned_forms` also has `feedback.csv`, which the server makes for each phone)."""
 
 from __future__ import annotations
 
@@ -19,5 +20,6 @@ class ProgrammeForm:
 
 PROGRAMME_FORMS = tuple(
     ProgrammeForm(form_id, XLSFORMS / f"{form_id}.xlsx", (XLSFORMS / "media" / "forums.csv",))
-    for form_id in ("forum_meeting", "incident_referral", "training_attendance")
+    for form_id in ("forum_meeting", "incident_referral", "training_attendance",
+                    "my_returned_forms")
 )
