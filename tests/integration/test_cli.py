@@ -109,7 +109,8 @@ def test_the_first_administrator(muntada):
 def test_the_programme_forms_load_in_one_command(muntada):
     result = muntada("forms", "load-programme")
     ids = [line.split("\t")[0] for line in result.stdout.splitlines() if "\t" in line]
-    assert ids == ["forum_meeting", "incident_referral", "training_attendance"]
+    assert ids == ["forum_meeting", "incident_referral", "training_attendance",
+                   "my_returned_forms"]
     assert "missing" not in result.output
 
 
