@@ -271,3 +271,22 @@ def test_renormalise_neither_loses_nor_duplicates_answers(send, supervisor, phon
     result = CliRunner().invoke(main, ["renormalise"], env=env)
     assert "answers\t1 added" in result.output
     assert thread(session, one) == before
+
+
+def test_an_answer_purged_for_good_leaves_the_thread(send, supervisor, phone, session):
+    from datetime import timedelta
+
+    from server.database.models import utcnow
+    from server.services import deletion
+
+    one = send()
+    review(supervisor, one, "hasIssues", "Photo missing")
+    sent = new_id()
+    assert phone.submit(answer(name_of(one), "Photo added", instance_id=sent)).status == 201
+    session.rollback()
+    session.execute(sa.update(Submission).where(Submission.instance_id == sent).values(
+        deleted_at=utcnow() - timedelta(days=deletion.KEEP_DAYS + 1)))
+    session.commit()
+    assert deletion.purge(session)[0] == [sent]
+    session.commit()
+    assert thread(session, one) == [("karim", None, "Photo missing")]
