@@ -290,3 +290,13 @@ def test_an_answer_purged_for_good_leaves_the_thread(send, supervisor, phone, se
     assert deletion.purge(session)[0] == [sent]
     session.commit()
     assert thread(session, one) == [("karim", None, "Photo missing")]
+
+
+def test_an_answer_written_offline_joins_the_thread_even_if_approved_meanwhile(
+        send, supervisor, phone, session):
+    one = send()
+    review(supervisor, one, "hasIssues", "Photo missing")
+    review(supervisor, one, "approved")  # while the officer was writing, offline
+    assert phone.submit(answer(name_of(one), "Photo added")).status == 201
+    assert [words for _who, _app_user, words in thread(session, one)] == [
+        "Photo missing", "", "Photo added"]
