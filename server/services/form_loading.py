@@ -59,6 +59,10 @@ def load_form(session: Session, store: BlobStore, source: bytes,
         # a slash cannot travel in a download address; Collect would list what it cannot fetch
         raise Problem(problems.FORM_INVALID,
                       reason=f"the form id '{structure.form_id}' contains '/'; choose another")
+    if any(d.dataset == feedback.LIST_NAME for d in structure.entities):
+        # the name of each officer's own list of returned submissions (`services.feedback`)
+        raise Problem(problems.FORM_INVALID, reason=(
+            f"the entity list name '{feedback.LIST_NAME}' is the server's own; choose another"))
     media = dict(media or {})
     if compiled.itemsets_csv is not None:
         media.setdefault("itemsets.csv", compiled.itemsets_csv)

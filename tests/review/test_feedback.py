@@ -300,3 +300,19 @@ def test_an_answer_written_offline_joins_the_thread_even_if_approved_meanwhile(
     assert phone.submit(answer(name_of(one), "Photo added")).status == 201
     assert [words for _who, _app_user, words in thread(session, one)] == [
         "Photo missing", "", "Photo added"]
+
+
+def test_no_form_may_feed_a_case_list_named_feedback(app, load):
+    from server.kernel.problems import Problem
+    from tests.support.cases import with_entities
+    from tests.support.xlsforms import xlsform
+
+    source = with_entities(xlsform("""
+        | | type | name | label | save_to |
+        | | text | what | What | what |
+    """, form_id="feeds_feedback"), """
+        | | list_name | label |
+        | | feedback | ${what} |
+    """)
+    with pytest.raises(Problem, match="'feedback' is the server's own"):
+        load(source)
