@@ -40,7 +40,8 @@ def test_each_reader_counts_the_meetings_of_their_places(open_page, site):
         page = open_page()
         sign_in(page, site, site.person(username))
         seen = counts(page, site)
-        assert seen.keys() == {"forum_meeting", "incident_referral", "training_attendance"}
+        assert seen.keys() == {"forum_meeting", "incident_referral", "training_attendance",
+                               "my_returned_forms"}
         assert seen["forum_meeting"] == {**dict.fromkeys(REVIEW_STATES, 0),
                                          "received": meetings, "all": meetings}, username
         assert seen["incident_referral"]["all"] == seen["training_attendance"]["all"] == 0
