@@ -261,6 +261,7 @@ class ReviewComment(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     user: Mapped[User | None] = relationship(lazy="joined")
+    app_user: Mapped[AppUser | None] = relationship(lazy="joined")
 
 
 class ExportJob(Base):

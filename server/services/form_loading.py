@@ -23,7 +23,7 @@ from server.database.queries import forms as form_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.kernel.storage import BlobStore
-from server.services import access
+from server.services import access, feedback
 from server.services.cases import lists as case_lists
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,10 @@ def load_form(session: Session, store: BlobStore, source: bytes,
         # a slash cannot travel in a download address; Collect would list what it cannot fetch
         raise Problem(problems.FORM_INVALID,
                       reason=f"the form id '{structure.form_id}' contains '/'; choose another")
+    if any(d.dataset == feedback.LIST_NAME for d in structure.entities):
+        # the name of each officer's own list of returned submissions (`services.feedback`)
+        raise Problem(problems.FORM_INVALID, reason=(
+            f"the entity list name '{feedback.LIST_NAME}' is the server's own; choose another"))
     media = dict(media or {})
     if compiled.itemsets_csv is not None:
         media.setdefault("itemsets.csv", compiled.itemsets_csv)
@@ -91,6 +95,7 @@ def load_form(session: Session, store: BlobStore, source: bytes,
     projection.ensure(session, form, structure)
     case_lists.ensure_lists(session, structure)
     case_lists.mark_list_media(session, structure, existing.media)
+    feedback.mark_media(existing.media)
     projection.index_lists(session, form, access.PLACE_FIELDS)
     result = LoadResult(form=form, version=existing, structure=structure, created=created,
                         warnings=compiled.warnings)

@@ -1,4 +1,5 @@
-"""Where the programme's forms and their media files are, in the installed `forms` package."""
+"""Where the programme's forms and their media files are, in the installed `forms` package
+(`my_returned_forms` also has `feedback.csv`, which the server makes for each phone)."""
 
 from __future__ import annotations
 
@@ -21,5 +22,5 @@ PROGRAMME_FORMS = tuple(
     ProgrammeForm(form_id, XLSFORMS / f"{form_id}.xlsx", (XLSFORMS / "media" / "forums.csv",))
     # the referral before its follow-up: loading it registers the case list the follow-up updates
     for form_id in ("forum_meeting", "incident_referral", "referral_follow_up",
-                    "training_attendance")
+                    "training_attendance", "my_returned_forms")
 )

@@ -128,7 +128,7 @@ def test_the_programme_forms_load_in_one_command(muntada):
     result = muntada("forms", "load-programme")
     ids = [line.split("\t")[0] for line in result.stdout.splitlines() if "\t" in line]
     assert ids == ["forum_meeting", "incident_referral", "referral_follow_up",
-                   "training_attendance"]
+                   "training_attendance", "my_returned_forms"]
     assert "missing" not in result.output
 
 

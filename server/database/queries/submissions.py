@@ -71,8 +71,10 @@ def strip_to_tombstone(session: Session, submission_: Submission) -> None:
         SubmissionAttachment.submission_def_id.in_(def_ids)))
     session.execute(sa.delete(ValueIssueRecord).where(
         ValueIssueRecord.submission_def_id.in_(def_ids)))
-    session.execute(sa.delete(ReviewComment).where(
-        ReviewComment.submission_id == submission_.id))
+    # its comments, and the officer's answer it carried to another submission's thread
+    session.execute(sa.delete(ReviewComment).where(sa.or_(
+        ReviewComment.submission_id == submission_.id,
+        ReviewComment.answer_submission_id == submission_.id)))
     session.execute(sa.update(Submission).where(Submission.id == submission_.id).values(
         current_def_id=None, device_id=None))
     session.execute(sa.update(SubmissionDef).where(

@@ -30,6 +30,7 @@ from server.database.queries import arrivals as arrival_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.kernel.storage import BlobStore
+from server.services import feedback
 from server.services.cases.applying import places_of
 from server.services.normalising import RowsFailed, rows_of, structure_by_hash
 from server.services.receiving import writing
@@ -138,13 +139,14 @@ def _prepare(session: Session, store: BlobStore, upload: Upload
             entities = read_entities(structure, root)
         except EntityDataError as error:  # kept with the submission, which is never refused
             entity_error = error
+    answer = feedback.read_answer(identity.form_id, root)  # an officer answering feedback
     tables = projection.load_revision(session, target.form_id, target.projection_revision)
     files = [name for name in expected if name in upload.files]
     database.end_read(session)  # the tables' mapping, if this worker had to read it
     # Files reach the disk before any row that names them is committed.
     stored = {name: store.put_stream(_chunks(upload.files[name])) for name in files}
     return Arrival(identity, root, upload, target, plan, tables, expected, stored, rows,
-                   entities, entity_error, places), failure
+                   entities, entity_error, places, answer), failure
 
 
 def _read_target(session: Session, identity: InstanceIdentity, upload: Upload):

@@ -25,6 +25,7 @@ from server.database.models import utcnow
 from server.database.queries import arrivals as arrival_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
+from server.services import feedback
 from server.services.access import Scope
 from server.services.cases import applying as case_applying
 from server.services.normalising import RowsFailed, rows_of, write_rows
@@ -69,6 +70,7 @@ class Arrival:
     entities: tuple[EntityAction, ...] = ()
     entity_error: EntityDataError | None = None
     places: Scope | None = None  # the sender's places, when the form feeds cases
+    answer: feedback.Answer | None = None  # an officer's answer to a supervisor's comment
 
     @property
     def feeds_cases(self) -> bool:
@@ -91,7 +93,7 @@ def fits_one_statement(arrival: Arrival, failure: str | None) -> bool:
     without issues, and not too many of them."""
     rows = arrival.rows
     return failure is None and not arrival.expected and rows is not None \
-        and not arrival.feeds_cases and not rows.issues \
+        and not arrival.feeds_cases and arrival.answer is None and not rows.issues \
         and sum(map(len, rows.tables.values())) <= AT_ONCE_ROWS
 
 
@@ -136,6 +138,8 @@ def _new(writer: Writer, arrival: Arrival, failure: str | None) -> Receipt:
             arrival, now, present, submitted_at=now, submitter=target.submitter,
             review_state="received", edits=0), replace=False)
     _apply_cases(writer, arrival, submission_id, def_id, now)
+    if arrival.answer is not None:  # joins the thread in the answer's transaction
+        feedback.record_answer(writer, arrival.answer, submission_id, upload.app_user.id, now)
     return Receipt(Outcome.NEW, submission_id, identity.instance_id, present,
                    len(arrival.expected))
 

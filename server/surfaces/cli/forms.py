@@ -33,8 +33,8 @@ def forms_add(file: Path, media_files: tuple[Path, ...], validate: bool | None) 
 
 
 @forms.command("load-programme",
-               help="Load the programme's three forms (forum meeting, incident referral, "
-                    "training attendance) with their media.")
+               help="Load the programme's forms (forum meeting, incident referral, referral "
+                    "follow-up, training attendance, my returned forms) with their media.")
 def forms_load_programme() -> None:
     with opened() as (app, session):
         for form in PROGRAMME_FORMS:

@@ -7,7 +7,7 @@ import click
 from server.database import projection
 from server.database.queries import forms as form_queries
 from server.database.queries import submissions as submission_queries
-from server.services import access, deletion, normalising
+from server.services import access, deletion, feedback, normalising
 from server.services.cases import rebuilding as case_rebuilding
 from server.surfaces.cli.common import form_named, opened
 
@@ -29,6 +29,10 @@ def renormalise(form_id: str | None) -> None:
         versions = case_rebuilding.rebuild(session)
         session.commit()
         click.echo(f"cases\t{versions} submission versions read")
+        # the officers' answers stay in their threads; one missing (none should be) is added
+        added = feedback.rebuild_answers(session)
+        session.commit()
+        click.echo(f"answers\t{added} added to their threads")
 
 
 @click.command("failures", help="List submissions whose relational rows could not be written; "

@@ -1,5 +1,5 @@
 """`GET forms/<id>/manifest` and the media files it lists, the entity lists among them (each
-phone's own, with the integrity answer for its cases)."""
+phone's own, with the integrity answer for its cases or its feedback)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from server.database import per_request
 from server.database.queries import forms as form_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
+from server.services import feedback
 from server.services.cases import serving as case_serving
 from server.services.cases.lists import ENTITY_LIST_MEDIA
 from server.surfaces.openrosa import XML_MIMETYPE, bp, form_for_phone, xml
@@ -37,7 +38,9 @@ def manifest(xml_form_id: str) -> Response:
     return Response(xml.manifest(files), content_type=XML_MIMETYPE)
 
 
-def _list_file(name: str) -> case_serving.ListFile | None:
+def _list_file(name: str) -> case_serving.ListFile | feedback.ListFile | None:
+    if name == feedback.MEDIA_NAME:  # the phone's own returned submissions
+        return feedback.list_file(per_request.session(), g.app_user.id)
     connection = per_request.session().connection()
     return case_serving.list_file(connection, name.removesuffix(".csv"),
                                   case_serving.phone_places(connection, g.app_user.id))
@@ -45,14 +48,18 @@ def _list_file(name: str) -> case_serving.ListFile | None:
 
 @bp.get("/lists/<name>/integrity")
 def list_integrity(name: str) -> Response:
-    """Which of the cases the phone asks about are gone from it (Central's
-    `datasets/<name>/integrity?id=a,b`); no `id`: none asked, none answered."""
+    """Which of the cases (or feedback entries) the phone asks about are gone from it
+    (Central's `datasets/<name>/integrity?id=a,b`); no `id`: none asked, none answered."""
     ids = [i.strip() for i in request.args.get("id", "").split(",") if i.strip()]
     if len(ids) > 10_000:
         raise Problem(problems.BAD_REQUEST, reason="at most 10,000 ids at once")
-    connection = per_request.session().connection()
-    states = case_serving.integrity(connection, name,
-                                    case_serving.phone_places(connection, g.app_user.id), ids)
+    if name == feedback.LIST_NAME:
+        states = feedback.integrity(per_request.session(), g.app_user.id, ids)
+    else:
+        connection = per_request.session().connection()
+        states = case_serving.integrity(connection, name,
+                                        case_serving.phone_places(connection, g.app_user.id),
+                                        ids)
     return Response(xml.entity_states(states), content_type=XML_MIMETYPE,
                     headers={"Cache-Control": "private, no-cache"})
 
