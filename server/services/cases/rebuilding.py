@@ -1,6 +1,7 @@
 """Every case made again from what it was made from: the submission versions of the forms that
 feed cases, in the order they arrived, and the case events (a forcing of a held update after its
-time, a refusal for a place) where they happened between them. `muntada renormalise` runs it."""
+time, a refusal for a place, a supervisor's resolution of a conflict) where they happened
+between them. `muntada renormalise` runs it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from forms.xml import parse_xml
 from server.database import case_table
 from server.database.queries import entities as entity_queries
 from server.database.queries import forms as form_queries
-from server.services.cases import applying, overdue
+from server.services.cases import applying, overdue, resolving
 from server.services.normalising import structure_of
 from sync.entities import EntityDataError, read_entities
 
@@ -34,19 +35,20 @@ def rebuild(session: Session, *, batch: int = 500) -> int:
             if structure.entities:
                 structures[version.id] = structure
                 form_ids.add(form.id)
-    forcings = [e for e in entity_queries.events(session) if e.kind == "force"]
+    # the acts replayed among the submissions (a refusal is read where its action is decided)
+    acts = [e for e in entity_queries.events(session) if e.kind in _REPLAYED]
     writer = session.connection()
     read, after = 0, 0
     while page := entity_queries.defs_with_entities(session, sorted(form_ids), after_id=after,
                                                     limit=batch):
         for definition in page:
-            while forcings and forcings[0].after_def_id < definition.id:
-                _force(writer, forcings.pop(0))
+            while acts and acts[0].after_def_id < definition.id:
+                _replay(writer, acts.pop(0))
             _apply(writer, structures.get(definition.form_version_id), definition)
             after = definition.id
             read += 1
-    for event in forcings:
-        _force(writer, event)
+    for event in acts:
+        _replay(writer, event)
     session.flush()
     return read
 
@@ -62,6 +64,16 @@ def _apply(writer, structure, definition) -> None:
         applying.apply(writer, (), source, error)
         return
     applying.apply(writer, actions, source)
+
+
+def _replay(writer, event) -> None:
+    if event.kind == resolving.RESOLVE:
+        resolving.replay(writer, event)
+    else:
+        _force(writer, event)
+
+
+_REPLAYED = ("force", resolving.RESOLVE)
 
 
 def _force(writer, event) -> None:
