@@ -64,8 +64,8 @@ def resolve(session: Session, reader: reading.CaseReader, uuid: str, shown: str,
     entity_queries.insert_event(writer, {
         "kind": RESOLVE, "uuid": row.uuid, "submission_def_id": None, "position": None,
         "user_id": reader.user.id,
-        "body": json.dumps({"version": row.version, "values": values}, ensure_ascii=False,
-                           sort_keys=True),
+        # the values in the order chosen: replayed, they make the very same version
+        "body": json.dumps({"version": row.version, "values": values}, ensure_ascii=False),
         "after_def_id": entity_queries.last_def_id(writer), "at": now})
     _write(writer, row, values, reader.user.id, now)
     audit.record(session, "case.resolved", user=reader.user, address=address, case=row.uuid,
