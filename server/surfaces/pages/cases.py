@@ -75,7 +75,7 @@ def resolve_case(case_id: str):
 
 
 def _cursor_text(moment: datetime, entity_id: int) -> str:
-    if moment.tzinfo is None:  # SQLite gives UTC back without its zone
+    if moment.tzinfo is None:  # UTC, read back without its zone
         moment = moment.replace(tzinfo=UTC)
     delta = moment - _EPOCH
     micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
