@@ -203,6 +203,9 @@ def test_the_history_says_who_changed_what_from_which_submission(forms, placed_p
     assert f'href="/forms/incident_referral/submissions/{opened_by}"' in first
     assert 'data-property="category"' in first and "theft" in first
     assert "victim" not in html  # personal details are never case properties
+    # and the submission's page names the case it opened
+    submission = supervisor.get(f"/forms/incident_referral/submissions/{opened_by}")
+    assert f'href="/cases/{case_id}#history"' in submission.get_data(as_text=True)
 
 
 def test_updates_held_or_refused_are_listed_on_the_case(forms, placed_phone, browser_for):

@@ -150,3 +150,13 @@ _LIST_BY_ID = sa.select(_lists.c.id, _lists.c.name, _lists.c.properties, _lists.
 def list_by_id(connection, list_id: int) -> sa.Row | None:
     """The list as `entities.list_named` reads it, found by its id."""
     return connection.execute(_LIST_BY_ID, {"list_id": list_id}).first()
+
+
+def cases_of_submission(session: Session, submission_id: int, scope_where) -> list[sa.Row]:
+    """The cases a submission made or changed (of the reader's places), with the versions it
+    made of each."""
+    return list(session.execute(
+        sa.select(Entity.uuid, Entity.label, EntityDef.version)
+        .join(Entity, Entity.id == EntityDef.entity_id)
+        .where(EntityDef.submission_id == submission_id, scope_where)
+        .order_by(Entity.label, Entity.uuid, EntityDef.version)))

@@ -150,6 +150,10 @@ class CaseReader:
             raise Problem(problems.CASE_NOT_FOUND)
         return found
 
+    def cases_of_submission(self, submission_id: int) -> list:
+        """The cases of the reader's places that a submission made or changed."""
+        return case_page_queries.cases_of_submission(self.session, submission_id, self.where)
+
     def case(self, uuid: str) -> CasePage:
         found = self.find(uuid)
         versions = history(case_page_queries.case_versions(self.session, found.id))
