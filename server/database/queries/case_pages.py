@@ -77,11 +77,6 @@ def case_page(session: Session, scope_where, filters: CaseFilters, *,
     return list(session.execute(query.order_by(*(c.desc() for c in order)).limit(limit)))
 
 
-def case_counts(session: Session, scope_where, filters: CaseFilters) -> int:
-    return session.scalar(sa.select(sa.func.count()).select_from(Entity)
-                          .where(_where(scope_where, filters)))
-
-
 def place_values(session: Session, scope_where) -> dict[str, list[str]]:
     """The governorates, forums and statuses of the cases the reader sees, for the menus."""
     found = {}

@@ -127,6 +127,22 @@ def test_a_resolution_that_does_not_choose_among_the_offered_values_changes_noth
     assert (case(session, case_id).version, case(session, case_id).conflict) == (3, "hard")
 
 
+def test_a_soft_conflict_is_marked_resolved_keeping_both_updates(forms, placed_phone,
+                                                                  supervisor, session):
+    officer, colleague = placed_phone("officer", "F1"), placed_phone("colleague", "F1")
+    case_id = str(uuid.uuid4())
+    officer.submit(referral(case_id))
+    officer.submit(follow_up(case_id, "in_progress", base=1))
+    colleague.submit(follow_up(case_id, "in_progress", base=1))  # the same values: soft
+    assert case(session, case_id).conflict == "soft"
+    html = page(supervisor, case_id)
+    assert offered(html) == {} and 'id="resolve"' in html  # nothing to choose, only to confirm
+
+    assert supervisor.post(f"/cases/{case_id}/resolve", {"version": "3"}).status_code == 303
+    resolved = case(session, case_id)
+    assert (resolved.version, resolved.conflict, resolved.status) == (4, None, "in_progress")
+
+
 def test_a_case_out_of_conflict_has_nothing_to_resolve(forms, placed_phone, supervisor,
                                                        session):
     case_id = str(uuid.uuid4())
