@@ -20,7 +20,9 @@ from server.kernel.problems import Problem
 from server.services import access
 from sync.entity_updates import CLOSED_STATUSES
 
-LABEL = "label"  # a version's label change is shown as a change of this name
+# A version's label change is shown as a change of this name, as the phones send it beside the
+# properties (ODK forbids a property of that name).
+LABEL = "label"
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def conflict_of(versions: list[Version], state: str | None) -> Conflict | None:
     base = first.row.base_version if first.row.base_version is not None else first.number - 1
     competing = [v for v in versions if v.number > base]
     names = list(dict.fromkeys(name for v in versions[start:] for name in v.conflicting))
-    current = versions[-1].data
+    current = {**versions[-1].data, LABEL: versions[-1].row.label}  # an update may send both
     choices = []
     for name in names:
         proposed: dict[str, list[int]] = {}

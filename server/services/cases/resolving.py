@@ -88,23 +88,25 @@ def replay(writer, event) -> None:
 
 
 def _write(writer, row, values: Mapping[str, str], user_id: int | None, at: datetime) -> None:
-    """The case's next version: its data with `values`, out of conflict, by `user_id`."""
+    """The case's next version: its data (and label) with `values`, out of conflict, by
+    `user_id`."""
     entity_list = case_page_queries.list_by_id(writer, row.list_id)
     seq = entity_queries.next_seq(writer, entity_list.id)
-    data = {**json.loads(row.data), **values}
+    label = values.get(reading.LABEL, row.label)
+    data = {**json.loads(row.data), **{k: v for k, v in values.items() if k != reading.LABEL}}
     version = row.version + 1
     encoded = json.dumps(data, ensure_ascii=False)
     entity_queries.update_entity(writer, row.id, {
-        "label": row.label, "version": version, "data": encoded, "conflict": None,
+        "label": label, "version": version, "data": encoded, "conflict": None,
         **rows.filter_columns(data), "seq": seq,
-        "csv_row": rows.csv_row(entity_list, row.uuid, row.label, version, data),
+        "csv_row": rows.csv_row(entity_list, row.uuid, label, version, data),
         "updated_at": at})
     entity_queries.insert_version(writer, {
-        "entity_id": row.id, "version": version, "label": row.label, "data": encoded,
+        "entity_id": row.id, "version": version, "label": label, "data": encoded,
         "data_received": json.dumps(dict(values), ensure_ascii=False),
         "base_version": row.version, "branch_id": None, "trunk_version": None,
         "branch_base_version": None, "conflict": None, "conflicting_properties": None,
         "forced": False, "submission_id": None, "submission_def_id": None,
         "app_user_id": None, "user_id": user_id, "created_at": at})
-    write_typed_row(writer, entity_list, row.uuid, row.label, version, data, None,
+    write_typed_row(writer, entity_list, row.uuid, label, version, data, None,
                     row.created_at, at, row.deleted_at, row.creator_id)

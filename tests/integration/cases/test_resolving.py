@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from server.database.models import AuditEvent, CaseEvent, Entity, EntityDef, User
 from server.services.cases import rebuilding
-from tests.support.cases import follow_up, referral
+from tests.support.cases import case_instance, entity, follow_up, referral
 
 
 @pytest.fixture
@@ -125,6 +125,33 @@ def test_a_resolution_that_does_not_choose_among_the_offered_values_changes_noth
     response = supervisor.post(f"/cases/{case_id}/resolve", form)
     assert response.status_code == 400 and code.encode() in response.data
     assert (case(session, case_id).version, case(session, case_id).conflict) == (3, "hard")
+
+
+def relabelled(case_id: str, label: str) -> bytes:
+    """A follow-up that also renames the case (Collect sends the label when the form sets it)."""
+    return case_instance("referral_follow_up", "1", {
+        "case": case_id, "outcome": "renamed", "status": "in_progress",
+        "next_follow_up": "2026-12-20"}, entity(case_id, update="1", base_version="1",
+                                                label=label))
+
+
+def test_a_label_two_phones_changed_differently_is_resolved_as_the_case_s_label(
+        forms, placed_phone, supervisor, session):
+    officer, colleague = placed_phone("officer", "F1"), placed_phone("colleague", "F1")
+    case_id = str(uuid.uuid4())
+    officer.submit(referral(case_id))
+    officer.submit(relabelled(case_id, "R1 theft F1 (Zubair)"))
+    colleague.submit(relabelled(case_id, "R1 theft F1 (Basra)"))
+    html = page(supervisor, case_id)
+    assert offered(html) == {"label": ["R1 theft F1 (Zubair)", "R1 theft F1 (Basra)"]}
+
+    supervisor.post(f"/cases/{case_id}/resolve",
+                    {"version": "3", "choice:label": "R1 theft F1 (Zubair)"})
+    resolved = case(session, case_id)
+    assert (resolved.version, resolved.label, resolved.conflict) == (
+        4, "R1 theft F1 (Zubair)", None)
+    assert "label" not in json.loads(resolved.data)
+    assert resolved.csv_row.startswith(f"{case_id},R1 theft F1 (Zubair),4,")
 
 
 def test_a_soft_conflict_is_marked_resolved_keeping_both_updates(forms, placed_phone,
