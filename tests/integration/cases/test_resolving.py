@@ -189,6 +189,30 @@ def test_another_place_s_supervisor_and_an_analyst_cannot_resolve(officers, brow
     assert case(session, case_id).version == 3
 
 
+def test_a_resolution_waits_for_an_update_of_the_case_under_way_and_then_sees_it(
+        officers, supervisor, session, app):
+    import threading
+    import time
+
+    from server.database import per_request
+
+    _officer, _colleague, case_id = officers
+    update = per_request.of(app).session(writing=True)  # a phone's update, being applied
+    update.execute(sa.update(Entity).where(Entity.uuid == case_id).values(version=4))
+    answers = []
+    resolving = threading.Thread(target=lambda: answers.append(supervisor.post(
+        f"/cases/{case_id}/resolve", {"version": "3", "choice:status": "in_progress",
+                                      "choice:next_follow_up": "2026-12-28"}).status_code))
+    resolving.start()
+    time.sleep(0.5)
+    assert answers == []  # it waits for the update's commit
+    update.commit()
+    update.close()
+    resolving.join(timeout=30)
+    assert answers == [409]  # and then finds the case moved on: nothing written
+    assert session.scalar(sa.select(sa.func.count()).select_from(CaseEvent)) == 0
+
+
 def cases_media(phone) -> dict[str, str]:
     (entry,) = phone.form_list("referral_follow_up")
     (media,) = phone.manifest(entry)
