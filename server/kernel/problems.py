@@ -81,6 +81,9 @@ EXPORT_FILTER_PERSONAL = _p(
 EXPORT_TABLE_UNKNOWN = _p(
     "400.23", "The form '{form_id}' has no table '{table}'. Its tables are: {tables}.")
 EXPORT_OPTION_INVALID = _p("400.24", "The export option '{option}' is not valid: {reason}")
+RESOLUTION_INVALID = _p(
+    "400.30", "Choose, for each property in conflict, one of the values the case page offers, "
+              "then send again. Nothing was changed.")
 AUTHENTICATION_REQUIRED = _p("401.1", "Please log in with your user name and password.")
 AUTHENTICATION_FAILED = _p("401.2", "The user name or password is not correct.")
 API_TOKEN_INVALID = _p(
@@ -123,8 +126,7 @@ ATTACHMENT_NOT_FOUND = _p("404.11", "This submission has no file named '{name}'.
 VERSION_NOT_FOUND = _p("404.12", "This submission has no version '{instance_id}'.")
 EXPORT_NOT_FOUND = _p("404.20", "There is no export {job_id} of yours.")
 LIST_NOT_FOUND = _p("404.30", "There is no entity list named '{name}'.")
-CASE_NOT_FOUND = _p(
-    "404.31", "The list '{name}' has no case '{uuid}', or it is not one of your places'.")
+CASE_NOT_FOUND = _p("404.31", "There is no such case, or it is not available to you.")
 METHOD_NOT_ALLOWED = _p("405.1", "This address does not accept {method} requests.")
 FORM_VERSION_CONFLICT = _p(
     "409.1", "Form '{form_id}' version '{version}' is already loaded with different content. "
@@ -149,6 +151,8 @@ RESTORE_TOO_LATE = _p(
 EXPORT_NOT_READY = _p(
     "409.20", "Export {job_id} is not ready ({state}); wait until it is, then download it.")
 API_TOKEN_EXISTS = _p("409.21", "{username} already has an API token named '{name}'.")
+CASE_NOT_IN_CONFLICT = _p(
+    "409.30", "This case is not in conflict: there is nothing to resolve. Nothing was changed.")
 LIST_TOKEN_UNKNOWN = _p(
     "412.1", "The token of the list '{name}' is not known (its cases were rebuilt, or it is "
              "not one this server gave): load the whole list again, without `since`.")

@@ -27,6 +27,7 @@ ACTIONS = (
     # a download refused because its owner lost a right the file used; such a file deleted by
     # the sweep before anyone asked for it
     "export.refused", "export.withdrawn",
+    "case.resolved",  # a supervisor settled a case's conflict
 )
 
 

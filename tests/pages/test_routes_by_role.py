@@ -7,6 +7,7 @@ adds a page or an API call without saying who may use it.
 from __future__ import annotations
 
 import base64
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -14,6 +15,8 @@ import sqlalchemy as sa
 from server.database.models import AppUser, ExportJob
 from server.services.accounts import create_app_user, create_user
 from tests.conftest import api_token
+from tests.support.cases import entity
+from tests.support.incidents import incident_referral
 from tests.support.instances import new_id
 from tests.support.programme_meetings import forum_meeting, jpeg
 from tests.support.web import PASSWORD, Browser
@@ -78,6 +81,10 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("pages.review_submission", "POST"): REVIEW_SUBMISSION,
     ("pages.comment_submission", "POST"): REVIEW_SUBMISSION,
     ("pages.bulk_review", "POST"): signed_in(analyst=FORBIDDEN),
+    # a Baghdad case: reviewers of Baghdad read it and may resolve it (an empty form: 400)
+    ("pages.cases", "GET"): signed_in(analyst=FORBIDDEN),  # Nineveh's supervisor: empty
+    ("pages.case", "GET"): REVIEW_SUBMISSION,
+    ("pages.resolve_case", "POST"): REVIEW_SUBMISSION,
     ("pages.delete_submission", "POST"): ADMIN_PAGE,
     ("pages.restore_submission", "POST"): ADMIN_PAGE,
     ("pages.deleted_submissions", "GET"): ADMIN_PAGE,
@@ -154,6 +161,10 @@ def world(app, session, programme, make_phone):
                                            instance_id=sent[-1], photos=("meeting.jpg",)),
                              {"meeting.jpg": jpeg()})
         assert reply.status == 201, reply.body
+    case_id = str(uuid.uuid4())
+    opening = incident_referral(governorate="baghdad", district="baghdad_karkh").replace(
+        b"<meta>", f"<meta>{entity(case_id, create='1', label='INC baghdad')}".encode())
+    assert phone.submit(opening).status == 201
     job = ExportJob(user_id=users["analyst"].id, form_id=programme["forum_meeting"].form.id,
                     format="csv")
     session.add(job)
@@ -161,7 +172,8 @@ def world(app, session, programme, make_phone):
     values = {"xml_form_id": "forum_meeting", "name": "officer", "token": officer.token,
               "user_id": users["supervisor"].id, "filename": "muntada.css", "job_id": job.id,
               "suffix": "geojson", "table_name": "issue", "instance_id": sent[0],
-              "spare_instance_id": sent[1], "api_tokens": api_tokens}
+              "spare_instance_id": sent[1], "api_tokens": api_tokens,
+              "case_id": case_id}
     return values
 
 

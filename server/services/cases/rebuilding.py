@@ -1,7 +1,8 @@
 """Every case made again from what it was made from: the submission versions of the forms that
 feed cases, in the order they arrived, and the case events (a forcing of a held update after its
-time, a deletion by an administrator; a refusal for a place is looked up by the submission's
-update itself) where they happened between them. `muntada renormalise` runs it."""
+time, a supervisor's resolution of a conflict, a deletion by an administrator; a refusal for a
+place is looked up by the submission's update itself) where they happened between them.
+`muntada renormalise` runs it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from forms.xml import parse_xml
 from server.database import case_table
 from server.database.queries import entities as entity_queries
 from server.database.queries import forms as form_queries
-from server.services.cases import applying, deleting, overdue
+from server.services.cases import applying, deleting, overdue, resolving
 from server.services.normalising import structure_of
 from sync.entities import EntityDataError, read_entities
 
@@ -82,4 +83,4 @@ def _force(writer, event) -> None:
 
 
 # The case events a rebuild replays where they happened, by kind.
-_REPLAYS = {"force": _force, "delete": _delete}
+_REPLAYS = {"force": _force, resolving.RESOLVE: resolving.replay, "delete": _delete}

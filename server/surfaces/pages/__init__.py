@@ -42,6 +42,7 @@ def init_app(app: Flask) -> None:
     from server.surfaces.pages import (  # noqa: F401  (routes)
         app_users,
         audit_log,
+        cases,
         deleted,
         downloads,
         review_list,

@@ -18,6 +18,7 @@ from server.database.queries import submissions as submission_queries
 from server.kernel import i18n, problems
 from server.kernel.problems import Problem
 from server.services import access, answers, audit, reviewing, thumbnails
+from server.services.cases import reading as case_reading
 from server.services.normalising import structure_of
 from server.surfaces.pages import bp, require
 
@@ -67,7 +68,9 @@ def _render(view: reviewing.FormView, found, row, *, stale: reviewing.Stale | No
         nodes=nodes, point=answers.first_geopoint(nodes), versions=versions, names=names,
         comments=review_queries.comments(view.session, found),
         actions=reviewing.REVIEW_ACTIONS, masked=answers.MASK, stale=stale, read=read,
-        changes=changes, draft=draft)
+        changes=changes, draft=draft,
+        cases=case_reading.CaseReader(view.session, g.user).cases_of_submission(found.id)
+        if access.can(g.user, "submissions.review") else [])
     viewed = [a.path for a in answers.flatten(nodes).values()
               if a.personal and not a.masked and a.raw]
     viewed += [path for path in _personal_in(changes or []) if path not in viewed]
