@@ -231,7 +231,9 @@ class Submission(Base):
     current_def_id: Mapped[int | None] = mapped_column(
         ForeignKey("submission_defs.id", use_alter=True), nullable=True)
     review_state: Mapped[str] = mapped_column(String(16), default="received")
-    submitter_id: Mapped[int | None] = mapped_column(ForeignKey("app_users.id"), nullable=True)
+    # indexed: a phone's feedback list is its own submissions
+    submitter_id: Mapped[int | None] = mapped_column(ForeignKey("app_users.id"), nullable=True,
+                                                     index=True)
     device_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
