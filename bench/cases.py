@@ -75,6 +75,7 @@ from bench.ingest import (  # noqa: E402
     cpu_seconds,
     cpu_ticks,
     fetch_forms,
+    machine_ms,
     postgres_pids,
 )
 from server.database import case_table  # noqa: E402
@@ -254,6 +255,7 @@ def post_follow_ups(url: str, follow_ups: FollowUps, cases, phones: int, seconds
         finally:
             connection.close()
 
+    calibration = machine_ms()  # before the phones start: the server is idle
     threads = [threading.Thread(target=phone, args=(i,)) for i in range(phones)]
     for thread in threads:
         thread.start()
@@ -272,7 +274,8 @@ def post_follow_ups(url: str, follow_ups: FollowUps, cases, phones: int, seconds
             "rate": count / elapsed, "p50": _percentile(everything, 50),
             "p99": _percentile(everything, 99), "errors": errors,
             "server_ms": 1000 * server_cpu / max(count, 1),
-            "db_ms": 1000 * db_cpu / max(count, 1) if database else None}
+            "db_ms": 1000 * db_cpu / max(count, 1) if database else None,
+            "machine_ms": calibration}
 
 
 def verify_follow_ups(url: str, acknowledged: dict[str, str]) -> list[str]:
@@ -524,7 +527,7 @@ def bench_database(kind: str, args) -> tuple[list[dict], list[str]]:
                       f"each run: until {args.seconds:g} s have passed or "
                       f"{args.max_submissions} follow-ups are sent")
                 print(f"{'phones':>7}{'subs':>7}{'seconds':>8}{'subs/s':>8}{'p50 ms':>8}"
-                      f"{'p99 ms':>8}{'errors':>7}{'srv CPU':>9}{'db CPU':>8}")
+                      f"{'p99 ms':>8}{'errors':>7}{'srv CPU':>9}{'db CPU':>8}{'machine':>9}")
                 for phones in args.phones:
                     r = post_follow_ups(submit, follow_ups, cases, phones, args.seconds,
                                         args.max_submissions, acknowledged, server,
@@ -532,12 +535,15 @@ def bench_database(kind: str, args) -> tuple[list[dict], list[str]]:
                     db_ms = f"{r['db_ms']:>8.2f}" if r["db_ms"] is not None else f"{'-':>8}"
                     print(f"{phones:>7}{r['submissions']:>7}{r['seconds']:>8.1f}"
                           f"{r['rate']:>8.1f}{r['p50'] * 1000:>8.1f}{r['p99'] * 1000:>8.1f}"
-                          f"{len(r['errors']):>7}{r['server_ms']:>9.2f}{db_ms}", flush=True)
+                          f"{len(r['errors']):>7}{r['server_ms']:>9.2f}{db_ms}"
+                          f"{r['machine_ms']:>9.1f}", flush=True)
                     for error in r["errors"][:3]:
                         print(f"    {error}")
                     results.append({"name": f"follow-ups, {phones} phones", **r})
                 print("(srv CPU, db CPU: ms of CPU per follow-up, user + system, of the gunicorn "
-                      "processes and of the PostgreSQL backends of the bench database)")
+                      "processes and of the PostgreSQL backends of the bench database; machine: "
+                      "ms this machine took for a fixed piece of Python work just before the run, "
+                      "as in bench/ingest.py, higher when it runs slower)")
             booted = server.log_path.read_text(errors="replace").count("Booting worker")
             if booted != args.workers:
                 print(f"  note: {booted} workers booted for {args.workers}: some were restarted")
