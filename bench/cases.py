@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -384,8 +385,167 @@ def create_admin(env: dict[str, str]) -> str:
 # one database
 
 
+@dataclass
+class Site:
+    """What the bench prepared on a server's database, as an operator and the phones see it."""
+
+    base_all: str  # the Collect URL of the phone of every place
+    base_one: str  # and of the phone of one forum
+    api: str
+    bearer: dict[str, str]
+    urls_all: dict[str, str]  # the follow-up form's manifest and cases.csv for each
+    urls_one: dict[str, str]
+    served: dict[str, ServedForm]
+    forums: list[dict[str, str]]
+    uuids: list[str]  # the cases, in the order they were opened
+    seeded: float  # seconds it took to write them
+
+
+def prepare(env: dict[str, str], port: int, url: str, root: Path, args,
+            rng: random.Random) -> Site:
+    """The programme, the people and phones, then the cases (with no server running)."""
+    _cli(env, "forms", "load-programme")
+    token = create_admin(env)
+    with open(REPO / "forms" / "xlsforms" / "media" / "forums.csv", encoding="utf-8") as file:
+        forum_lines = file.read().splitlines()
+    governorates = sorted({line.split(",")[2] for line in forum_lines[1:]})
+    every = _cli(env, "app-users", "create", "bench-everywhere",
+                 *itertools.chain.from_iterable(("--governorate", g) for g in governorates))
+    one = _cli(env, "app-users", "create", "bench-one-forum", "--forum", args.forum)
+    base_all = re.search(r"^Collect server URL: (\S+)$", every, re.MULTILINE).group(1)
+    base_one = re.search(r"^Collect server URL: (\S+)$", one, re.MULTILINE).group(1)
+    # What the phones get: each form's choices and forums.csv, from a first server.
+    server = Server(env, port, args.workers, root / "serve-setup.log")
+    try:
+        server.wait_ready(f"{base_all}/formList")
+        with requests.Session() as session:
+            served, forums = fetch_forms(session, base_all)
+            # The URLs now, so that no worker of the measured server has built a list before
+            # the requests measured (the hashes change with the cases).
+            urls_all, urls_one = media_urls(session, base_all), media_urls(session, base_one)
+    finally:
+        server.stop()
+    if args.forum not in {f["name"] for f in forums}:
+        sys.exit(f"--forum {args.forum}: not a forum of forums.csv")
+    choices = {name: [c["name"] for c in served["incident_referral"].choices[name]
+                      if c["name"] != "other" or name == "agency"]
+               for name in ("incident_category", "urgency", "agency")}
+    started = time.perf_counter()
+    uuids = seed(url, forums, choices, args.cases, args.forum, args.forum_cases, rng)
+    return Site(base_all, base_one, f"http://127.0.0.1:{port}/api/v1/lists/{LIST}/entities",
+                {"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                urls_all, urls_one, served, forums, uuids, time.perf_counter() - started)
+
+
+def measure_lists(site: Site, args, problems: list[str]) -> tuple[list[dict], dict]:
+    """1-3: the full lists, the 304s, one forum's list; and the JSON list as answered."""
+    results = []
+    print("ms; 'first' is the first request after the server started, the others "
+          f"{args.repeat} more on the same keep-alive connection (the same worker)")
+    print(f"{'request':<44}{'first':>10}{'median':>10}{'min':>10}{'max':>10}{'bytes':>13}")
+    with requests.Session() as everywhere, requests.Session() as client, \
+            requests.Session() as one_forum:
+        # 1. the full list
+        first, warm, csv_answer = series(everywhere, site.urls_all["csv"], COLLECT_HEADERS,
+                                         args.repeat)
+        lines = csv_answer.content.decode("utf-8").count("\n")
+        if lines != args.cases + 1:
+            problems.append(f"full cases.csv: {lines} lines for {args.cases} cases")
+        results.append(report("cases.csv, every case (phone)", first, warm,
+                              len(csv_answer.content), f"{lines - 1:,} cases"))
+        first, warm, manifest = series(everywhere, site.urls_all["manifest"], COLLECT_HEADERS,
+                                       args.repeat)
+        results.append(report("manifest of referral_follow_up (hash of it)", first, warm,
+                              len(manifest.content), "after the CSV, same worker"))
+        first, warm, json_answer = series(client, site.api, site.bearer, args.repeat)
+        listed = json_answer.json()
+        if listed["count"] != args.cases or len(listed["entities"]) != args.cases:
+            problems.append(f"JSON list: {listed['count']} cases for {args.cases}")
+        results.append(report("JSON list, every case (administrator)", first, warm,
+                              len(json_answer.content), f"{listed['count']:,} cases"))
+        # 2. unchanged: 304
+        etag = csv_answer.headers.get("ETag", "").strip('"')
+        listed_hash = manifest_hash(everywhere, site.urls_all["manifest"])
+        if etag != listed_hash:
+            problems.append(f"cases.csv ETag {etag!r} is not the manifest's hash "
+                            f"{listed_hash!r}")
+        first, warm, _ = series(everywhere, site.urls_all["csv"], {
+            **COLLECT_HEADERS, "If-None-Match": f'"{listed_hash}"'}, args.repeat_small,
+            expect=304)
+        results.append(report("cases.csv, If-None-Match the hash: 304", first, warm, 0))
+        first, warm, _ = series(client, site.api, {
+            **site.bearer, "If-None-Match": json_answer.headers["ETag"]}, args.repeat_small,
+            expect=304)
+        results.append(report("JSON list, If-None-Match its ETag: 304", first, warm, 0))
+        # 3. one forum's phone
+        first, warm, own = series(one_forum, site.urls_one["csv"], COLLECT_HEADERS,
+                                  args.repeat)
+        lines = own.content.decode("utf-8").count("\n")
+        if lines != args.forum_cases + 1:
+            problems.append(f"the forum's cases.csv: {lines} lines for {args.forum_cases} "
+                            "cases")
+        results.append(report(f"cases.csv of one forum's phone ({args.forum})", first, warm,
+                              len(own.content), f"{lines - 1:,} cases"))
+    return results, listed
+
+
+def measure_changes(site: Site, server: Server, listed: dict, args, database: str | None,
+                    rng: random.Random, problems: list[str]) -> tuple[list[dict], dict]:
+    """4-5: a delta of 10 follow-ups, then follow-ups under load; and what was acknowledged
+    (instanceID → case)."""
+    results = []
+    follow_ups = FollowUps(site.served[FOLLOW_UP], {f["name"]: f for f in site.forums})
+    case_of = {e["uuid"]: e for e in listed["entities"]}
+    order = [case_of[u] for u in site.uuids]
+    rng.shuffle(order)
+    cases = iter({"uuid": c["uuid"], "data": c["properties"]} for c in order)
+    acknowledged: dict[str, str] = {}
+    submit = f"{site.base_all}/submission?deviceID=collect:bench"
+    # 4. a delta of 10 changes
+    r = post_follow_ups(submit, follow_ups, cases, 1, 60, 10, acknowledged, server, None)
+    if r["errors"] or len(acknowledged) != 10:
+        problems.append(f"the delta's 10 follow-ups: {r['errors'][:3]}")
+    changed = set(acknowledged.values())
+    with requests.Session() as client:
+        first, warm, delta = series(client, f"{site.api}?since={listed['token']}", site.bearer,
+                                    args.repeat_small)
+    answer = delta.json()
+    got = {e["uuid"]: e["version"] for e in answer["entities"]}
+    if not answer["delta"] or set(got) != changed or set(got.values()) != {2}:
+        problems.append(f"delta: {len(got)} cases {sorted(set(got.values()))}, "
+                        f"expected the {len(changed)} changed at version 2")
+    results.append(report("JSON delta ?since=<token>, 10 changes", first, warm,
+                          len(delta.content), f"{len(got)} cases"))
+    if args.skip_load:
+        return results, acknowledged
+    # 5. follow-ups under load
+    for _warm_up in range(2):  # every worker has read the form, not measured
+        post_follow_ups(submit, follow_ups, cases, 4, 30, args.workers * 8, acknowledged,
+                        server, None)
+    print()
+    print("follow-ups (referral_follow_up, each updating one case from version 1); each run: "
+          f"until {args.seconds:g} s have passed or {args.max_submissions} follow-ups are sent")
+    print(f"{'phones':>7}{'subs':>7}{'seconds':>8}{'subs/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
+          f"{'errors':>7}{'srv CPU':>9}{'db CPU':>8}{'machine':>9}")
+    for phones in args.phones:
+        r = post_follow_ups(submit, follow_ups, cases, phones, args.seconds,
+                            args.max_submissions, acknowledged, server, database)
+        db_ms = f"{r['db_ms']:>8.2f}" if r["db_ms"] is not None else f"{'-':>8}"
+        print(f"{phones:>7}{r['submissions']:>7}{r['seconds']:>8.1f}{r['rate']:>8.1f}"
+              f"{r['p50'] * 1000:>8.1f}{r['p99'] * 1000:>8.1f}{len(r['errors']):>7}"
+              f"{r['server_ms']:>9.2f}{db_ms}{r['machine_ms']:>9.1f}", flush=True)
+        for error in r["errors"][:3]:
+            print(f"    {error}")
+        results.append({"name": f"follow-ups, {phones} phones", **r})
+    print("(srv CPU, db CPU: ms of CPU per follow-up, user + system, of the gunicorn processes "
+          "and of the PostgreSQL backends of the bench database; machine: ms this machine took "
+          "for a fixed piece of Python work just before the run, as in bench/ingest.py, higher "
+          "when it runs slower)")
+    return results, acknowledged
+
+
 def bench_database(kind: str, args) -> tuple[list[dict], list[str]]:
-    results, problems = [], []
+    problems: list[str] = []
     postgres = PostgresDatabase(args.postgres_url) if kind == "postgresql" else None
     rng = random.Random(f"cases-{args.cases}")
     with tempfile.TemporaryDirectory(prefix="muntada-bench-cases-") as tmp:
@@ -398,152 +558,24 @@ def bench_database(kind: str, args) -> tuple[list[dict], list[str]]:
             url = env["DATABASE_URL"] = postgres.url
         server = None
         try:
-            _cli(env, "forms", "load-programme")
-            token = create_admin(env)
-            with open(REPO / "forms" / "xlsforms" / "media" / "forums.csv", encoding="utf-8") \
-                    as file:
-                forum_lines = file.read().splitlines()
-            governorates = sorted({line.split(",")[2] for line in forum_lines[1:]})
-            focus = args.forum
-            every = _cli(env, "app-users", "create", "bench-everywhere",
-                         *itertools.chain.from_iterable(("--governorate", g)
-                                                        for g in governorates))
-            one = _cli(env, "app-users", "create", "bench-one-forum", "--forum", focus)
-            base_all = re.search(r"^Collect server URL: (\S+)$", every, re.MULTILINE).group(1)
-            base_one = re.search(r"^Collect server URL: (\S+)$", one, re.MULTILINE).group(1)
-            api = f"http://127.0.0.1:{port}/api/v1/lists/{LIST}/entities"
-            bearer = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-
-            # What the phones get: each form's choices and forums.csv, from a first server.
-            server = Server(env, port, args.workers, root / "serve-setup.log")
-            server.wait_ready(f"{base_all}/formList")
-            with requests.Session() as session:
-                served, forums = fetch_forms(session, base_all)
-                # The URLs now, so that no worker of the measured server has built a list
-                # before the requests measured (the hashes change with the cases).
-                urls_all, urls_one = media_urls(session, base_all), media_urls(session, base_one)
-            server.stop()
-            server = None
-            if focus not in {f["name"] for f in forums}:
-                sys.exit(f"--forum {focus}: not a forum of forums.csv")
-            choices = {name: [c["name"] for c in served["incident_referral"].choices[name]
-                              if c["name"] != "other" or name == "agency"]
-                       for name in ("incident_category", "urgency", "agency")}
-            started = time.perf_counter()
-            uuids = seed(url, forums, choices, args.cases, focus, args.forum_cases, rng)
-            seeded = time.perf_counter() - started
-
+            site = prepare(env, port, url, root, args, rng)
             server = Server(env, port, args.workers, root / "serve.log")
             started = time.perf_counter()
-            server.wait_ready(f"{base_all}/formList")
+            server.wait_ready(f"{site.base_all}/formList")
             ready = time.perf_counter() - started
             title = "PostgreSQL" if postgres else "SQLite"
             print(f"## {title}, {args.workers} gunicorn workers (gthread, 4 threads each), "
                   "loopback")
-            print(f"{args.cases:,} cases written in {seeded:.1f} s ({args.forum_cases:,} in "
-                  f"forum {focus}); server answering {ready:.1f} s after start; load average "
-                  f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+            print(f"{args.cases:,} cases written in {site.seeded:.1f} s ({args.forum_cases:,} "
+                  f"in forum {args.forum}); server answering {ready:.1f} s after start; load "
+                  f"average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
             print()
-            print("ms; 'first' is the first request after the server started, the others "
-                  f"{args.repeat} more on the same keep-alive connection (the same worker)")
-            print(f"{'request':<44}{'first':>10}{'median':>10}{'min':>10}{'max':>10}"
-                  f"{'bytes':>13}")
-
-            with requests.Session() as everywhere, requests.Session() as client, \
-                    requests.Session() as one_forum:
-                # 1. the full list
-                first, warm, csv_answer = series(everywhere, urls_all["csv"], COLLECT_HEADERS,
-                                                 args.repeat)
-                lines = csv_answer.content.decode("utf-8").count("\n")
-                if lines != args.cases + 1:
-                    problems.append(f"full cases.csv: {lines} lines for {args.cases} cases")
-                results.append(report("cases.csv, every case (phone)", first, warm,
-                                      len(csv_answer.content), f"{lines - 1:,} cases"))
-                first, warm, manifest = series(everywhere, urls_all["manifest"],
-                                                          COLLECT_HEADERS, args.repeat)
-                results.append(report("manifest of referral_follow_up (hash of it)", first,
-                                      warm, len(manifest.content), "after the CSV, same worker"))
-                first, warm, json_answer = series(client, api, bearer, args.repeat)
-                listed = json_answer.json()
-                if listed["count"] != args.cases or len(listed["entities"]) != args.cases:
-                    problems.append(f"JSON list: {listed['count']} cases for {args.cases}")
-                results.append(report("JSON list, every case (administrator)", first, warm,
-                                      len(json_answer.content), f"{listed['count']:,} cases"))
-                # 2. unchanged: 304
-                etag = csv_answer.headers.get("ETag", "").strip('"')
-                listed_hash = manifest_hash(everywhere, urls_all["manifest"])
-                if etag != listed_hash:
-                    problems.append(f"cases.csv ETag {etag!r} is not the manifest's hash "
-                                    f"{listed_hash!r}")
-                first, warm, _ = series(everywhere, urls_all["csv"], {
-                    **COLLECT_HEADERS, "If-None-Match": f'"{listed_hash}"'},
-                    args.repeat_small, expect=304)
-                results.append(report("cases.csv, If-None-Match the hash: 304", first, warm, 0))
-                first, warm, _ = series(client, api, {
-                    **bearer, "If-None-Match": json_answer.headers["ETag"]}, args.repeat_small,
-                    expect=304)
-                results.append(report("JSON list, If-None-Match its ETag: 304", first, warm, 0))
-                # 3. one forum's phone
-                first, warm, own = series(one_forum, urls_one["csv"], COLLECT_HEADERS,
-                                          args.repeat)
-                lines = own.content.decode("utf-8").count("\n")
-                if lines != args.forum_cases + 1:
-                    problems.append(f"the forum's cases.csv: {lines} lines for "
-                                    f"{args.forum_cases} cases")
-                results.append(report(f"cases.csv of one forum's phone ({focus})", first, warm,
-                                      len(own.content), f"{lines - 1:,} cases"))
-                # 4. a delta of 10 changes
-                token_before = listed["token"]
-                forum_of = {f["name"]: f for f in forums}
-                follow_ups = FollowUps(served[FOLLOW_UP], forum_of)
-                case_of = {e["uuid"]: e for e in listed["entities"]}
-                del listed, json_answer
-                order = [case_of[u] for u in uuids]
-                rng.shuffle(order)
-                cases = iter({"uuid": c["uuid"], "data": c["properties"]} for c in order)
-                acknowledged: dict[str, str] = {}
-                submit = f"{base_all}/submission?deviceID=collect:bench"
-                r = post_follow_ups(submit, follow_ups, cases, 1, 60, 10, acknowledged, server,
-                                    None)
-                if r["errors"] or len(acknowledged) != 10:
-                    problems.append(f"the delta's 10 follow-ups: {r['errors'][:3]}")
-                changed = set(acknowledged.values())
-                first, warm, delta = series(client, f"{api}?since={token_before}", bearer,
-                                            args.repeat_small)
-                answer = delta.json()
-                got = {e["uuid"]: e["version"] for e in answer["entities"]}
-                if not answer["delta"] or set(got) != changed or set(got.values()) != {2}:
-                    problems.append(f"delta: {len(got)} cases {sorted(set(got.values()))}, "
-                                    f"expected the {len(changed)} changed at version 2")
-                results.append(report("JSON delta ?since=<token>, 10 changes", first, warm,
-                                      len(delta.content), f"{len(got)} cases"))
-            # 5. follow-ups under load
-            if not args.skip_load:
-                for _warm_up in range(2):  # every worker has read the form, not measured
-                    post_follow_ups(submit, follow_ups, cases, 4, 30, args.workers * 8,
-                                    acknowledged, server, None)
-                print()
-                print(f"follow-ups (referral_follow_up, each updating one case from version 1); "
-                      f"each run: until {args.seconds:g} s have passed or "
-                      f"{args.max_submissions} follow-ups are sent")
-                print(f"{'phones':>7}{'subs':>7}{'seconds':>8}{'subs/s':>8}{'p50 ms':>8}"
-                      f"{'p99 ms':>8}{'errors':>7}{'srv CPU':>9}{'db CPU':>8}{'machine':>9}")
-                for phones in args.phones:
-                    r = post_follow_ups(submit, follow_ups, cases, phones, args.seconds,
-                                        args.max_submissions, acknowledged, server,
-                                        postgres.name if postgres else None)
-                    db_ms = f"{r['db_ms']:>8.2f}" if r["db_ms"] is not None else f"{'-':>8}"
-                    print(f"{phones:>7}{r['submissions']:>7}{r['seconds']:>8.1f}"
-                          f"{r['rate']:>8.1f}{r['p50'] * 1000:>8.1f}{r['p99'] * 1000:>8.1f}"
-                          f"{len(r['errors']):>7}{r['server_ms']:>9.2f}{db_ms}"
-                          f"{r['machine_ms']:>9.1f}", flush=True)
-                    for error in r["errors"][:3]:
-                        print(f"    {error}")
-                    results.append({"name": f"follow-ups, {phones} phones", **r})
-                print("(srv CPU, db CPU: ms of CPU per follow-up, user + system, of the gunicorn "
-                      "processes and of the PostgreSQL backends of the bench database; machine: "
-                      "ms this machine took for a fixed piece of Python work just before the run, "
-                      "as in bench/ingest.py, higher when it runs slower)")
+            results, listed = measure_lists(site, args, problems)
+            more, acknowledged = measure_changes(site, server, listed, args,
+                                                 postgres.name if postgres else None, rng,
+                                                 problems)
+            results += more
+            del listed
             booted = server.log_path.read_text(errors="replace").count("Booting worker")
             if booted != args.workers:
                 print(f"  note: {booted} workers booted for {args.workers}: some were restarted")
