@@ -49,6 +49,7 @@ forms-render: install
 bench: install-test
 	$(BIN)/python bench/forms.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/cases.py
 
 # The README's pictures of the pages, taken by the browser tests (needs /usr/bin/chromium).
 screenshots: install-test
