@@ -99,8 +99,9 @@ def mark_media(media: list) -> None:
 
 def entries(session: Session, app_user_id: int) -> list[Entry]:
     """The app user's submissions returned with a comment, oldest first."""
+    # an answer returned in its turn is not fed back: the thread of its submission holds it
     rows = [r for r in feedback_queries.returned(session, app_user_id, RETURNED_STATES)
-            if r.comment]
+            if r.comment and r.xml_form_id != ANSWER_FORM]
     forums = _forums(session, rows)
     found = []
     for row in rows:

@@ -229,6 +229,20 @@ def test_the_answer_joins_the_thread_as_the_officer_s_once_even_if_sent_twice(
     assert "Photo added, the forum&#39;s camera was broken" in comments
 
 
+def test_an_answer_marked_has_issues_in_its_turn_is_not_fed_back(send, supervisor, phone,
+                                                                 browser_for):
+    administrator = browser_for("administrator", username="root")  # an answer has no place
+    one = send()
+    review(supervisor, one, "hasIssues", "Photo missing")
+    reply = new_id()
+    assert phone.submit(answer(name_of(one), "Sent it by hand", instance_id=reply)).status == 201
+    response = administrator.post(f"/forms/{ANSWER_FORM}/submissions/{reply}/review", {
+        "state": "hasIssues", "comment": "Which photo?", "version": reply})
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+
+    assert [entry["name"] for entry in feedback_of(phone)] == [name_of(one)]
+
+
 def test_an_answer_to_another_officer_s_submission_is_kept_but_adds_no_comment(
         send, supervisor, make_phone, session, caplog):
     caplog.set_level(logging.INFO, logger="server.services.feedback")
