@@ -137,16 +137,6 @@ def unapplied_actions(session: Session, uuid: str) -> list[sa.Row]:
 
 # -- a resolution, on the write path --------------------------------------------------------
 
-_LIST_BY_ID = sa.select(_lists.c.id, _lists.c.name, _lists.c.properties, _lists.c.epoch,
-                        _lists.c.last_seq, _lists.c.table_name).where(
-    _lists.c.id == sa.bindparam("list_id"))
-
-
-def list_by_id(connection, list_id: int) -> sa.Row | None:
-    """The list as `entities.list_named` reads it, found by its id."""
-    return connection.execute(_LIST_BY_ID, {"list_id": list_id}).first()
-
-
 def cases_of_submission(session: Session, submission_id: int, scope_where) -> list[sa.Row]:
     """The cases a submission made or changed (of the reader's places), with the versions it
     made of each."""

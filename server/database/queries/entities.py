@@ -22,7 +22,6 @@ from server.database.models import (
     EntityList,
     Submission,
     SubmissionDef,
-    User,
 )
 from server.database.queries import form_tables as table_queries
 
@@ -73,7 +72,7 @@ _ENTITY = sa.select(
     _entities.c.id, _entities.c.list_id, _entities.c.uuid, _entities.c.label,
     _entities.c.version, _entities.c.data, _entities.c.conflict, _entities.c.deleted_at,
     _entities.c.governorate, _entities.c.forum, _entities.c.created_at,
-    _entities.c.creator_id,
+    _entities.c.updated_at, _entities.c.creator_id,
 ).where(_entities.c.uuid == sa.bindparam("uuid"))
 _ENTITY_LOCKED = _ENTITY.with_for_update()  # PostgreSQL: one case changed by one at a time
 _VERSIONS = sa.select(
@@ -322,23 +321,3 @@ def version_data(connection, entity_ids: Sequence[int]) -> list[sa.Row]:
         return []
     return list(connection.execute(sa.select(_defs.c.entity_id, _defs.c.data).where(
         _defs.c.entity_id.in_(sorted(set(entity_ids))))))
-
-
-def history(connection, list_id: int, uuid: str) -> tuple[sa.Row | None, list[sa.Row]]:
-    """One case of the list and its versions, oldest first, with who made each and from which
-    submission (its instanceID)."""
-    case = connection.execute(sa.select(*_FEED_COLUMNS, _entities.c.status).where(
-        _entities.c.list_id == list_id, _entities.c.uuid == uuid)).first()
-    if case is None:
-        return None, []
-    made = connection.execute(
-        sa.select(_defs.c.version, _defs.c.label, _defs.c.data, _defs.c.data_received,
-                  _defs.c.conflict, _defs.c.conflicting_properties, _defs.c.forced,
-                  _defs.c.created_at, AppUser.name.label("app_user"),
-                  User.username.label("user"), Submission.instance_id.label("instance_id"))
-        .select_from(_defs)
-        .outerjoin(AppUser, AppUser.id == _defs.c.app_user_id)
-        .outerjoin(User, User.id == _defs.c.user_id)
-        .outerjoin(Submission, Submission.id == _defs.c.submission_id)
-        .where(_defs.c.entity_id == case.id).order_by(_defs.c.version))
-    return case, list(made)

@@ -20,10 +20,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from server.database.queries import case_pages as case_page_queries
 from server.database.queries import entities as entity_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services.access import Scope
+from server.services.cases.rows import property_names
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Feed:
     entities: list[str] | None
     removed: list[str] | None
     delta: bool
+    properties: list[str]  # the list's, in its order
 
 
 def feed(connection, name: str, scope: Scope, since: str | None,
@@ -45,14 +48,15 @@ def feed(connection, name: str, scope: Scope, since: str | None,
     after = None if since is None else _change_of(since, entity_list)
     token = f"{entity_list.epoch}.{upto}"
     etag = _etag(entity_list, scope, after)
+    properties = property_names(entity_list)
     if if_none_match is not None and etag in _etags(if_none_match):
-        return Feed(token, etag, None, None, after is not None)
+        return Feed(token, etag, None, None, after is not None, properties)
     governorates, forums = (None, None) if scope.everything else (scope.governorates,
                                                                     scope.forums)
     if after is None:
         rows = entity_queries.feed_rows(connection, entity_list.id, upto=upto, after=None,
                                         governorates=governorates, forums=forums)
-        return Feed(token, etag, [_json(row) for row in rows], [], False)
+        return Feed(token, etag, [_json(row) for row in rows], [], False, properties)
     changed = entity_queries.feed_rows(connection, entity_list.id, upto=upto, after=after,
                                        governorates=None, forums=None)
     kept, removed, outside = [], [], []
@@ -64,13 +68,13 @@ def feed(connection, name: str, scope: Scope, since: str | None,
         else:
             kept.append(_json(row))
     removed.extend(_once_in(connection, outside, scope))
-    return Feed(token, etag, kept, removed, True)
+    return Feed(token, etag, kept, removed, True, properties)
 
 
-def body(feed_: Feed, name: str, properties: list[str]) -> Iterator[str]:
+def body(feed_: Feed, name: str) -> Iterator[str]:
     """The answer's JSON, in pieces (100,000 cases are tens of megabytes)."""
     yield (f'{{"list":{json.dumps(name)},"token":{json.dumps(feed_.token)},'
-           f'"delta":{json.dumps(feed_.delta)},"properties":{json.dumps(properties)},'
+           f'"delta":{json.dumps(feed_.delta)},"properties":{json.dumps(feed_.properties)},'
            f'"removed":{json.dumps(feed_.removed)},"count":{len(feed_.entities)},'
            '"entities":[')
     for start in range(0, len(feed_.entities), 1000):
@@ -122,9 +126,11 @@ def history(connection, name: str, uuid: str, scope: Scope) -> dict:
     entity_list = entity_queries.list_named(connection, name)
     if entity_list is None:
         raise Problem(problems.LIST_NOT_FOUND, name=name)
-    case, versions = entity_queries.history(connection, entity_list.id, uuid.strip().lower())
-    if case is None or not scope.allows({"governorate": case.governorate, "forum": case.forum}):
+    case = entity_queries.entity(connection, uuid.strip().lower(), lock=False)
+    if case is None or case.list_id != entity_list.id \
+            or not scope.allows({"governorate": case.governorate, "forum": case.forum}):
         raise Problem(problems.CASE_NOT_FOUND, name=name, uuid=uuid)
+    versions = case_page_queries.case_versions(connection, case.id)
     return {
         "uuid": case.uuid, "label": case.label, "version": case.version,
         "conflict": case.conflict, "createdAt": time_text(case.created_at),
@@ -137,7 +143,7 @@ def history(connection, name: str, uuid: str, scope: Scope) -> dict:
             "conflictingProperties": json.loads(v.conflicting_properties)
             if v.conflicting_properties else [],
             "forced": bool(v.forced), "createdAt": time_text(v.created_at),
-            "appUser": v.app_user, "user": v.user, "instanceId": v.instance_id,
+            "appUser": v.app_user, "user": v.web_user, "instanceId": v.key,
         } for v in versions]}
 
 

@@ -90,7 +90,7 @@ def replay(writer, event) -> None:
 def _write(writer, row, values: Mapping[str, str], user_id: int | None, at: datetime) -> None:
     """The case's next version: its data (and label) with `values`, out of conflict, by
     `user_id`."""
-    entity_list = case_page_queries.list_by_id(writer, row.list_id)
+    entity_list = entity_queries.list_by_id(writer, row.list_id)
     seq = entity_queries.next_seq(writer, entity_list.id)
     label = values.get(reading.LABEL, row.label)
     data = {**json.loads(row.data), **{k: v for k, v in values.items() if k != reading.LABEL}}

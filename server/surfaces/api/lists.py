@@ -36,8 +36,7 @@ def entities(name: str):
     if fed.entities is None:
         return Response(status=304, headers=headers)
     _audit(name, since, len(fed.entities))
-    properties = property_names(entity_queries.list_by_name(session, name))
-    return Response(changes.body(fed, name, properties),
+    return Response(changes.body(fed, name),
                     mimetype="application/json", headers=headers)
 
 
