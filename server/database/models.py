@@ -501,6 +501,8 @@ class SyncPeer(Base):
     # the office keeps its token to present it; headquarters only its hash
     token: Mapped[str | None] = mapped_column(String(64), nullable=True)
     places: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [[kind, value], ...]
+    # the office's Ed25519 public key (raw, hex), which signs its bundles
+    public_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # headquarters' changes the office has applied (both sides record it)
     down_seq: Mapped[int] = mapped_column(Integer, default=0)
     # the office's changes headquarters has applied (both sides record it)

@@ -10,10 +10,11 @@ from collections.abc import Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from server.database.models import ROLES, AppUser, AppUserPlace, User, UserScope, utcnow
 from server.database.queries import accounts as account_queries
+from server.database.queries import field_offices as field_office_queries
 from server.database.queries import forms as form_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
@@ -79,7 +80,15 @@ def create_app_user(session: Session, name: str, *, form_ids: Sequence[str] = ()
     set_app_user_places(app_user, places)
     session.add(app_user)
     session.flush()
+    app_user_changed(app_user)
     return app_user
+
+
+def app_user_changed(app_user: AppUser) -> None:
+    """Logged for the field offices whose phones it may be (headquarters sends it down)."""
+    session = object_session(app_user)
+    if session is not None and app_user.id is not None:
+        field_office_queries.log_change(session, "app_user", app_user.id)
 
 
 def set_app_user_places(app_user: AppUser, places: Sequence[tuple[str, str]]) -> None:
@@ -98,6 +107,7 @@ def set_app_user_places(app_user: AppUser, places: Sequence[tuple[str, str]]) ->
     kept = {(p.kind, p.value): p for p in app_user.places}
     app_user.places = [kept.get((kind, value)) or AppUserPlace(kind=kind, value=value)
                        for kind, value in sorted(wanted)]
+    app_user_changed(app_user)
 
 
 def set_app_user_password(app_user: AppUser, password: str) -> None:
@@ -118,6 +128,7 @@ def revoke_app_user(session: Session, name: str) -> AppUser:
     app_user.password_hash = None
     app_user.digest_ha1 = None
     app_user.revoked_at = utcnow()
+    app_user_changed(app_user)
     return app_user
 
 

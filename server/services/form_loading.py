@@ -13,12 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from hashlib import md5, sha256
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from forms import FormError, FormStructure, compile_form
 from server.database import projection
 from server.database.models import FORM_STATES, Form, FormMedia, FormVersion, utcnow
 from server.database.queries import blobs as blob_queries
+from server.database.queries import field_offices as field_office_queries
 from server.database.queries import forms as form_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
@@ -101,6 +102,8 @@ def load_form(session: Session, store: BlobStore, source: bytes,
                         warnings=compiled.warnings)
     result.media_updated = set_media(session, store, existing, media)
     session.flush()
+    if created:  # field offices load it too (set_media logged a change of its media)
+        field_office_queries.log_change(session, "form", existing.id)
     return result
 
 
@@ -124,6 +127,8 @@ def set_media(session: Session, store: BlobStore, version: FormVersion,
             by_name[name].updated_at = utcnow()
             changed.append(name)
     session.flush()
+    if changed:
+        field_office_queries.log_change(session, "form", version.id)
     return changed
 
 
@@ -131,6 +136,8 @@ def set_state(form: Form, state: str) -> None:
     if state not in FORM_STATES:
         raise Problem(problems.INVALID_FIELD, field="state",
                       reason=f"must be one of {', '.join(FORM_STATES)}")
+    if form.state != state and form.current_version_id is not None:
+        field_office_queries.log_change(object_session(form), "form", form.current_version_id)
     form.state = state
 
 

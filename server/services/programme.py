@@ -24,3 +24,11 @@ PROGRAMME_FORMS = tuple(
     for form_id in ("forum_meeting", "incident_referral", "referral_follow_up",
                     "training_attendance", "my_returned_forms")
 )
+
+
+def forum_governorates() -> dict[str, str]:
+    """Each forum's governorate, as the programme's forum list says."""
+    import csv
+
+    with open(XLSFORMS / "media" / "forums.csv", encoding="utf-8", newline="") as file:
+        return {row["name"]: row["governorate"] for row in csv.DictReader(file)}

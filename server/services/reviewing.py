@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from forms import FormStructure
 from server.database import projection
 from server.database.models import Form, FormVersion, ReviewComment, Submission, User, utcnow
+from server.database.queries import field_offices as field_office_queries
 from server.database.queries import form_tables as table_queries
 from server.database.queries import forms as form_queries
 from server.database.queries import reviews as review_queries
@@ -184,9 +185,12 @@ def _decide(view: FormView, submissions: list[Submission], versions: dict[int, s
     if view.has_rows:
         table_queries.update_root_state(view.session, view.tables.root, ids, state)
     for submission in submissions:
-        view.session.add(ReviewComment(submission_id=submission.id, user_id=view.user.id,
-                                       body=comment, review_state=state, created_at=now,
-                                       version_id=versions[submission.id]))
+        made = ReviewComment(submission_id=submission.id, user_id=view.user.id, body=comment,
+                             review_state=state, created_at=now,
+                             version_id=versions[submission.id])
+        view.session.add(made)
+        view.session.flush()
+        field_office_queries.log_change(view.session, "review", made.id, at=now)
         audit.record(view.session, "submission.reviewed", user=view.user, address=address,
                      form_id=view.form.id,
                      submission_id=submission.id, instance_id=submission.instance_id,
@@ -201,8 +205,11 @@ def comment(view: FormView, submission: Submission, body: str, shown: str, *,
     body = body.strip()
     if not body:
         raise Problem(problems.COMMENT_EMPTY)
-    view.session.add(ReviewComment(submission_id=submission.id, user_id=view.user.id, body=body,
-                                   version_id=shown))
+    made = ReviewComment(submission_id=submission.id, user_id=view.user.id, body=body,
+                         version_id=shown, created_at=utcnow())
+    view.session.add(made)
+    view.session.flush()
+    field_office_queries.log_change(view.session, "review", made.id, at=made.created_at)
     audit.record(view.session, "submission.commented", user=view.user, address=address,
                  form_id=view.form.id,
                  submission_id=submission.id, instance_id=submission.instance_id,

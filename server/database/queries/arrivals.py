@@ -26,11 +26,13 @@ from server.database.models import (
     Submission,
     SubmissionAttachment,
     SubmissionDef,
+    SyncLog,
     ValueIssueRecord,
 )
 
 _users, _forms, _versions = AppUser.__table__, Form.__table__, FormVersion.__table__
 _subs, _defs = Submission.__table__, SubmissionDef.__table__
+_log = SyncLog.__table__
 
 _PHONE = sa.select(_users.c.id, _users.c.name, _users.c.all_forms).where(
     _users.c.token == sa.bindparam("token"), _users.c.revoked_at.is_(None))
@@ -59,18 +61,21 @@ _TARGET = (
                                   _versions.c.version == sa.bindparam("version")))
     .outerjoin(_held_def, sa.and_(_held_def.c.form_id == _forms.c.id,
                                   _held_def.c.instance_id == sa.bindparam("instance_id")))
-    .where(_users.c.id == sa.bindparam("app_user_id"), _users.c.revoked_at.is_(None),
+    .where(_users.c.id == sa.bindparam("app_user_id"),
+           # relayed: a field office took it when its sender could send, and sends it on
+           sa.or_(_users.c.revoked_at.is_(None), sa.bindparam("relayed", type_=sa.Boolean)),
            sa.or_(sa.bindparam("token", type_=sa.String) == sa.null(),
                   _users.c.token == sa.bindparam("token", type_=sa.String))))
 
 
 def target(connection: Connection, app_user_id: int, token: str | None, xml_form_id: str,
-           version: str, instance_id: str) -> sa.Row | None:
-    """None when the app user is revoked (or its token changed); form and version columns are
-    None when unknown; `held_id` names the version already held under `instance_id`, if any."""
+           version: str, instance_id: str, *, relayed: bool = False) -> sa.Row | None:
+    """None when the app user is revoked (or its token changed), unless `relayed`; form and
+    version columns are None when unknown; `held_id` names the version already held under
+    `instance_id`, if any."""
     return connection.execute(_TARGET, {
         "app_user_id": app_user_id, "token": token, "xml_form_id": xml_form_id,
-        "version": version, "instance_id": instance_id}).first()
+        "version": version, "instance_id": instance_id, "relayed": relayed}).first()
 
 
 _XFORM = sa.select(_versions.c.xform).where(_versions.c.id == sa.bindparam("id"))
@@ -291,7 +296,11 @@ def _build_at_once(submission: tuple[str, ...], definition: tuple[str, ...], tab
     ctes = [sa.insert(_defs).from_select(["id", "submission_id", *definition], sa.select(
         def_id.c.id, sub.c.id,
         *(sa.bindparam(f"d_{c}", type_=_defs.c[c].type) for c in definition),
-    ).select_from(both)).cte("new_def")]
+    ).select_from(both)).cte("new_def"),
+        # the version in the log of changes a field office's headquarters reads (unnumbered)
+        sa.insert(_log).from_select(["kind", "ref", "created_at"], sa.select(
+            sa.literal("submission"), sa.cast(def_id.c.id, sa.String),
+            sa.bindparam("d_created_at", type_=_defs.c.created_at.type))).cte("new_log")]
     for i, (table, names) in enumerate(tables):
         rows = sa.func.jsonb_to_recordset(sa.cast(sa.bindparam(f"t{i}", type_=sa.Text),
                                                   postgresql.JSONB)).table_valued(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import BinaryIO, Protocol
 
@@ -59,6 +60,14 @@ class Upload:
     device_id: str | None = None
     user_agent: str | None = None
     token: str | None = None  # the URL's token, checked again in the submission's transaction
+    # sent on by a field office's server (that peer's id): it was taken there, at `received_at`,
+    # from a sender who could send then, to a form open then
+    peer_id: int | None = None
+    received_at: datetime | None = None
+
+    @property
+    def relayed(self) -> bool:
+        return self.peer_id is not None
 
 
 def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
@@ -171,17 +180,18 @@ def _read_target(session: Session, identity: InstanceIdentity, upload: Upload):
 
 def _target(connection: database.Statements, identity: InstanceIdentity, upload: Upload):
     target = arrival_queries.target(connection, upload.app_user.id, upload.token,
-                                    identity.form_id, identity.version, identity.instance_id)
+                                    identity.form_id, identity.version, identity.instance_id,
+                                    relayed=upload.relayed)
     if target is None:  # revoked since the request began (perhaps through another worker)
         raise Problem(problems.TOKEN_INVALID)
     if target.form_id is None:
         raise Problem(problems.FORM_NOT_FOUND, form_id=identity.form_id)
-    if not target.allowed:
+    if not target.allowed and not upload.relayed:
         raise Problem(problems.FORM_NOT_ALLOWED, form_id=identity.form_id)
     if target.version_id is None:
         raise Problem(problems.FORM_VERSION_UNKNOWN, form_id=identity.form_id,
                       version=identity.version)
-    if target.state == "closed":
+    if target.state == "closed" and not upload.relayed:
         raise Problem(problems.FORM_CLOSED, form_id=identity.form_id)
     return target
 

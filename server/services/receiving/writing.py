@@ -23,6 +23,7 @@ from server import database
 from server.database import projection
 from server.database.models import utcnow
 from server.database.queries import arrivals as arrival_queries
+from server.database.queries import field_offices as field_office_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services import feedback
@@ -93,6 +94,7 @@ def fits_one_statement(arrival: Arrival, failure: str | None) -> bool:
     without issues, and not too many of them."""
     rows = arrival.rows
     return failure is None and not arrival.expected and rows is not None \
+        and not arrival.upload.relayed \
         and not arrival.feeds_cases and arrival.answer is None and not rows.issues \
         and sum(map(len, rows.tables.values())) <= AT_ONCE_ROWS
 
@@ -120,9 +122,14 @@ def arrive(writer: Writer, arrival: Arrival, failure: str | None, *, first: bool
     raise _refusal(outcome, identity)
 
 
+def _now(arrival: Arrival) -> datetime:
+    """When it arrived: now, or when a field office took it (it keeps its time at headquarters)."""
+    return arrival.upload.received_at or utcnow()
+
+
 def _new(writer: Writer, arrival: Arrival, failure: str | None) -> Receipt:
     """A new instance: its submission, its first version, its files and its rows."""
-    now = utcnow()
+    now = _now(arrival)
     if isinstance(writer, OneStatement):
         return _new_at_once(writer.connection, arrival, now)
     identity, target, upload = arrival.identity, arrival.target, arrival.upload
@@ -177,6 +184,8 @@ def _retry(writer: Writer, arrival: Arrival, same: Row) -> Receipt:
             continue
         if held.blob_sha256 is None:
             arrival_queries.set_attachment_blob(writer, same.id, name, sha256)
+            field_office_queries.log_change(writer, "attachment", f"{same.id}/{name}",
+                                            arrival.upload.peer_id, now)
             changed = True
         elif held.blob_sha256 != sha256:
             raise Problem(problems.ATTACHMENT_CONFLICT, name=name)
@@ -191,7 +200,7 @@ def _retry(writer: Writer, arrival: Arrival, same: Row) -> Receipt:
 
 def _edit(writer: Writer, arrival: Arrival, deprecated: Row, failure: str | None) -> Receipt:
     """A new version of the submission it deprecates, which keeps the files not sent again."""
-    now = utcnow()
+    now = _now(arrival)
     arrival_queries.ensure_blobs(writer, list(arrival.stored.values()), now)
     carried = {}
     for name in arrival.expected:
@@ -233,6 +242,7 @@ def _insert_version(writer: Writer, arrival: Arrival, submission_id: int,
     present = sum(1 for sha256 in blobs.values() if sha256)
     def_id = arrival_queries.insert_def(writer, {
         "submission_id": submission_id, **_version(arrival, present, failure, now)})
+    field_office_queries.log_change(writer, "submission", def_id, arrival.upload.peer_id, now)
     arrival_queries.insert_attachments(writer, [
         {"submission_def_id": def_id, "name": name, "position": position, "blob_sha256": sha}
         for position, (name, sha) in enumerate(blobs.items(), start=1)])

@@ -27,6 +27,7 @@ def upgrade() -> None:
     sa.Column('token_sha256', sa.String(length=64), nullable=False),
     sa.Column('token', sa.String(length=64), nullable=True),
     sa.Column('places', sa.Text(), nullable=False),
+    sa.Column('public_key', sa.String(length=64), nullable=True),
     sa.Column('down_seq', sa.Integer(), nullable=False),
     sa.Column('up_seq', sa.Integer(), nullable=False),
     sa.Column('their_seq', sa.Integer(), nullable=False),
