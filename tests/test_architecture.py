@@ -25,7 +25,7 @@ MAY_IMPORT = {
     "database": {"kernel"},
     "kernel": set(),
 }
-SURFACES = ("openrosa", "pages", "api", "cli")
+SURFACES = ("openrosa", "pages", "api", "peers", "cli")
 
 
 def modules(package: str) -> list[Path]:

@@ -41,16 +41,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     request_guard.init_app(app)
 
-    from server.surfaces import api, openrosa, pages
+    from server.surfaces import api, openrosa, pages, peers
 
-    # Phones and scripts send no cookies: their blueprints need no CSRF token.
-    web_sessions.init_app(app, cookieless=(openrosa.bp, api.bp))
+    # Phones, scripts and field offices' servers send no cookies: no CSRF token for them.
+    web_sessions.init_app(app, cookieless=(openrosa.bp, api.bp, peers.bp))
     openrosa.init_app(app)
     api.init_app(app)
+    peers.init_app(app)
     pages.init_app(app)
     # Each surface renders its own problems: phones get OpenRosa XML, scripts JSON, and people
     # (the default, for any address no other surface claims) a page.
     errors.register_renderer(app, openrosa.PROBLEMS_UNDER, openrosa.render_problem)
     errors.register_renderer(app, api.PROBLEMS_UNDER, api.render_problem)
+    errors.register_renderer(app, peers.PROBLEMS_UNDER, peers.render_problem)
     errors.register_renderer(app, None, pages.render_problem)
     return app

@@ -496,6 +496,8 @@ class SyncPeer(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
     role: Mapped[str] = mapped_column(String(16))  # office, headquarters
+    # on an office's server: the name headquarters knows the office by
+    own_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     url: Mapped[str | None] = mapped_column(String(1000), nullable=True)  # headquarters'
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     # the office keeps its token to present it; headquarters only its hash

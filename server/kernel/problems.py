@@ -156,6 +156,33 @@ CASE_NOT_IN_CONFLICT = _p(
 LIST_TOKEN_UNKNOWN = _p(
     "412.1", "The token of the list '{name}' is not known (its cases were rebuilt, or it is "
              "not one this server gave): load the whole list again, without `since`.")
+SYNC_ITEM_INVALID = _p(
+    "400.40", "A change sent by the other server could not be read: {reason}. Nothing of it was "
+              "applied; the sender tries again from where it stopped.")
+SYNC_PROTOCOL = _p(
+    "400.41", "The other server speaks version {theirs} of field-office sync and this one "
+              "version {ours}: update the older one, then sync again.")
+SYNC_TOKEN_INVALID = _p(
+    "401.40", "This field office's token is not valid or has been revoked. An administrator at "
+              "headquarters registers the office again (muntada field-office register) and "
+              "the office joins with the new token (muntada field-office join).")
+SYNC_BLOB_NOT_OFFERED = _p("404.40", "No file with that SHA-256 is offered to this office.")
+FIELD_OFFICE_NOT_FOUND = _p("404.41", "There is no field office named '{name}'.")
+FIELD_OFFICE_EXISTS = _p("409.40", "A field office named '{name}' is already registered.")
+SYNC_BLOB_OFFSET = _p(
+    "409.41", "This part of the file starts at byte {offset} but {held} bytes are held: send "
+              "from byte {held}.")
+SYNC_BLOB_MISMATCH = _p(
+    "409.42", "The file sent does not have the SHA-256 it was sent under (its bytes changed "
+              "on the way); it was not kept. Send it again.")
+BUNDLE_INVALID = _p(
+    "409.43", "This bundle cannot be imported: {reason}. Nothing of it was applied.")
+BUNDLE_REPLAYED = _p(
+    "409.44", "This bundle ({bundle_id}) was already imported on {imported_at}; it was not "
+              "applied again.")
+NOT_JOINED = _p(
+    "409.45", "This server has not joined a headquarters: run "
+              "muntada field-office join URL TOKEN with the token headquarters gave.")
 TOO_LARGE = _p("413.1", "The upload is larger than the {limit} bytes this server accepts.")
 INTERNAL = _p("500.1", "Something went wrong on the server; it has been logged. Please try again.")
 DATABASE_UNAVAILABLE = _p(

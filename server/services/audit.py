@@ -28,6 +28,8 @@ ACTIONS = (
     # the sweep before anyone asked for it
     "export.refused", "export.withdrawn",
     "case.resolved",  # a supervisor settled a case's conflict
+    # headquarters registered a field office; an office joined; a bundle was imported
+    "field_office.registered", "field_office.joined", "field_office.bundle_imported",
 )
 
 

@@ -251,3 +251,19 @@ def resolve_conflicts(session: Session, submission_id: int, at: datetime) -> Non
 
 def bundle(session: Session, bundle_id: str) -> SyncBundle | None:
     return session.get(SyncBundle, bundle_id)
+
+
+def version_named(session: Session, xml_form_id: str, instance_id: str) -> sa.Row | None:
+    """One version of a submission, by its form and its own instanceID."""
+    return session.execute(
+        sa.select(SubmissionDef.xml, SubmissionDef.submitter_id, SubmissionDef.created_at)
+        .join(Form, Form.id == SubmissionDef.form_id)
+        .where(Form.xml_form_id == xml_form_id, SubmissionDef.instance_id == instance_id)
+    ).first()
+
+
+def blob_offered_down(session: Session, sha256: str) -> bool:
+    """Whether a file goes down to offices: a form's source or one of its media files."""
+    return session.scalar(sa.select(sa.or_(
+        sa.exists().where(FormVersion.source_sha256 == sha256),
+        sa.exists().where(FormMedia.blob_sha256 == sha256)))) or False

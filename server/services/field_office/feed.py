@@ -38,7 +38,7 @@ class Page:
 
 def number(session: Session) -> int:
     """Number what committed since, so that a cursor reads it; the last number."""
-    database.begin_write(session)
+    database.write_after_reading(session)
     last = field_office_queries.number_changes(session, postgresql=database.is_postgresql(session))
     session.commit()
     return last

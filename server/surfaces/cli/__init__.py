@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import click
 
-from server.surfaces.cli import cases, forms, people, phones, serving, submissions
+from server.surfaces.cli import (
+    cases,
+    field_office,
+    forms,
+    people,
+    phones,
+    serving,
+    submissions,
+)
 
 
 @click.group(help="Muntada: forms and submissions of the community policing forums.")
@@ -19,6 +27,7 @@ main.add_command(forms.forms)
 main.add_command(phones.app_users)
 main.add_command(submissions.renormalise)
 main.add_command(cases.cases)
+main.add_command(field_office.field_office)
 main.add_command(submissions.failures)
 main.add_command(submissions.submissions)
 main.add_command(people.users)

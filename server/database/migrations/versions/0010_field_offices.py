@@ -23,6 +23,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('own_name', sa.String(length=255), nullable=True),
     sa.Column('url', sa.String(length=1000), nullable=True),
     sa.Column('token_sha256', sa.String(length=64), nullable=False),
     sa.Column('token', sa.String(length=64), nullable=True),
