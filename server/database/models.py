@@ -526,6 +526,7 @@ class SyncLog(Base):
     committed late (PostgreSQL draws ids before commit, not in commit order)."""
 
     __tablename__ = "sync_log"
+    __table_args__ = (Index("ix_sync_log_kind_ref", "kind", "ref"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # unique, so indexed: the unnumbered rows (NULL) are found through it on both databases
     seq: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)

@@ -58,10 +58,10 @@ def number_changes(session: Session, *, postgresql: bool) -> int:
     ids = session.scalars(sa.select(SyncLog.id).where(SyncLog.seq.is_(None))
                           .order_by(SyncLog.id)).all()
     if ids:
-        session.execute(sa.update(SyncLog).where(SyncLog.id == sa.bindparam("log_id"))
-                        .values(seq=sa.bindparam("log_seq")).execution_options(
-                            synchronize_session=False),
-                        [{"log_id": i, "log_seq": last + n} for n, i in enumerate(ids, 1)])
+        session.connection().execute(
+            sa.update(_log).where(_log.c.id == sa.bindparam("log_id"))
+            .values(seq=sa.bindparam("log_seq")),
+            [{"log_id": i, "log_seq": last + n} for n, i in enumerate(ids, 1)])
         last += len(ids)
     return last
 
@@ -181,10 +181,13 @@ def submission_of(session: Session, xml_form_id: str, instance_id: str) -> Submi
 
 
 def submission_from(session: Session, submission_id: int) -> int | None:
-    """The server a submission came from (its first version's sender's), if another."""
-    return session.scalar(
-        sa.select(AppUser.peer_id).join(SubmissionDef, SubmissionDef.submitter_id == AppUser.id)
-        .where(SubmissionDef.submission_id == submission_id).order_by(SubmissionDef.id).limit(1))
+    """The server a submission came from (the one that sent its first version on), if another."""
+    first = session.scalar(sa.select(sa.func.min(SubmissionDef.id)).where(
+        SubmissionDef.submission_id == submission_id))
+    if first is None:
+        return None
+    return session.scalar(sa.select(SyncLog.peer_id).where(
+        SyncLog.kind == "submission", SyncLog.ref == str(first)).limit(1))
 
 
 def form_version_for_sync(session: Session, version_id: int) -> sa.Row | None:

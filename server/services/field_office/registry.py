@@ -44,7 +44,7 @@ def register(session: Session, name: str, places: Sequence[tuple[str, str]], *,
     if any(kind not in SCOPE_KINDS for kind, _ in wanted) or not wanted:
         raise Problem(problems.INVALID_FIELD, field="place", reason=(
             "a field office has at least one place: a governorate or a forum"))
-    token = secrets.token_urlsafe(32)
+    token = secrets.token_hex(32)  # never starts with "-", which a command line would misread
     peer = SyncPeer(name=name, role="office", token_sha256=token_sha256(token),
                     places=json.dumps([list(p) for p in wanted], ensure_ascii=False))
     session.add(peer)
@@ -89,7 +89,8 @@ def join(session: Session, url: str, token: str, greeting: dict) -> SyncPeer:
                       ours=field_sync.PROTOCOL)
     peer = field_office_queries.headquarters(session)
     if peer is None:
-        peer = SyncPeer(name="headquarters", role="headquarters")
+        peer = SyncPeer(name="headquarters", role="headquarters", down_seq=0, up_seq=0,
+                        their_seq=0)
         session.add(peer)
     peer.url, peer.token, peer.token_sha256 = url.rstrip("/"), token, token_sha256(token)
     peer.own_name = greeting.get("office")

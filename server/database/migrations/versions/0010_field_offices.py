@@ -63,6 +63,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_log')),
     sa.UniqueConstraint('seq', name=op.f('uq_sync_log_seq'))
     )
+    op.create_index('ix_sync_log_kind_ref', 'sync_log', ['kind', 'ref'], unique=False)
     op.create_table('sync_refusals',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('peer_id', sa.Integer(), nullable=False),
@@ -111,6 +112,7 @@ def downgrade() -> None:
     op.drop_table('sync_conflicts')
     op.drop_index(op.f('ix_sync_refusals_peer_id'), table_name='sync_refusals')
     op.drop_table('sync_refusals')
+    op.drop_index('ix_sync_log_kind_ref', table_name='sync_log')
     op.drop_table('sync_log')
     op.drop_table('sync_bundles')
     op.drop_table('sync_peers')
