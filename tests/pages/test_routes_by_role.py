@@ -126,6 +126,10 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
         ("manifest", "GET"), ("submission_preflight", "HEAD"), ("list_integrity", "GET"))},
     # a body-less POST is a bad submission (400) for whoever holds the token
     ("collect_key.submission", "POST"): TOKEN,
+    # field offices' servers only, by the token headquarters gave each: no person's credential
+    **{(f"peers.{name}", method): everyone(UNAUTHORISED) for name, method in (
+        ("hello", "GET"), ("key", "POST"), ("changes_down", "GET"), ("changes_up", "POST"),
+        ("blob_state", "HEAD"), ("blob_upload", "PUT"), ("blob_download", "GET"))},
 }
 # Path values other than the world's defaults.
 OVERRIDES = {"revoke": {"name": "spare"}, "list_integrity": {"name": "cases"},
@@ -134,7 +138,9 @@ OVERRIDES = {"revoke": {"name": "spare"}, "list_integrity": {"name": "cases"},
                  "name": "cases", "uuid": "0b5a6c2e-0000-4000-8000-000000000000"}), "media_file": {"name": "forums.csv"},
              "put_media": {"name": "forums.csv"}, "attachment": {"name": "meeting.jpg"},
              "delete_submission": {"instance_id": "spare"},
-             "restore_submission": {"instance_id": "spare"}}
+             "restore_submission": {"instance_id": "spare"},
+             **dict.fromkeys(("blob_state", "blob_upload", "blob_download"),
+                             {"sha256": "0" * 64})}
 # Form bodies that pass the permission gate and then fail validation (nothing changes).
 POST_BODIES = {"pages.start_download": {"form": "forum_meeting", "format": "no such format"}}
 # Routes that end the caller's session or change shared data go last, in this order.
@@ -232,8 +238,8 @@ class Caller:
             self.browser.get("/login")
 
     def ask(self, method: str, path: str, endpoint: str) -> str:
-        if endpoint.startswith(("api.", "collect")):
-            headers = self.api_headers if endpoint.startswith("api.") else self.headers
+        if endpoint.startswith(("api.", "collect", "peers.")):
+            headers = self.headers if endpoint.startswith("collect") else self.api_headers
             response = self.client.open(path, method=method, headers=headers,
                                         base_url="https://localhost")
         elif method == "GET":
