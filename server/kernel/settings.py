@@ -61,6 +61,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CASE_HOLD_HOURS", 120.0,
             "How long an offline case update waits for the update made before it on the same "
             "phone before `muntada cases release-held` applies it anyway, flagged.", float),
+    Setting("SYNC_EVERY", 60.0,
+            "Seconds between a field office's syncs with headquarters while the link is up: "
+            "`muntada serve` runs them (`muntada field-office run`) once the office has joined, "
+            "retrying with backoff while the link is down; 0 turns the loop off.", float),
+    Setting("SYNC_TIMEOUT", 60.0,
+            "Seconds a field office waits on a silent link to headquarters before it gives up "
+            "that try (and tries again later from where it stopped).", float),
     Setting("LOG_LEVEL", "INFO", "Python logging level of the server."),
 )
 

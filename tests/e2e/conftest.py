@@ -45,6 +45,8 @@ def muntada_environment(data_dir: Path, port: int, database_url: str | None, *,
         "MUNTADA_VALIDATE_FORMS": "false",  # the programme forms are validated in tests/forms
         "MUNTADA_WORKERS": str(workers),
         "MUNTADA_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        # no field-office sync loop beside each server (tests/e2e/test_field_office.py runs one)
+        "MUNTADA_SYNC_EVERY": "0",
         "PYTHONUNBUFFERED": "1",
     })
     if database_url:

@@ -32,8 +32,10 @@ class Refused(Exception):
 
 
 class Headquarters:
-    def __init__(self, url: str, token: str, *, last_seq: Callable[[], int] = lambda: 0):
+    def __init__(self, url: str, token: str, *, last_seq: Callable[[], int] = lambda: 0,
+                 timeout: float = READ_TIMEOUT):
         self.url = url.rstrip("/") + "/sync/v1"
+        self.timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
         self.http = requests.Session()
         self.http.headers.update({"Authorization": f"Bearer {token}",
                                   "User-Agent": "muntada-field-office"})
@@ -47,7 +49,7 @@ class Headquarters:
         headers["X-Muntada-Last-Seq"] = str(self._last_seq())
         try:
             response = self.http.request(method, f"{self.url}/{path}", headers=headers,
-                                         timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **kwargs)
+                                         timeout=self.timeout, **kwargs)
         except (requests.ConnectionError, requests.Timeout,
                 requests.exceptions.ChunkedEncodingError) as error:
             raise LinkDown(str(error)) from error

@@ -63,8 +63,9 @@ class Report:
 
 class Syncing:
     def __init__(self, db: Database, store: BlobStore, data_dir: str,
-                 progress: Progress = _quiet):
+                 progress: Progress = _quiet, *, timeout: float = 60.0):
         self.db, self.store, self.data_dir, self.progress = db, store, data_dir, progress
+        self.timeout = timeout
 
     def _session(self) -> Session:
         # reads freely; each write takes its turn (write_after_reading) when it comes
@@ -78,12 +79,12 @@ class Syncing:
 
     def link(self, session: Session) -> Headquarters:
         peer = self.headquarters(session)
-        return Headquarters(peer.url, peer.token,
+        return Headquarters(peer.url, peer.token, timeout=self.timeout,
                             last_seq=lambda: field_office_queries.last_seq(session))
 
     def join(self, url: str, token: str) -> dict:
         """Join the headquarters at `url` with the token it gave; tell it this office's key."""
-        hq = Headquarters(url, token)
+        hq = Headquarters(url, token, timeout=self.timeout)
         try:
             greeting = _refusals_as_problems(hq.hello)
             _refusals_as_problems(partial(hq.send_key, bundles.public_key_of(
@@ -272,7 +273,10 @@ def loop(syncing: Syncing, stop: threading.Event, *, every: float = 60.0,
             wait = backoff.delay(failures)
             log.warning("field-office sync: link down (%s); next try in %.0f s", error, wait)
         except Problem as problem:
-            failures += 1
-            wait = max(every, backoff.delay(failures))
-            log.warning("field-office sync: %s; next try in %.0f s", problem.message, wait)
+            if problem.type is problems.NOT_JOINED:  # not (yet) an office: look again later
+                wait = every
+            else:
+                failures += 1
+                wait = max(every, backoff.delay(failures))
+                log.warning("field-office sync: %s; next try in %.0f s", problem.message, wait)
         stop.wait(wait)

@@ -64,16 +64,3 @@ class Partials:
         if stored != sha256:  # the store keeps files by their own hash: nothing refers to it
             raise Problem(problems.SYNC_BLOB_MISMATCH)
 
-
-def chunks_of(stream, limit: int) -> Iterable[bytes]:
-    """A request body's chunks, at most `limit` bytes (a cut connection ends them early)."""
-    seen = 0
-    while seen < limit:
-        try:
-            chunk = stream.read(min(CHUNK, limit - seen))
-        except OSError:  # the client went away mid-body: keep what came
-            return
-        if not chunk:
-            return
-        seen += len(chunk)
-        yield chunk

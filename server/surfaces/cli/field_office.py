@@ -124,7 +124,8 @@ def import_bundle(file: Path) -> None:
 
 def _syncing(app) -> syncing.Syncing:
     return syncing.Syncing(per_request.of(app), app.extensions["blobs"],
-                           app.config["DATA_DIR"], _Bars().progress)
+                           app.config["DATA_DIR"], _Bars().progress,
+                           timeout=app.config["SYNC_TIMEOUT"])
 
 
 def _sync_once(work: syncing.Syncing) -> None:

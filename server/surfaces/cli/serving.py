@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import click
 
 from server.services.form_loading import index_review_lists
@@ -24,7 +27,26 @@ def serve(host: str, port: int, workers: int | None) -> None:
     click.echo(f"Muntada serving on http://{host}:{port} with {workers} workers "
                f"(data in {app.config['DATA_DIR']}).")
     click.echo("Phones: `muntada app-users show NAME` prints the address and QR code for Collect.")
-    run(host=host, port=port, workers=workers, trust_proxy=trust_proxy)
+    loop = _sync_loop(app.config["SYNC_EVERY"])
+    try:
+        run(host=host, port=port, workers=workers, trust_proxy=trust_proxy)
+    finally:
+        if loop is not None:
+            loop.terminate()
+            try:
+                loop.wait(10)
+            except subprocess.TimeoutExpired:
+                loop.kill()
+
+
+def _sync_loop(every: float) -> subprocess.Popen | None:
+    """A field office's sync with headquarters, in a process of its own beside the server's
+    (`muntada field-office run`; it waits quietly until the office has joined)."""
+    if every <= 0:
+        return None
+    return subprocess.Popen([sys.executable, "-c", "from server.surfaces.cli import main; main()",
+                             "field-office", "run", "--every", str(every)],
+                            stdin=subprocess.DEVNULL)
 
 
 @click.group(help="The database.")

@@ -14,6 +14,7 @@ it is the one behind a link that comes and goes). Authenticated by the office's 
 from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, g, json, request, send_file
+from werkzeug.exceptions import ClientDisconnected
 
 from server import database
 from server.database import per_request
@@ -142,7 +143,7 @@ def blob_upload(sha256: str):
     per_request.session().commit()  # nothing held while the file streams in
     partials = _partials()
     held = partials.append(sha256, offset, size,
-                           transfer.chunks_of(request.stream, max(0, size - offset)))
+                           _chunks_of(request.stream, max(0, size - offset)))
     if held < size:
         return {"held": held}, 200
     partials.take(store, sha256)
@@ -179,3 +180,18 @@ def _int_header(name: str) -> int:
     if not value.isdigit():
         raise Problem(problems.BAD_REQUEST, reason=f"the header {name} gives the file's size")
     return int(value)
+
+
+def _chunks_of(stream, limit: int):
+    """The body's chunks, at most `limit` bytes; a connection cut mid-body ends them early,
+    and what came is kept (the office sends the rest next time)."""
+    seen = 0
+    while seen < limit:
+        try:
+            chunk = stream.read(min(transfer.CHUNK, limit - seen))
+        except (OSError, ClientDisconnected):
+            return
+        if not chunk:
+            return
+        seen += len(chunk)
+        yield chunk
