@@ -20,8 +20,10 @@ from enum import Enum
 
 # What each side sends. A review travels both ways: a supervisor at the office or at
 # headquarters may review the office's submissions.
-UP = ("submission", "attachment", "review")
-DOWN = ("form", "media", "app_user", "review")
+UP = ("submission", "attachment", "review", "case_event")
+# down: the submissions that made or changed a case of the office's places elsewhere (its
+# phones follow those cases too), and supervisors' acts on those cases
+DOWN = ("form", "app_user", "review", "submission", "case_event")
 PROTOCOL = 1  # the version of the exchange; a server speaking another refuses clearly
 
 
@@ -143,6 +145,16 @@ def places_cover(office: Iterable[tuple[str, str]], app_user: Iterable[tuple[str
                 and forum_governorates.get(value) not in governorates:
             return False
     return True
+
+
+def case_in_places(office: Iterable[tuple[str, str]], governorate: str | None,
+                   forum: str | None, forum_governorates: dict[str, str]) -> bool:
+    """Whether a case (its governorate and forum) is within an office's places."""
+    office = set(office)
+    governorates = {value for kind, value in office if kind == "governorate"}
+    forums = {value for kind, value in office if kind == "forum"}
+    return (governorate in governorates) or (forum is not None and (
+        forum in forums or forum_governorates.get(forum) in governorates))
 
 
 def office_name_of(app_user: str, office: str) -> str:

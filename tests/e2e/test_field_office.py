@@ -132,3 +132,28 @@ def test_a_referral_reaches_headquarters_and_opens_its_case_there(sites):
     cases = sa.select(sa.func.count()).select_from(Entity).where(Entity.uuid == case_id)
     assert hq.scalar(cases) == 1
     assert office.scalar(cases) == 1
+
+
+def test_a_case_opened_at_headquarters_follows_its_officer_to_the_office(sites):
+    """A phone that sent straight to headquarters opened a Nineveh case: the office's phones
+    follow it too (Basra's stays at headquarters); deleted at headquarters, it leaves the
+    office as well."""
+    hq, office, token, _ = sites
+    nineveh, basra = str(uuid.uuid4()), str(uuid.uuid4())
+    at_hq = phone_of(hq, token)
+    assert at_hq.submit(programme_referral(nineveh, governorate="nineveh")).status == 201
+    basra_token = re.search(r"/collect/key/(\S+)", hq.cli("app-users", "show", "officer-basra")
+                            ).group(1)
+    assert phone_of(hq, basra_token).submit(
+        programme_referral(basra, governorate="basra")).status == 201
+    office.cli("field-office", "sync")
+
+    def case(site, case_id):
+        return site.rows(sa.select(Entity.uuid, Entity.deleted_at).where(Entity.uuid == case_id))
+    assert len(case(office, nineveh)) == 1 and case(office, basra) == []
+    assert case(office, nineveh)[0].deleted_at is None
+    hq.cli("cases", "delete", nineveh)
+    office.cli("field-office", "sync")
+    assert case(office, nineveh)[0].deleted_at is not None
+    # nothing came back up that headquarters already had
+    assert "up: 0 applied" in office.cli("field-office", "sync")

@@ -193,6 +193,10 @@ def insert_event(connection, values: dict) -> int:
     return connection.execute(_INSERT_EVENT, values).scalar_one()
 
 
+def event(connection, event_id: int) -> sa.Row:
+    return connection.execute(sa.select(_events).where(_events.c.id == event_id)).one()
+
+
 def last_def_id(connection) -> int:
     return connection.execute(_LAST_DEF).scalar_one()
 

@@ -13,6 +13,10 @@ from server.database.models import (
     AppUser,
     AppUserForm,
     AppUserPlace,
+    CaseEvent,
+    Entity,
+    EntityActionRecord,
+    EntityList,
     Form,
     FormMedia,
     FormVersion,
@@ -126,6 +130,7 @@ def submission_version(session: Session, def_id: int) -> sa.Row | None:
                   SubmissionDef.instance_id, SubmissionDef.device_id, SubmissionDef.user_agent,
                   SubmissionDef.created_at, Form.xml_form_id, FormVersion.version,
                   AppUser.name.label("sender"), AppUser.peer_id.label("sender_peer"),
+                  AppUser.id.label("sender_id"),
                   Submission.deleted_at)
         .join(Form, Form.id == SubmissionDef.form_id)
         .join(FormVersion, FormVersion.id == SubmissionDef.form_version_id)
@@ -270,3 +275,28 @@ def blob_offered_down(session: Session, sha256: str) -> bool:
     return session.scalar(sa.select(sa.or_(
         sa.exists().where(FormVersion.source_sha256 == sha256),
         sa.exists().where(FormMedia.blob_sha256 == sha256)))) or False
+
+
+def case_places_of_version(session: Session, def_id: int) -> list[tuple[str | None, str | None]]:
+    """The places (governorate, forum) of the cases a submission version created or updated."""
+    return [tuple(r) for r in session.execute(
+        sa.select(Entity.governorate, Entity.forum)
+        .join(EntityActionRecord, EntityActionRecord.uuid == Entity.uuid)
+        .where(EntityActionRecord.submission_def_id == def_id)).all()]
+
+
+def case_event(session: Session, event_id: int) -> sa.Row | None:
+    """A supervisor's act on a case as it travels: the case's list and places, who acted."""
+    return session.execute(
+        sa.select(CaseEvent.kind, CaseEvent.uuid, CaseEvent.body, CaseEvent.at,
+                  EntityList.name.label("list_name"), Entity.governorate, Entity.forum,
+                  User.username)
+        .join(Entity, Entity.uuid == CaseEvent.uuid)
+        .join(EntityList, EntityList.id == Entity.list_id)
+        .outerjoin(User, User.id == CaseEvent.user_id)
+        .where(CaseEvent.id == event_id)).first()
+
+
+def case_event_held(session: Session, kind: str, uuid: str, body: str) -> bool:
+    return session.scalar(sa.select(sa.exists().where(
+        CaseEvent.kind == kind, CaseEvent.uuid == uuid, CaseEvent.body == body))) or False

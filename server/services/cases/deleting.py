@@ -9,23 +9,27 @@ import json
 from datetime import datetime
 
 from server.database.queries import entities as entity_queries
+from server.database.queries import field_offices as field_office_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services.cases.applying import write_typed_row
 
 
-def delete(writer, name: str, uuid: str, user_id: int | None, at: datetime) -> datetime:
-    """Delete the case (a case already deleted stays as it was); return when it was deleted."""
+def delete(writer, name: str, uuid: str, user_id: int | None, at: datetime, *,
+           peer_id: int | None = None) -> datetime:
+    """Delete the case (a case already deleted stays as it was); return when it was deleted.
+    `peer_id`: the server where it was deleted, when another (field-office sync)."""
     entity_list = entity_queries.list_named(writer, name)
     row = entity_queries.entity(writer, uuid.strip().lower())
     if entity_list is None or row is None or row.list_id != entity_list.id:
         raise Problem(problems.CASE_NOT_FOUND, name=name, uuid=uuid)
     if row.deleted_at is not None:
         return row.deleted_at
-    entity_queries.insert_event(writer, {
+    event_id = entity_queries.insert_event(writer, {
         "kind": "delete", "uuid": row.uuid, "submission_def_id": None, "position": None,
         "user_id": user_id, "body": "{}", "after_def_id": entity_queries.last_def_id(writer),
         "at": at})
+    field_office_queries.log_change(writer, "case_event", event_id, peer_id, at)
     replay(writer, row.uuid, at)
     return at
 

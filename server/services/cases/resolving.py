@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from server.database.queries import case_pages as case_page_queries
 from server.database.queries import entities as entity_queries
+from server.database.queries import field_offices as field_office_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services import audit
@@ -61,16 +62,31 @@ def resolve(session: Session, reader: reading.CaseReader, uuid: str, shown: str,
         if value is None or value not in {option.value for option in choice.options}:
             raise Problem(problems.RESOLUTION_INVALID)
         values[choice.name] = value
-    entity_queries.insert_event(writer, {
+    event_id = entity_queries.insert_event(writer, {
         "kind": RESOLVE, "uuid": row.uuid, "submission_def_id": None, "position": None,
         "user_id": reader.user.id,
         # the values in the order chosen: replayed, they make the very same version
         "body": json.dumps({"version": row.version, "values": values}, ensure_ascii=False),
         "after_def_id": entity_queries.last_def_id(writer), "at": now})
+    field_office_queries.log_change(writer, "case_event", event_id, None, now)
     _write(writer, row, values, reader.user.id, now)
     audit.record(session, "case.resolved", user=reader.user, address=address, case=row.uuid,
                  version=row.version + 1, values=values)
     return None
+
+
+def resolve_as_told(writer, uuid: str, body: str, at: datetime, *, peer_id: int) -> None:
+    """A resolution made at the other end of a field office's link, made here too (the same
+    values, on the case as it stands here), and recorded, so a rebuild makes it again."""
+    row = entity_queries.entity(writer, uuid)
+    if row is None:
+        raise Problem(problems.CASE_NOT_FOUND)
+    event_id = entity_queries.insert_event(writer, {
+        "kind": RESOLVE, "uuid": row.uuid, "submission_def_id": None, "position": None,
+        "user_id": None, "body": body, "after_def_id": entity_queries.last_def_id(writer),
+        "at": at})
+    field_office_queries.log_change(writer, "case_event", event_id, peer_id, at)
+    replay(writer, entity_queries.event(writer, event_id))
 
 
 def replay(writer, event) -> None:

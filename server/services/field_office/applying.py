@@ -11,6 +11,7 @@ then the items again); the cursor moves only past items applied or refused.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from dataclasses import dataclass, field
 
@@ -35,6 +36,7 @@ from server.kernel import problems
 from server.kernel.problems import Problem
 from server.kernel.storage import BlobStore
 from server.services import accounts, form_loading, receiving
+from server.services.cases import deleting, resolving
 from server.services.field_office import feed
 from sync import field_sync
 from sync.arrival import Outcome as Arrival
@@ -139,6 +141,7 @@ def _submission(ctx: _Context, item: Item) -> str:
         xml = base64.b64decode(body["xml"], validate=True)
         received_at = field_sync.parse_timestamp(body["received_at"])
         files = {name: sha for name, sha in body["files"].items() if sha}
+        places = [(str(k), str(v)) for k, v in body.get("sender_places") or []]
     except (KeyError, ValueError, TypeError, AttributeError) as error:
         raise Problem(problems.SYNC_ITEM_INVALID, reason=str(error)) from error
     sender = _sender(ctx, body.get("sender"), bool(body.get("sender_from_headquarters")))
@@ -146,7 +149,8 @@ def _submission(ctx: _Context, item: Item) -> str:
     try:
         receipt = receiving.receive(ctx.session, ctx.store, receiving.Upload(
             xml=xml, files=opened, app_user=sender, device_id=body.get("device_id"),
-            user_agent=body.get("user_agent"), peer_id=ctx.peer_id, received_at=received_at))
+            user_agent=body.get("user_agent"), peer_id=ctx.peer_id, received_at=received_at,
+            sender_places=places))
     finally:
         for file in opened.values():
             file.close()
@@ -298,5 +302,30 @@ def _app_user(ctx: _Context, item: Item) -> str:
     return "applied"
 
 
+def _case_event(ctx: _Context, item: Item) -> str:
+    """A supervisor's act on a case at the other end: a resolution made again here with the
+    values they chose, a deletion done here too."""
+    body, session = item.body, ctx.session
+    try:
+        kind, uuid, list_name = body["kind"], str(body["uuid"]), str(body["list"])
+        at = field_sync.parse_timestamp(body["at"])
+        values = json.dumps(body["body"], ensure_ascii=False)
+    except (KeyError, ValueError, TypeError) as error:
+        raise Problem(problems.SYNC_ITEM_INVALID, reason=str(error)) from error
+    database.write_after_reading(session)
+    if field_office_queries.case_event_held(session, kind, uuid, values):
+        session.rollback()
+        return "held"
+    writer = session.connection()
+    if kind == "delete":
+        deleting.delete(writer, list_name, uuid, None, at, peer_id=ctx.peer_id)
+    elif kind == "resolve":
+        resolving.resolve_as_told(writer, uuid, values, at, peer_id=ctx.peer_id)
+    else:
+        raise Problem(problems.SYNC_ITEM_INVALID, reason=f"a case event of kind {kind!r}")
+    session.commit()
+    return "applied"
+
+
 _APPLY = {"submission": _submission, "attachment": _attachment, "review": _review,
-          "form": _form, "app_user": _app_user}
+          "form": _form, "app_user": _app_user, "case_event": _case_event}

@@ -91,7 +91,15 @@ class _Reader:
         peer's to have, or is gone."""
         return getattr(self, f"_{kind}")(seq, ref)
 
+    def _in_places(self, governorate: str | None, forum: str | None) -> bool:
+        return field_sync.case_in_places(self.office_places, governorate, forum,
+                                         self.forum_governorates)
+
     def _submission(self, seq: int, ref: str) -> Item | None:
+        if self.peer.role == "office" and not any(
+                self._in_places(*place) for place in
+                field_office_queries.case_places_of_version(self.session, int(ref))):
+            return None  # an office has its own submissions; of others', those of its cases
         row = field_office_queries.submission_version(self.session, int(ref))
         if row is None:
             return None
@@ -99,7 +107,12 @@ class _Reader:
         body = {"form": row.xml_form_id, "version": row.version,
                 "instance_id": row.instance_id,
                 "xml": base64.b64encode(row.xml).decode("ascii"), "xml_sha256": row.xml_sha256,
-                "sender": row.sender, "sender_from_headquarters": row.sender_peer is not None,
+                "sender": row.sender,
+                # an app user of headquarters' (on the office, one headquarters sent down)
+                "sender_from_headquarters": (row.sender_peer is None)
+                if self.peer.role == "office" else (row.sender_peer is not None),
+                "sender_places": [list(p) for p in field_office_queries.app_user_places(
+                    self.session, row.sender_id)] if row.sender_id is not None else [],
                 "device_id": row.device_id, "user_agent": row.user_agent,
                 "received_at": field_sync.timestamp(row.created_at),
                 "files": {name: sha for name, sha in files}}
@@ -134,6 +147,17 @@ class _Reader:
             "created_at": field_sync.timestamp(comment.created_at),
             "seen": [review_key_of(found.instance_id, c.ReviewComment, c.username)
                      for c in earlier]})
+
+    def _case_event(self, seq: int, ref: str) -> Item | None:
+        row = field_office_queries.case_event(self.session, int(ref))
+        if row is None or row.kind not in ("resolve", "delete"):
+            return None  # a held update forced is each end's own decision, after its own wait
+        if self.peer.role == "office" and not self._in_places(row.governorate, row.forum):
+            return None
+        return Item(seq, "case_event", {
+            "kind": row.kind, "uuid": row.uuid, "list": row.list_name,
+            "body": json.loads(row.body or "{}"), "at": field_sync.timestamp(row.at),
+            "author": row.username or ""})
 
     def _form(self, seq: int, ref: str) -> Item | None:
         row = field_office_queries.form_version_for_sync(self.session, int(ref))

@@ -64,6 +64,8 @@ class Upload:
     # from a sender who could send then, to a form open then
     peer_id: int | None = None
     received_at: datetime | None = None
+    # relayed: the sender's places where it was taken (their cases are those it may update)
+    sender_places: list[tuple[str, str]] | None = None
 
     @property
     def relayed(self) -> bool:
@@ -167,8 +169,10 @@ def _read_target(session: Session, identity: InstanceIdentity, upload: Upload):
                 target = _target(connection, identity, upload)
                 structure, plan = structure_by_hash(target.xform_sha256, partial(
                     arrival_queries.xform, connection, target.version_id))
-                places = places_of(account_queries.app_user_places(
-                    connection, upload.app_user.id)) if structure.entities else None
+                places = places_of(upload.sender_places if upload.sender_places is not None
+                                   else account_queries.app_user_places(
+                                       connection, upload.app_user.id)) \
+                    if structure.entities else None
             return target, structure, plan, places
         except DBAPIError as error:
             # The database ended the pool's connections (it restarted) and SQLAlchemy has let
