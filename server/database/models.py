@@ -270,6 +270,7 @@ class ReviewComment(Base):
 
     user: Mapped[User | None] = relationship(lazy="joined")
     app_user: Mapped[AppUser | None] = relationship(lazy="joined")
+    peer: Mapped[SyncPeer | None] = relationship(lazy="joined")  # noqa: F821 (its own module)
 
 
 class ExportJob(Base):

@@ -180,6 +180,9 @@ BUNDLE_INVALID = _p(
 BUNDLE_REPLAYED = _p(
     "409.44", "This bundle ({bundle_id}) was already imported on {imported_at}; it was not "
               "applied again.")
+SYNC_RUNNING = _p(
+    "409.46", "Another sync with headquarters is running on this server (the loop beside "
+              "muntada serve, or a sync run by hand); it sends everything there is: wait for it.")
 NOT_JOINED = _p(
     "409.45", "This server has not joined a headquarters: run "
               "muntada field-office join URL TOKEN with the token headquarters gave.")

@@ -7,12 +7,14 @@ recognised. `loop` runs it on its own, retrying with backoff while the link is d
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -96,6 +98,20 @@ class Syncing:
         return greeting
 
     def sync(self) -> Report:
+        """One sync, both ways; one at a time on this server (the loop and a sync run by hand
+        would otherwise send the same changes together)."""
+        lock = Path(self.data_dir) / "field-office.sync.lock"
+        with open(lock, "a") as held:
+            try:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as error:
+                raise Problem(problems.SYNC_RUNNING) from error
+            try:
+                return self._sync()
+            finally:
+                fcntl.flock(held, fcntl.LOCK_UN)
+
+    def _sync(self) -> Report:
         report = Report()
         session = self._session()
         try:
@@ -273,7 +289,8 @@ def loop(syncing: Syncing, stop: threading.Event, *, every: float = 60.0,
             wait = backoff.delay(failures)
             log.warning("field-office sync: link down (%s); next try in %.0f s", error, wait)
         except Problem as problem:
-            if problem.type is problems.NOT_JOINED:  # not (yet) an office: look again later
+            if problem.type in (problems.NOT_JOINED, problems.SYNC_RUNNING):
+                # not (yet) an office, or a sync run by hand is under way: look again later
                 wait = every
             else:
                 failures += 1

@@ -13,6 +13,7 @@ from server import database
 from server.database import per_request
 from server.database.models import SubmissionDef
 from server.database.queries import accounts as account_queries
+from server.database.queries import field_offices as field_office_queries
 from server.database.queries import reviews as review_queries
 from server.database.queries import submissions as submission_queries
 from server.kernel import i18n, problems
@@ -67,6 +68,7 @@ def _render(view: reviewing.FormView, found, row, *, stale: reviewing.Stale | No
         "submission.html", form=view.form, submission=found, row=row, definition=definition,
         nodes=nodes, point=answers.first_geopoint(nodes), versions=versions, names=names,
         comments=review_queries.comments(view.session, found),
+        sync_conflicts=field_office_queries.open_conflicts(view.session, submission_id=found.id),
         actions=reviewing.REVIEW_ACTIONS, masked=answers.MASK, stale=stale, read=read,
         changes=changes, draft=draft,
         cases=case_reading.CaseReader(view.session, g.user).cases_of_submission(found.id)

@@ -99,6 +99,8 @@ def changes_down():
 @bp.post("/changes")
 def changes_up():
     session = per_request.session()
+    # a page of items is a few megabytes of XML; a body larger than a submission may be is not
+    request.max_content_length = current_app.config["MAX_SUBMISSION_BYTES"]
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not isinstance(payload.get("items"), list) \
             or len(payload["items"]) > MAX_ITEMS:
