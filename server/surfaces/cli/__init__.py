@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from server.surfaces.cli import cases, forms, people, phones, serving, submissions
+from server.surfaces.cli import cases, forms, people, phones, push, serving, submissions
 
 
 @click.group(help="Muntada: forms and submissions of the community policing forums.")
@@ -23,3 +23,4 @@ main.add_command(submissions.failures)
 main.add_command(submissions.submissions)
 main.add_command(people.users)
 main.add_command(people.api_tokens_group)
+main.add_command(push.push)

@@ -1,0 +1,354 @@
+"""`muntada push`: sending what a phone or ODK Briefcase holds to an OpenRosa server (ours, ODK
+Central, any other), as ODK Collect sends it.
+
+`HEAD <url>/submission` first: it says the largest body the server accepts
+(X-OpenRosa-Accept-Content-Length, 10 MB when unsaid, as Collect assumes) and, by its 401, how to
+log in (Digest; Basic only over HTTPS; an app user's token in the address needs no login). Then one
+`POST <url>/submission` per instance, multipart/form-data with `xml_submission_file` and each file;
+an instance whose files do not fit in one body is split into several POSTs, each with the XML,
+all but the last marked `*isIncomplete*` = `yes`. Connection errors and a busy server are retried
+with backoff; what each server accepted is kept in the push state (`push_state`).
+
+The answer is read as the servers mean it. Ours answers an identical resend 201 "already received"
+and a different XML under the same instanceID 409. ODK Central (lib/resources/submissions.js)
+answers an identical resend 201 as if new, a different XML 409.1 "A submission already exists with
+this ID, but with different XML", a resend of a version since edited 409.9 "... is now out of
+date", a resend of a deleted submission 409.18, and two at once 409.3 "A resource already exists
+with instanceId ..." (older versions).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.auth import HTTPBasicAuth, HTTPDigestAuth
+
+from forms.xml import UnsafeXMLError, local_name, parse_xml
+from server.kernel import problems
+from server.kernel.problems import Problem
+from server.services.push_state import PushState
+from sync.instance_folders import FolderContents, FolderInstance, MediaFile, fingerprint
+
+XML_PART = "xml_submission_file"
+INCOMPLETE_PART = "*isIncomplete*"
+DEFAULT_LIMIT = 10_000_000  # what Collect assumes when the server does not say
+PART_OVERHEAD = 256  # a part's boundary and headers, besides its name (twice) and content
+BODY_OVERHEAD = 1024
+CONNECT_TIMEOUT = 10
+MAX_BACKOFF = 30.0
+TRANSIENT_STATUSES = {408, 429, 500, 502, 503, 504}
+HEADERS = {"X-OpenRosa-Version": "1.0", "Accept-Language": "en",
+           "User-Agent": "muntada-push/1 (OpenRosa)"}
+
+_HELD_201 = re.compile(r"already (been )?received", re.IGNORECASE)  # ours: a resend
+_HELD_409 = re.compile(r"A resource already exists with instanceId", re.IGNORECASE)  # Central
+_EDITED_SINCE = re.compile(r"is now out of date", re.IGNORECASE)  # Central 409.9
+
+
+class Verdict(Enum):
+    ACCEPTED = "accepted"
+    HELD = "already held"
+    REFUSED = "refused"
+    TRANSIENT = "failed"
+    LOGIN = "login refused"
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str  # the address given, without a trailing /submission
+    server: str  # the key of the push state: the address without its token
+    user: str | None = None
+    password: str | None = None
+
+    @property
+    def submission_url(self) -> str:
+        return f"{self.url}/submission"
+
+    @property
+    def https(self) -> bool:
+        return self.url.startswith("https://")
+
+
+def target_for(url: str, user: str | None = None, password: str | None = None) -> Target:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Problem(problems.PUSH_URL_INVALID, url=url,
+                      reason="it must start with http:// or https:// and name a host")
+    if parts.username or parts.password:
+        raise Problem(problems.PUSH_URL_INVALID, url=url,
+                      reason="put the user name in --user, not in the address")
+    path = parts.path.rstrip("/")
+    path = path[:-len("/submission")] if path.endswith("/submission") else path
+    without_token = re.sub(r"/key/[^/]+", "", path, count=1)
+    if without_token != path and user:
+        raise Problem(problems.PUSH_URL_INVALID, url=url,
+                      reason="the address carries a token, so leave out --user")
+    netloc = parts.netloc.lower()
+    address = urlunsplit((parts.scheme, netloc, path, parts.query, ""))
+    return Target(url=address, server=urlunsplit((parts.scheme, netloc, without_token, "", "")),
+                  user=user, password=password)
+
+
+class Unreachable(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Client:
+    """One session to the server: its login, timeouts, and retries with backoff."""
+
+    def __init__(self, target: Target, *, timeout: float = 60, retries: int = 3,
+                 backoff: float = 1.0, sleep: Callable[[float], None] = time.sleep):
+        self.target = target
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self._sleep = sleep
+        self.session = requests.Session()
+        self.session.headers.update(HEADERS)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def connect(self) -> int:
+        """The pre-flight HEAD, and the login it asks for; returns the largest body accepted."""
+        target = self.target
+        response = self.request("HEAD", target.submission_url)
+        if target.user is not None:
+            offered = response.headers.get("WWW-Authenticate", "").lower() \
+                if response.status_code == 401 else ""
+            if "digest" in offered or (not offered and not target.https):
+                self.session.auth = HTTPDigestAuth(target.user, target.password or "")
+            elif target.https:  # Basic offered, or nothing said (ODK Central never says)
+                self.session.auth = HTTPBasicAuth(target.user, target.password or "")
+            else:
+                raise Problem(problems.PUSH_BASIC_OVER_HTTP, url=target.url)
+            if response.status_code == 401:
+                response = self.request("HEAD", target.submission_url)
+        if response.status_code in (401, 403):
+            raise Problem(problems.PUSH_LOGIN_REFUSED, url=target.url,
+                          status=response.status_code, message=_message(response) or (
+                              "it asks for a login: give --user" if target.user is None
+                              else response.reason))
+        if response.status_code != 204:
+            raise Problem(problems.PUSH_NOT_OPENROSA, url=target.submission_url,
+                          status=response.status_code,
+                          message=_message(response) or response.reason or "no message")
+        try:
+            limit = int(response.headers.get("X-OpenRosa-Accept-Content-Length") or 0)
+        except ValueError:
+            limit = 0
+        return limit if limit > 0 else DEFAULT_LIMIT
+
+    def post(self, fields: list[tuple]) -> requests.Response:
+        return self.request("POST", self.target.submission_url, files=fields)
+
+    def request(self, method: str, url: str, **arguments) -> requests.Response:
+        """Retried on connection errors, timeouts and a busy server; `Unreachable` at the end."""
+        attempt = 0
+        while True:
+            try:
+                response = self.session.request(method, url, timeout=(CONNECT_TIMEOUT,
+                                                                      self.timeout),
+                                                allow_redirects=False, **arguments)
+            except (requests.ConnectionError, requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError) as error:
+                if attempt >= self.retries:
+                    raise Unreachable(_reason(error)) from error
+                response, wait = None, None
+            else:
+                if response.status_code not in TRANSIENT_STATUSES or attempt >= self.retries:
+                    return response
+                wait = _retry_after(response)
+            self._sleep(wait if wait is not None else
+                        min(MAX_BACKOFF, self.backoff * 2 ** attempt))
+            attempt += 1
+
+
+class TooLarge(Exception):
+    pass
+
+
+def plan_parts(instance: FolderInstance, limit: int, sent: set[str] = frozenset()
+               ) -> list[list[MediaFile]]:
+    """The files of each POST (the XML goes in every one), as Collect splits: in order, as many
+    as fit under `limit`. Files in `sent` were accepted by an earlier run and are not sent again."""
+    fixed = BODY_OVERHEAD + instance.xml_size + _part_size(XML_PART) + _part_size(INCOMPLETE_PART)
+    if fixed > limit:
+        raise TooLarge(f"its XML alone ({_size(instance.xml_size)}) is larger than the "
+                       f"{_size(limit)} the server accepts in one request")
+    for media in instance.media:
+        if fixed + media.size + _part_size(media.name) > limit:
+            raise TooLarge(f"the file {media.name} ({_size(media.size)}) is larger than the "
+                           f"{_size(limit)} the server accepts in one request")
+    parts: list[list[MediaFile]] = []
+    current: list[MediaFile] = []
+    size = fixed
+    for media in instance.media:
+        if media.name in sent:
+            continue
+        needed = media.size + _part_size(media.name)
+        if current and size + needed > limit:
+            parts.append(current)
+            current, size = [], fixed
+        current.append(media)
+        size += needed
+    parts.append(current)
+    return parts
+
+
+def classify(status: int, message: str, *, is_edit: bool = False) -> Verdict:
+    """What the server's answer to one POST means for the instance."""
+    if status in (201, 202):
+        return Verdict.HELD if _HELD_201.search(message) else Verdict.ACCEPTED
+    if status == 409 and (_HELD_409.search(message)
+                          or (not is_edit and _EDITED_SINCE.search(message))):
+        return Verdict.HELD
+    if status in (401, 403):
+        return Verdict.LOGIN
+    if status in TRANSIENT_STATUSES:
+        return Verdict.TRANSIENT
+    return Verdict.REFUSED  # 200 and 204 too: Collect counts them as failures
+
+
+@dataclass
+class Summary:
+    server: str
+    layout: str
+    accepted: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    sent_before: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    not_attempted: list[str] = field(default_factory=list)
+    split: int = 0  # instances sent in more than one POST
+    posts: int = 0
+    stopped: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not (self.refused or self.failed or self.not_attempted)
+
+
+def push(contents: FolderContents, client: Client, state: PushState, *,
+         progress: Callable[[FolderInstance], None] = lambda _instance: None) -> Summary:
+    """Send every instance the server has not accepted yet; never raises for one instance's
+    refusal (it is in the summary), only for what stops them all (the login)."""
+    server = client.target.server
+    summary = Summary(server=client.target.url, layout=contents.layout,
+                      skipped=[(s.name, s.reason) for s in contents.skipped])
+    limit = client.connect()
+    for index, instance in enumerate(contents.instances):
+        try:
+            _push_one(instance, client, state, server, limit, summary)
+        except Unreachable as error:
+            summary.failed.append((instance.name, f"no answer from the server: {error.reason}"))
+            summary.not_attempted = [i.name for i in contents.instances[index + 1:]]
+            summary.stopped = error.reason
+            break
+        finally:
+            progress(instance)
+    return summary
+
+
+def _push_one(instance: FolderInstance, client: Client, state: PushState, server: str,
+              limit: int, summary: Summary) -> None:
+    try:
+        key = fingerprint(instance)
+        xml = instance.xml()
+    except OSError as error:
+        summary.failed.append((instance.name, f"could not be read: {error.strerror or error}"))
+        return
+    record = state.get(server, key) or {}
+    if record.get("done"):
+        summary.sent_before.append(instance.name)
+        return
+    sent = set(record.get("files_sent", ()))
+    try:
+        parts = plan_parts(instance, limit, sent)
+    except TooLarge as error:
+        summary.refused.append((instance.name, f"not sent: {error}"))
+        return
+    outcome = record.get("outcome")
+    if len(parts) > 1:
+        summary.split += 1
+    for number, part in enumerate(parts, start=1):
+        last = number == len(parts)
+        fields = [(XML_PART, (instance.xml_path.name, xml, "text/xml"))]
+        fields += [(m.name, (m.name, m.path.read_bytes(), _mimetype(m.name))) for m in part]
+        if not last:
+            fields.append((INCOMPLETE_PART, (None, "yes")))
+        response = client.post(fields)
+        summary.posts += 1
+        message = _message(response)
+        verdict = classify(response.status_code, message,
+                           is_edit=instance.deprecated_id is not None)
+        if verdict is Verdict.LOGIN:
+            raise Problem(problems.PUSH_LOGIN_REFUSED, url=client.target.url,
+                          status=response.status_code, message=message or response.reason)
+        if verdict in (Verdict.REFUSED, Verdict.TRANSIENT):
+            reason = message or response.reason or "no message"
+            bucket = summary.refused if verdict is Verdict.REFUSED else summary.failed
+            bucket.append((instance.name, f"{reason} (HTTP {response.status_code})"))
+            return
+        outcome = outcome or verdict.value  # the first part's answer says what the server had
+        sent |= {m.name for m in part}
+        state.put(server, key, instance_id=instance.instance_id, name=instance.name,
+                  outcome=outcome, files_sent=sorted(sent), done=last)
+    (summary.held if outcome == Verdict.HELD.value else summary.accepted).append(instance.name)
+
+
+def _message(response: requests.Response) -> str:
+    """The OpenRosa response's message, else the start of whatever the body is."""
+    body = response.content or b""
+    if not body.strip():
+        return ""
+    try:
+        root = parse_xml(body)
+    except (UnsafeXMLError, ValueError):
+        return " ".join(body[:300].decode("utf-8", "replace").split())
+    for element in root.iter():
+        if isinstance(element.tag, str) and local_name(element) == "message":
+            return " ".join((element.text or "").split())
+    return ""
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    try:
+        return min(MAX_BACKOFF, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return None
+
+
+def _reason(error: Exception) -> str:
+    text = str(error)
+    for known in ("Connection refused", "Connection reset", "Connection aborted",
+                  "Read timed out", "timed out", "Name or service not known",
+                  "Remote end closed connection", "Broken pipe"):
+        if known in text:
+            return known.lower()
+    return type(error).__name__
+
+
+def _part_size(name: str) -> int:
+    return PART_OVERHEAD + 2 * len(name.encode("utf-8"))
+
+
+def _mimetype(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("MB", 1_000_000), ("KB", 1_000)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"
