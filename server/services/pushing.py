@@ -230,7 +230,7 @@ class Summary:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     not_attempted: list[str] = field(default_factory=list)
-    split: int = 0  # instances sent in more than one POST
+    split: int = 0  # instances accepted in more than one POST (in this run)
     posts: int = 0
     stopped: str | None = None
 
@@ -244,7 +244,7 @@ def push(contents: FolderContents, client: Client, state: PushState, *,
     """Send every instance the server has not accepted yet; never raises for one instance's
     refusal (it is in the summary), only for what stops them all (the login)."""
     server = client.target.server
-    summary = Summary(server=client.target.url, layout=contents.layout,
+    summary = Summary(server=server, layout=contents.layout,
                       skipped=[(s.name, s.reason) for s in contents.skipped])
     limit = client.connect()
     for index, instance in enumerate(contents.instances):
@@ -279,8 +279,6 @@ def _push_one(instance: FolderInstance, client: Client, state: PushState, server
         summary.refused.append((instance.name, f"not sent: {error}"))
         return
     outcome = record.get("outcome")
-    if len(parts) > 1:
-        summary.split += 1
     for number, part in enumerate(parts, start=1):
         last = number == len(parts)
         fields = [(XML_PART, (instance.xml_path.name, xml, "text/xml"))]
@@ -304,7 +302,11 @@ def _push_one(instance: FolderInstance, client: Client, state: PushState, server
         sent |= {m.name for m in part}
         state.put(server, key, instance_id=instance.instance_id, name=instance.name,
                   outcome=outcome, files_sent=sorted(sent), done=last)
-    (summary.held if outcome == Verdict.HELD.value else summary.accepted).append(instance.name)
+    if outcome == Verdict.HELD.value:
+        summary.held.append(instance.name)
+    else:
+        summary.accepted.append(instance.name)
+        summary.split += len(parts) > 1
 
 
 def _message(response: requests.Response) -> str:
