@@ -9,6 +9,7 @@ One server per database for the whole module."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import subprocess
@@ -299,3 +300,37 @@ def test_an_answer_lost_after_the_server_stored_it_is_recognised_on_the_retry(si
     assert counts(result) == {"accepted": 0, "already held": 1, "refused": 0, "skipped": 0,
                               "failed": 0}
     assert site.held(instance_id(phone["forum_meeting_a"])) == shas(phone["forum_meeting_a"])
+
+
+def test_a_push_killed_mid_run_leaves_its_state_readable_and_the_next_run_finishes(
+        site, tmp_path):
+    phone = {collect_name("forum_meeting", n): meeting(1) for n in range(6)}
+    instances = collect_folder(tmp_path / "phone", phone)
+    state = tmp_path / "state.json"
+    with FaultProxy(site.port) as proxy:
+        proxy.rate(250_000)  # about half a second a meeting
+        env = {**site.env, "XDG_STATE_HOME": str(tmp_path / "xdg")}
+        running = subprocess.Popen(
+            [*MUNTADA, "push", str(instances), site.through(proxy, site.officer_url),
+             "--state", str(state)], env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        try:
+            # killed once the state has been written and the third meeting is on its way
+            assert proxy.wait_for(lambda p: state.exists() and p.bytes_up > 2.5 * PHOTO,
+                                  timeout=30)
+            running.kill()
+        finally:
+            running.wait(10)
+    assert running.returncode == -9
+
+    recorded = json.loads(state.read_text())  # whole, whatever moment the kill came
+    (records,) = recorded["servers"].values()
+    assert 1 <= len(records) < len(phone)
+    assert all(r["done"] and r["outcome"] == "accepted" for r in records.values())
+
+    again = push(site, instances, site.officer_url, state)
+    assert again.returncode == 0, again.stdout + again.stderr
+    found = counts(again)
+    assert found["accepted"] + found["already held"] == len(phone)
+    for filled in phone.values():
+        assert site.held(instance_id(filled)) == shas(filled)
