@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import mimetypes
 import re
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from urllib.parse import urlsplit, urlunsplit
@@ -103,7 +105,9 @@ class Unreachable(Exception):
 
 
 class Client:
-    """One session to the server: its login, timeouts, and retries with backoff."""
+    """The connection to the server: its login, timeouts, and retries with backoff. Each thread
+    that sends gets a session of its own (requests' sessions are not shared between threads),
+    all alike."""
 
     def __init__(self, target: Target, *, timeout: float = 60, retries: int = 3,
                  backoff: float = 1.0, sleep: Callable[[float], None] = time.sleep):
@@ -112,11 +116,38 @@ class Client:
         self.retries = retries
         self.backoff = backoff
         self._sleep = sleep
-        self.session = requests.Session()
-        self.session.headers.update(HEADERS)
+        self._auth: type[HTTPDigestAuth] | type[HTTPBasicAuth] | None = None
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+        # The proxy and certificate settings of the environment, read once rather than on every
+        # request (requests reads them each time: milliseconds a submission).
+        probe = requests.Session()
+        self._environment = probe.merge_environment_settings(target.url, {}, None, None, None)
+        probe.close()
+
+    @property
+    def session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False
+            session.headers.update(HEADERS)
+            session.proxies.update(self._environment.get("proxies") or {})
+            session.verify = self._environment.get("verify", True)
+            if self._auth is not None:
+                session.auth = self._auth(self.target.user, self.target.password or "")
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
 
     def close(self) -> None:
-        self.session.close()
+        with self._lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
+        self._local = threading.local()
 
     def connect(self) -> int:
         """The pre-flight HEAD, and the login it asks for; returns the largest body accepted."""
@@ -126,11 +157,12 @@ class Client:
             offered = response.headers.get("WWW-Authenticate", "").lower() \
                 if response.status_code == 401 else ""
             if "digest" in offered or (not offered and not target.https):
-                self.session.auth = HTTPDigestAuth(target.user, target.password or "")
+                self._auth = HTTPDigestAuth
             elif target.https:  # Basic offered, or nothing said (ODK Central never says)
-                self.session.auth = HTTPBasicAuth(target.user, target.password or "")
+                self._auth = HTTPBasicAuth
             else:
                 raise Problem(problems.PUSH_BASIC_OVER_HTTP, url=target.url)
+            self.session.auth = self._auth(target.user, target.password or "")
             if response.status_code == 401:
                 response = self.request("HEAD", target.submission_url)
         if response.status_code in (401, 403):
@@ -231,7 +263,6 @@ class Summary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     not_attempted: list[str] = field(default_factory=list)
     split: int = 0  # instances accepted in more than one POST (in this run)
-    posts: int = 0
     stopped: str | None = None
 
     @property
@@ -239,44 +270,88 @@ class Summary:
         return not (self.refused or self.failed or self.not_attempted)
 
 
-def push(contents: FolderContents, client: Client, state: PushState, *,
+def push(contents: FolderContents, client: Client, state: PushState, *, parallel: int = 4,
          progress: Callable[[FolderInstance], None] = lambda _instance: None) -> Summary:
-    """Send every instance the server has not accepted yet; never raises for one instance's
-    refusal (it is in the summary), only for what stops them all (the login)."""
+    """Send every instance the server has not accepted yet, `parallel` at a time (an edit only
+    once what it edits has been sent); never raises for one instance's refusal (it is in the
+    summary), only for what stops them all (the login)."""
     server = client.target.server
     summary = Summary(server=server, layout=contents.layout,
                       skipped=[(s.name, s.reason) for s in contents.skipped])
     limit = client.connect()
-    for index, instance in enumerate(contents.instances):
+    lock = threading.Lock()
+    stopped = threading.Event()
+
+    def send(instance: FolderInstance) -> None:
         try:
-            _push_one(instance, client, state, server, limit, summary)
-        except Unreachable as error:
-            summary.failed.append((instance.name, f"no answer from the server: {error.reason}"))
-            summary.not_attempted = [i.name for i in contents.instances[index + 1:]]
-            summary.stopped = error.reason
-            break
+            if stopped.is_set():
+                with lock:
+                    summary.not_attempted.append(instance.name)
+                return
+            try:
+                _push_one(instance, client, state, server, limit, summary, lock)
+            except Unreachable as error:
+                with lock:
+                    summary.failed.append((instance.name,
+                                           f"no answer from the server: {error.reason}"))
+                    summary.stopped = summary.stopped or error.reason
+                stopped.set()
+            except BaseException:
+                stopped.set()  # the login was refused: the others are not tried either
+                raise
         finally:
-            progress(instance)
+            with lock:
+                progress(instance)
+
+    with ThreadPoolExecutor(max(1, parallel), thread_name_prefix="push") as pool:
+        for wave in _waves(contents.instances):
+            for future in [pool.submit(send, instance) for instance in wave]:
+                future.result()
+    order = {instance.name: n for n, instance in enumerate(contents.instances)}
+    for names in (summary.accepted, summary.held, summary.sent_before, summary.not_attempted):
+        names.sort(key=order.__getitem__)
+    for pairs in (summary.refused, summary.failed):
+        pairs.sort(key=lambda pair: order[pair[0]])
     return summary
 
 
+def _waves(instances: list[FolderInstance]) -> list[list[FolderInstance]]:
+    """Instances that may be sent at once: those editing nothing in the folder first, then the
+    edits of those, and so on (`read_folder` has put them in that order)."""
+    waves: list[list[FolderInstance]] = []
+    wave_of: dict[str, int] = {}
+    for instance in instances:
+        number = wave_of[instance.deprecated_id] + 1 \
+            if instance.deprecated_id in wave_of else 0
+        wave_of[instance.instance_id] = number
+        while len(waves) <= number:
+            waves.append([])
+        waves[number].append(instance)
+    return waves
+
+
 def _push_one(instance: FolderInstance, client: Client, state: PushState, server: str,
-              limit: int, summary: Summary) -> None:
+              limit: int, summary: Summary, lock: threading.Lock) -> None:
     try:
         key = fingerprint(instance)
         xml = instance.xml()
     except OSError as error:
-        summary.failed.append((instance.name, f"could not be read: {error.strerror or error}"))
+        with lock:
+            summary.failed.append((instance.name,
+                                   f"could not be read: {error.strerror or error}"))
         return
-    record = state.get(server, key) or {}
+    with lock:
+        record = state.get(server, key) or {}
     if record.get("done"):
-        summary.sent_before.append(instance.name)
+        with lock:
+            summary.sent_before.append(instance.name)
         return
     sent = set(record.get("files_sent", ()))
     try:
         parts = plan_parts(instance, limit, sent)
     except TooLarge as error:
-        summary.refused.append((instance.name, f"not sent: {error}"))
+        with lock:
+            summary.refused.append((instance.name, f"not sent: {error}"))
         return
     outcome = record.get("outcome")
     for number, part in enumerate(parts, start=1):
@@ -286,7 +361,6 @@ def _push_one(instance: FolderInstance, client: Client, state: PushState, server
         if not last:
             fields.append((INCOMPLETE_PART, (None, "yes")))
         response = client.post(fields)
-        summary.posts += 1
         message = _message(response)
         verdict = classify(response.status_code, message,
                            is_edit=instance.deprecated_id is not None)
@@ -296,17 +370,20 @@ def _push_one(instance: FolderInstance, client: Client, state: PushState, server
         if verdict in (Verdict.REFUSED, Verdict.TRANSIENT):
             reason = message or response.reason or "no message"
             bucket = summary.refused if verdict is Verdict.REFUSED else summary.failed
-            bucket.append((instance.name, f"{reason} (HTTP {response.status_code})"))
+            with lock:
+                bucket.append((instance.name, f"{reason} (HTTP {response.status_code})"))
             return
         outcome = outcome or verdict.value  # the first part's answer says what the server had
         sent |= {m.name for m in part}
-        state.put(server, key, instance_id=instance.instance_id, name=instance.name,
-                  outcome=outcome, files_sent=sorted(sent), done=last)
-    if outcome == Verdict.HELD.value:
-        summary.held.append(instance.name)
-    else:
-        summary.accepted.append(instance.name)
-        summary.split += len(parts) > 1
+        with lock:
+            state.put(server, key, instance_id=instance.instance_id, name=instance.name,
+                      outcome=outcome, files_sent=sorted(sent), done=last)
+    with lock:
+        if outcome == Verdict.HELD.value:
+            summary.held.append(instance.name)
+        else:
+            summary.accepted.append(instance.name)
+            summary.split += len(parts) > 1
 
 
 def _message(response: requests.Response) -> str:

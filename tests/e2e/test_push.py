@@ -259,7 +259,7 @@ def test_a_push_cut_in_the_middle_of_a_photo_goes_on_when_run_again(site, tmp_pa
         # ~70 KB into the second meeting's first photo
         proxy.cut_after(first_post + 70_000, direction="up")
         cut = push(site, instances, site.through(proxy, site.officer_url), state,
-                   "--retries", "0")
+                   "--retries", "0", "--parallel", "1")  # one after the other, as Collect
         assert proxy.cuts == 1
 
     assert cut.returncode == 1, cut.stdout + cut.stderr

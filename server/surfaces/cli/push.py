@@ -35,8 +35,10 @@ from sync.instance_folders import NotAnInstanceFolder, read_folder
 @click.option("--retries", default=3, show_default=True, type=click.IntRange(0, 20),
               help="Tries again after a connection error or a busy server, waiting 1, 2, "
                    "4 ... seconds.")
+@click.option("--parallel", default=4, show_default=True, type=click.IntRange(1, 16),
+              help="Instances sent at once (1 sends one after the other, as Collect does).")
 def push(folder: Path, url: str, user: str | None, password: str | None,
-         state_path: Path | None, timeout: float, retries: int) -> None:
+         state_path: Path | None, timeout: float, retries: int, parallel: int) -> None:
     try:
         contents = read_folder(folder)
     except NotAnInstanceFolder as error:
@@ -53,7 +55,7 @@ def push(folder: Path, url: str, user: str | None, password: str | None,
                     click.progressbar(length=len(contents.instances), label="Sending",
                                       file=sys.stderr, show_pos=True,
                                       item_show_func=lambda i: i.name if i else None) as bar:
-                summary = pushing.push(contents, client, state,
+                summary = pushing.push(contents, client, state, parallel=parallel,
                                        progress=lambda instance: bar.update(1, instance))
         except pushing.Unreachable as error:
             raise Problem(problems.PUSH_UNREACHABLE, url=target.url,
