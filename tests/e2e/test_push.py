@@ -164,6 +164,7 @@ def test_a_collect_folder_is_sent_whole_once_and_a_second_run_sends_nothing(site
         proxy.stop()
 
     assert first.returncode == 0, first.stdout + first.stderr
+    assert first.stderr == ""  # no progress bar when stderr is not a terminal
     assert counts(first) == {"accepted": 4, "already held": 0, "refused": 0, "skipped": 1,
                              "failed": 0}
     assert "(1 sent in parts)" in first.stdout  # the meeting with three photos
@@ -278,6 +279,63 @@ def test_a_push_cut_in_the_middle_of_a_photo_goes_on_when_run_again(site, tmp_pa
                              "failed": 0}
     for filled in phone.values():
         assert site.held(instance_id(filled)) == shas(filled)
+
+
+def test_a_split_upload_cut_in_its_second_part_sends_only_that_part_again(site, tmp_path):
+    phone = {"forum_meeting_a": meeting(3)}  # photos 1 and 2 in the first POST, 3 in the second
+    instances = collect_folder(tmp_path / "phone", phone)
+    state = tmp_path / "state.json"
+    filled = phone["forum_meeting_a"]
+    with FaultProxy(site.port) as proxy:
+        url = site.through(proxy, site.officer_url)
+        proxy.cut_after(2 * PHOTO + 10_000 + PHOTO // 2, direction="up")  # half-way in photo 3
+        cut = push(site, instances, url, state, "--retries", "0")
+        assert proxy.cuts == 1
+        assert cut.returncode == 1 and counts(cut)["failed"] == 1, cut.stdout + cut.stderr
+        (record,) = json.loads(state.read_text())["servers"][
+            pushing.target_for(url).server].values()
+        assert (record["files_sent"], record["done"]) == (["photo-1.jpg", "photo-2.jpg"], False)
+        versions = site.rows("SELECT attachments_present, attachments_expected FROM "
+                             "submission_defs WHERE instance_id = ?", instance_id(filled))
+        assert versions == [(2, 3)]
+
+        before = proxy.bytes_up
+        again = push(site, instances, url, state)
+        resent = proxy.bytes_up - before
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert counts(again)["accepted"] == 1  # what the first part's answer said
+    assert PHOTO < resent < 2 * PHOTO  # the XML and photo 3, not photos 1 and 2 again
+    assert site.held(instance_id(filled)) == shas(filled)
+
+
+def test_the_progress_bar_shows_on_a_terminal(site, tmp_path):
+    import pty
+
+    instances = collect_folder(tmp_path / "phone", {"forum_meeting_a": meeting(0)})
+    leader, follower = pty.openpty()
+    try:
+        result = subprocess.run(
+            [*MUNTADA, "push", str(instances), site.officer_url, "--state",
+             str(tmp_path / "state.json")], env=site.env, cwd=REPO, stdout=subprocess.PIPE,
+            stderr=follower, text=True, timeout=CLI_TIMEOUT, check=False)
+        os.close(follower)
+        follower = None
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal is closed once everything is read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if follower is not None:
+            os.close(follower)
+        os.close(leader)
+    assert result.returncode == 0, result.stdout
+    assert b"Sending" in shown and b"1/1" in shown
 
 
 def test_an_answer_lost_after_the_server_stored_it_is_recognised_on_the_retry(site, tmp_path):

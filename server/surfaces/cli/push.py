@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -10,7 +12,7 @@ import click
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.services import push_state, pushing
-from sync.instance_folders import NotAnInstanceFolder, read_folder
+from sync.instance_folders import FolderInstance, NotAnInstanceFolder, read_folder
 
 
 @click.command(help="Send the filled forms in a phone's or Briefcase's FOLDER (Collect's "
@@ -52,11 +54,9 @@ def push(folder: Path, url: str, user: str | None, password: str | None,
         client = pushing.Client(target, timeout=timeout, retries=retries)
         try:
             with push_state.PushState(state_path or push_state.default_path()) as state, \
-                    click.progressbar(length=len(contents.instances), label="Sending",
-                                      file=sys.stderr, show_pos=True,
-                                      item_show_func=lambda i: i.name if i else None) as bar:
+                    _progress(len(contents.instances)) as advance:
                 summary = pushing.push(contents, client, state, parallel=parallel,
-                                       progress=lambda instance: bar.update(1, instance))
+                                       progress=advance)
         except pushing.Unreachable as error:
             raise Problem(problems.PUSH_UNREACHABLE, url=target.url,
                           reason=error.reason) from error
@@ -68,6 +68,18 @@ def push(folder: Path, url: str, user: str | None, password: str | None,
         click.echo(line)
     if not summary.ok:
         sys.exit(1)
+
+
+@contextmanager
+def _progress(length: int) -> Iterator[Callable[[FolderInstance], None]]:
+    """A progress bar on the terminal; nothing at all when stderr is a file or a pipe (click
+    would still print its label there)."""
+    if not sys.stderr.isatty():
+        yield lambda _instance: None
+        return
+    with click.progressbar(length=length, label="Sending", file=sys.stderr, show_pos=True,
+                           item_show_func=lambda i: i.name if i else None) as bar:
+        yield lambda instance: bar.update(1, instance)
 
 
 def summary_lines(summary: pushing.Summary, folder: Path, total: int) -> list[str]:
