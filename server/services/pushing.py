@@ -19,8 +19,10 @@ with instanceId ..." (older versions).
 
 from __future__ import annotations
 
+import io
 import mimetypes
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +32,10 @@ from enum import Enum
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth, HTTPDigestAuth
+from urllib3 import encode_multipart_formdata
+from urllib3.connection import HTTPConnection
 
 from forms.xml import UnsafeXMLError, local_name, parse_xml
 from server.kernel import problems
@@ -44,6 +49,11 @@ DEFAULT_LIMIT = 10_000_000  # what Collect assumes when the server does not say
 PART_OVERHEAD = 256  # a part's boundary and headers, besides its name (twice) and content
 BODY_OVERHEAD = 1024
 CONNECT_TIMEOUT = 10
+# What the kernel may hold of a body not yet on the wire (it doubles this). The body is written in
+# blocks, each wait bounded by --timeout; with a small buffer, what remains to drain after the last
+# block stays small too (64 KB: 11 s at 2G's 6 KB/s), where loopback-sized buffers would let the
+# whole body "leave" at once and the wait for the answer outlast any timeout.
+SEND_BUFFER = 32 * 1024
 MAX_BACKOFF = 30.0
 TRANSIENT_STATUSES = {408, 429, 500, 502, 503, 504}
 HEADERS = {"X-OpenRosa-Version": "1.0", "Accept-Language": "en",
@@ -104,6 +114,13 @@ class Unreachable(Exception):
         self.reason = reason
 
 
+class _LinkAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["socket_options"] = [*HTTPConnection.default_socket_options,
+                                    (socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)]
+        super().init_poolmanager(*args, **kwargs)
+
+
 class Client:
     """The connection to the server: its login, timeouts, and retries with backoff. Each thread
     that sends gets a session of its own (requests' sessions are not shared between threads),
@@ -131,6 +148,8 @@ class Client:
         session = getattr(self._local, "session", None)
         if session is None:
             session = requests.Session()
+            for prefix in ("http://", "https://"):
+                session.mount(prefix, _LinkAdapter())
             session.trust_env = False
             session.headers.update(HEADERS)
             session.proxies.update(self._environment.get("proxies") or {})
@@ -181,12 +200,18 @@ class Client:
         return limit if limit > 0 else DEFAULT_LIMIT
 
     def post(self, fields: list[tuple]) -> requests.Response:
-        return self.request("POST", self.target.submission_url, files=fields)
+        body, content_type = encode_multipart_formdata(fields)
+        return self.request("POST", self.target.submission_url, body=body,
+                            headers={"Content-Type": content_type})
 
     def request(self, method: str, url: str, **arguments) -> requests.Response:
         """Retried on connection errors, timeouts and a busy server; `Unreachable` at the end."""
+        body = arguments.pop("body", None)
         attempt = 0
         while True:
+            if body is not None:
+                # a stream, sent block by block (each with its own timeout), afresh each try
+                arguments["data"] = io.BytesIO(body)
             try:
                 response = self.session.request(method, url, timeout=(CONNECT_TIMEOUT,
                                                                       self.timeout),
@@ -359,7 +384,7 @@ def _push_one(instance: FolderInstance, client: Client, state: PushState, server
         fields = [(XML_PART, (instance.xml_path.name, xml, "text/xml"))]
         fields += [(m.name, (m.name, m.path.read_bytes(), _mimetype(m.name))) for m in part]
         if not last:
-            fields.append((INCOMPLETE_PART, (None, "yes")))
+            fields.append((INCOMPLETE_PART, "yes"))
         response = client.post(fields)
         message = _message(response)
         verdict = classify(response.status_code, message,

@@ -309,6 +309,20 @@ def test_a_split_upload_cut_in_its_second_part_sends_only_that_part_again(site, 
     assert site.held(instance_id(filled)) == shas(filled)
 
 
+def test_a_photo_goes_through_a_slow_link_that_takes_longer_than_the_timeout(site, tmp_path):
+    """At 16 KB/s (a good 2G link) a 200 KB photo takes 12 s to send, longer than --timeout 7: the
+    timeout bounds each wait on the link, never the whole upload."""
+    phone = {"forum_meeting_a": meeting(1, photo_size=200_000)}
+    instances = collect_folder(tmp_path / "phone", phone)
+    with FaultProxy(site.port) as proxy:
+        proxy.rate(16_000)
+        result = push(site, instances, site.through(proxy, site.officer_url),
+                      tmp_path / "state.json", "--timeout", "7", "--retries", "0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert counts(result)["accepted"] == 1
+    assert site.held(instance_id(phone["forum_meeting_a"])) == shas(phone["forum_meeting_a"])
+
+
 def test_the_progress_bar_shows_on_a_terminal(site, tmp_path):
     import pty
 
