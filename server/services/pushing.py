@@ -190,9 +190,12 @@ class Client:
                               "it asks for a login: give --user" if target.user is None
                               else response.reason))
         if response.status_code != 204:
+            moved = response.headers.get("Location") if 300 <= response.status_code < 400 \
+                else None
             raise Problem(problems.PUSH_NOT_OPENROSA, url=target.submission_url,
                           status=response.status_code,
-                          message=_message(response) or response.reason or "no message")
+                          message=f"it sends elsewhere: {moved}" if moved else
+                          _message(response) or response.reason or "no message")
         try:
             limit = int(response.headers.get("X-OpenRosa-Accept-Content-Length") or 0)
         except ValueError:

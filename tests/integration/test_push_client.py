@@ -205,6 +205,20 @@ def test_a_busy_server_is_tried_again_after_a_while(tmp_path, monkeypatch):
     assert summary.accepted == ["m_1"] and summary.ok
 
 
+def test_an_address_that_is_not_an_openrosa_server_says_what_it_answered(tmp_path):
+    folder = collect_folder(tmp_path, {"m_1": meeting()})
+    central = CentralLike()
+    central.answer = lambda handler: (301, {"Location": "https://elsewhere.example/"}, b"")
+    with serving(central) as base, pytest.raises(Problem) as raised:
+        run(folder, f"{base}/collect/key/abc", tmp_path / "s.json")
+    assert raised.value.type is problems.PUSH_NOT_OPENROSA
+    assert "(HTTP 301: it sends elsewhere: https://elsewhere.example/)" in raised.value.message
+    central.answer = lambda handler: (200, {}, b"<html>Welcome</html>")
+    with serving(central) as base, pytest.raises(Problem) as raised:
+        run(folder, f"{base}/collect/key/abc", tmp_path / "s.json")
+    assert "(HTTP 200: OK)" in raised.value.message  # a HEAD has no body to quote
+
+
 def test_an_unreachable_server_is_a_clear_problem(tmp_path):
     folder = collect_folder(tmp_path, {"m_1": meeting()})
     with serving(CentralLike()) as base:
