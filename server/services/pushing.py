@@ -180,19 +180,19 @@ class Client:
             elif target.https:  # Basic offered, or nothing said (ODK Central never says)
                 self._auth = HTTPBasicAuth
             else:
-                raise Problem(problems.PUSH_BASIC_OVER_HTTP, url=target.url)
+                raise Problem(problems.PUSH_BASIC_OVER_HTTP, url=target.server)
             self.session.auth = self._auth(target.user, target.password or "")
             if response.status_code == 401:
                 response = self.request("HEAD", target.submission_url)
         if response.status_code in (401, 403):
-            raise Problem(problems.PUSH_LOGIN_REFUSED, url=target.url,
+            raise Problem(problems.PUSH_LOGIN_REFUSED, url=target.server,
                           status=response.status_code, message=_message(response) or (
                               "it asks for a login: give --user" if target.user is None
                               else response.reason))
         if response.status_code != 204:
             moved = response.headers.get("Location") if 300 <= response.status_code < 400 \
                 else None
-            raise Problem(problems.PUSH_NOT_OPENROSA, url=target.submission_url,
+            raise Problem(problems.PUSH_NOT_OPENROSA, url=f"{target.server}/submission",
                           status=response.status_code,
                           message=f"it sends elsewhere: {moved}" if moved else
                           _message(response) or response.reason or "no message")
@@ -393,7 +393,7 @@ def _push_one(instance: FolderInstance, client: Client, state: PushState, server
         verdict = classify(response.status_code, message,
                            is_edit=instance.deprecated_id is not None)
         if verdict is Verdict.LOGIN:
-            raise Problem(problems.PUSH_LOGIN_REFUSED, url=client.target.url,
+            raise Problem(problems.PUSH_LOGIN_REFUSED, url=client.target.server,
                           status=response.status_code, message=message or response.reason)
         if verdict in (Verdict.REFUSED, Verdict.TRANSIENT):
             reason = message or response.reason or "no message"

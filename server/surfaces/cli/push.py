@@ -58,7 +58,7 @@ def push(folder: Path, url: str, user: str | None, password: str | None,
                 summary = pushing.push(contents, client, state, parallel=parallel,
                                        progress=advance)
         except pushing.Unreachable as error:
-            raise Problem(problems.PUSH_UNREACHABLE, url=target.url,
+            raise Problem(problems.PUSH_UNREACHABLE, url=target.server,
                           reason=error.reason) from error
         finally:
             client.close()
