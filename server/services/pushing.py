@@ -344,13 +344,15 @@ def push(contents: FolderContents, client: Client, state: PushState, *, parallel
 
 
 def _waves(instances: list[FolderInstance]) -> list[list[FolderInstance]]:
-    """Instances that may be sent at once: those editing nothing in the folder first, then the
-    edits of those, and so on (`read_folder` has put them in that order)."""
+    """Instances that may be sent at once, in the folder's order: an edit goes in a wave after
+    what it edits, and a second instance with the same instanceID after the first (which of two
+    different XMLs the server keeps must not depend on which thread was quicker)."""
     waves: list[list[FolderInstance]] = []
     wave_of: dict[str, int] = {}
     for instance in instances:
-        number = wave_of[instance.deprecated_id] + 1 \
-            if instance.deprecated_id in wave_of else 0
+        after = [wave_of[i] for i in (instance.deprecated_id, instance.instance_id)
+                 if i in wave_of]
+        number = max(after) + 1 if after else 0
         wave_of[instance.instance_id] = number
         while len(waves) <= number:
             waves.append([])

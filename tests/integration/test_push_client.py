@@ -185,6 +185,27 @@ def test_without_an_advertised_limit_the_push_splits_at_collect_s_ten_megabytes(
     assert central.posts[0]["*isIncomplete*"] == b"yes"
 
 
+def test_sent_at_once_but_an_edit_after_what_it_edits(tmp_path, monkeypatch):
+    monkeypatch.setattr(pushing.Target, "https", property(lambda self: True))
+    central = CentralLike()
+    original = new_id()
+    edit = new_id()
+    folder = collect_folder(tmp_path, {
+        "a_edit": Filled(forum_meeting(instance_id=edit, deprecated_id=original)),
+        **{f"b_{n}": meeting() for n in range(6)},
+        "c_original": Filled(forum_meeting(instance_id=original)),
+    })
+    with serving(central) as base:
+        client = pushing.Client(pushing.target_for(f"{base}/v1/projects/1", "me@example.org",
+                                                   "pass"))
+        with PushState(tmp_path / "s.json") as state:
+            summary = pushing.push(read_folder(folder), client, state, parallel=4)
+        client.close()
+    assert summary.ok and len(summary.accepted) == 8
+    sent = [read_identity(p["xml_submission_file"])[0].instance_id for p in central.posts]
+    assert sent.index(original) < sent.index(edit) == len(sent) - 1
+
+
 def test_basic_is_never_sent_over_plain_http(tmp_path):
     folder = collect_folder(tmp_path, {"m_1": meeting()})
     central = CentralLike(basic_challenge=True)
