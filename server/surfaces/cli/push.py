@@ -33,7 +33,8 @@ from sync.instance_folders import FolderInstance, NotAnInstanceFolder, read_fold
                    "$XDG_STATE_HOME/muntada/push-state.json, else "
                    "~/.local/state/muntada/push-state.json].")
 @click.option("--timeout", default=60.0, show_default=True,
-              help="Seconds to wait for the server's answer to one request.")
+              help="Seconds any one wait on the server may last (a slow link is fine while "
+                   "it moves).")
 @click.option("--retries", default=3, show_default=True, type=click.IntRange(0, 20),
               help="Tries again after a connection error or a busy server, waiting 1, 2, "
                    "4 ... seconds.")
