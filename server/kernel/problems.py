@@ -192,5 +192,31 @@ DATABASE_UNAVAILABLE = _p(
     "503.1", "The server lost its connection to the database for a moment. Please try again "
     "shortly: anything already received is kept, and a resend is recognised.")
 
+# `muntada push`: what stops sending a phone's folder to another server (the command line says it)
+PUSH_FOLDER_UNKNOWN = _p("400.50", "Nothing to send in {folder}: {reason}")
+PUSH_URL_INVALID = _p(
+    "400.51", "'{url}' is not an OpenRosa server address: {reason}. Use an app user's address "
+              "(http://host:port/collect/key/<token>, or /collect with --user), or ODK Central's "
+              "(https://host/v1/key/<token>/projects/<id>, or /v1/projects/<id> with --user).")
+PUSH_BASIC_OVER_HTTP = _p(
+    "400.52", "The server at {url} asks for Basic login over plain HTTP, which would send the "
+              "password readable by anyone on the network: use its https:// address, or an app "
+              "user's token address.")
+PUSH_LOGIN_REFUSED = _p(
+    "401.50", "The server at {url} refused the login (HTTP {status}: {message}). Check --user and "
+              "--password, or that the token in the address is still valid.")
+PUSH_STATE_LOCKED = _p(
+    "409.50", "Another `muntada push` is using the state file {path}; wait for it to end, or give "
+              "this one its own with --state.")
+PUSH_STATE_UNREADABLE = _p(
+    "500.50", "The push state file {path} cannot be read ({reason}). Move it aside and push again: "
+              "the server recognises what it already holds.")
+PUSH_NOT_OPENROSA = _p(
+    "502.50", "{url} did not answer as an OpenRosa server (HTTP {status}: {message}). Check the "
+              "address: it is the one Collect is configured with.")
+PUSH_UNREACHABLE = _p(
+    "503.50", "Could not reach {url} ({reason}). Nothing is lost: run the same command again when "
+              "the link is back, and it goes on from where it stopped.")
+
 CATALOGUE: tuple[ProblemType, ...] = tuple(
     value for value in globals().values() if isinstance(value, ProblemType))

@@ -177,6 +177,28 @@ def test_stall_keeps_the_connection_open_and_forwards_nothing_until_resume(echo)
         assert proxy.bytes_up == 12
 
 
+def test_a_stalled_link_takes_in_little_beyond_what_it_forwarded(echo):
+    """As a real link's window: a client writing into a stalled proxy is soon held back (on
+    loopback the kernel would otherwise take in megabytes)."""
+    with FaultProxy(echo.port) as proxy, connect(proxy) as sock:
+        proxy.stall()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+        sock.setblocking(False)
+        taken = 0
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                taken += sock.send(b"z" * 65536)
+            except BlockingIOError:
+                time.sleep(0.05)  # the kernels may still be moving bytes along: look again
+                try:
+                    taken += sock.send(b"z" * 65536)
+                except BlockingIOError:
+                    break
+        assert 0 < taken < 400_000
+        assert proxy.bytes_up == 0
+
+
 def test_rate_spreads_the_bytes_over_time(echo):
     """At 2,000 bytes/s, 1,000 bytes each way take at least half a second (a lower bound only:
     a slow machine makes it longer, never shorter)."""

@@ -11,6 +11,11 @@ without closing (a link that goes quiet), throttle to a 2G rate, close everythin
 "up" is client -> server, "down" server -> client. The counters are bytes actually forwarded, over all
 connections since the proxy started. A cut is one-shot: it fires once, on whichever connection carries
 the n-th byte, and later connections are forwarded normally until the test arms another.
+
+The proxy's sockets take in at most `buffer_bytes` (16 KB; the kernel doubles it) beyond what they
+have forwarded, as a real link's window does: on loopback the kernel would otherwise take in
+megabytes at once, and a client would finish "sending" long before a throttled proxy had passed
+it on.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from dataclasses import dataclass, field
 DIRECTIONS = ("up", "down")
 CHUNK = 64 * 1024
 POLL = 0.1  # how often idle threads look at the stop flag
+BUFFER_BYTES = 16 * 1024
 
 
 @dataclass
@@ -50,10 +56,14 @@ class _Connection:
 class FaultProxy:
     """Listens on 127.0.0.1:`port` (free one by default) and forwards to `target_host:target_port`."""
 
-    def __init__(self, target_port: int, target_host: str = "127.0.0.1", *, port: int = 0):
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1", *, port: int = 0,
+                 buffer_bytes: int = BUFFER_BYTES):
         self.target = (target_host, target_port)
+        self.buffer_bytes = buffer_bytes
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # set before listen(): accepted sockets inherit it, and the window is sized from it
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer_bytes)
         self._listener.bind(("127.0.0.1", port))
         self._listener.listen(64)
         self._listener.settimeout(POLL)
@@ -178,9 +188,13 @@ class FaultProxy:
                 continue
             except OSError:
                 return
+            server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
-                server = socket.create_connection(self.target, timeout=5)
+                server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.buffer_bytes)
+                server.settimeout(5)
+                server.connect(self.target)
             except OSError:
+                server.close()
                 # the server is down: the client sees its connection refused-then-closed
                 with contextlib.suppress(OSError):
                     client.close()

@@ -11,6 +11,7 @@ from server.surfaces.cli import (
     forms,
     people,
     phones,
+    push,
     serving,
     submissions,
 )
@@ -32,3 +33,4 @@ main.add_command(submissions.failures)
 main.add_command(submissions.submissions)
 main.add_command(people.users)
 main.add_command(people.api_tokens_group)
+main.add_command(push.push)
