@@ -246,6 +246,19 @@ def open_conflicts(session: Session, peer_id: int | None = None,
     return session.scalars(query.order_by(SyncConflict.id)).all()
 
 
+def conflicted_submissions(session: Session, peer_id: int) -> Sequence[sa.Row]:
+    """The submissions of a peer's open review conflicts, by form and instanceID (as their
+    pages are addressed), the oldest conflict first; one line per submission."""
+    return session.execute(
+        sa.select(Form.xml_form_id, Submission.instance_id,
+                  sa.func.min(SyncConflict.created_at).label("since"))
+        .join(Submission, Submission.id == SyncConflict.submission_id)
+        .join(Form, Form.id == Submission.form_id)
+        .where(SyncConflict.peer_id == peer_id, SyncConflict.resolved_at.is_(None))
+        .group_by(Form.xml_form_id, Submission.instance_id)
+        .order_by(sa.func.min(SyncConflict.id))).all()
+
+
 def resolve_conflicts(session: Session, submission_id: int, at: datetime) -> None:
     session.execute(sa.update(SyncConflict).where(
         SyncConflict.submission_id == submission_id, SyncConflict.resolved_at.is_(None))

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from server.database.models import SyncPeer, SyncRefusal
@@ -86,6 +87,12 @@ def links(session: Session) -> list[Link]:
                           list(field_office_queries.refusals(session, peer.id, 5)),
                           len(field_office_queries.open_conflicts(session, peer.id))))
     return found
+
+
+def conflicted(session: Session, link: Link) -> list[sa.Row]:
+    """The submissions of the link's open review conflicts (form, instanceID, since when), for
+    the page to link to each."""
+    return list(field_office_queries.conflicted_submissions(session, link.peer.id))
 
 
 def _iso(value: datetime | None) -> str | None:
