@@ -90,6 +90,16 @@ def count_after(session: Session, after: int, kinds: Collection[str], *,
     return session.scalar(query) or 0
 
 
+def count_unnumbered(session: Session, kinds: Collection[str], *,
+                     not_from: int | None) -> int:
+    """Changes committed since the log was last numbered (`count_after` cannot see them)."""
+    query = sa.select(sa.func.count()).select_from(_log).where(
+        _log.c.seq.is_(None), _log.c.kind.in_(kinds))
+    if not_from is not None:
+        query = query.where(sa.or_(_log.c.peer_id.is_(None), _log.c.peer_id != not_from))
+    return session.scalar(query) or 0
+
+
 # Peers -----------------------------------------------------------------------------------------
 
 def peer_by_token(session: Session, token_sha256: str) -> SyncPeer | None:
