@@ -202,7 +202,7 @@ def test_the_page_is_in_arabic_and_kurdish_right_to_left(session, browser_for, c
                     "Review conflicts", "not yet", "never"):
         assert words[english] in text, english
     assert "Field offices" not in text and "Register a field office" not in text
-    assert page.xpath(f'//header//a[@href="/field-offices"]/text()') == [words["Field offices"]]
+    assert page.xpath('//header//a[@href="/field-offices"]/text()') == [words["Field offices"]]
 
 
 def test_on_an_office_s_server_the_page_shows_its_link_to_headquarters(
