@@ -26,7 +26,7 @@ from tests.e2e.browser.browsing import (
     submit,
     translated,
 )
-from tests.e2e.browser.conftest import Person, create_person
+from tests.e2e.browser.conftest import PHONE_VIEWPORT, Person, create_person
 from tests.e2e.browser.meetings import Meeting, blank_form, send
 from tests.e2e.conftest import ServerProcess, free_port, muntada_environment, run_cli
 from tests.support.phone import Phone, http_transport
@@ -139,3 +139,14 @@ def test_the_administrator_reads_the_office_s_link_and_registers_another(
     # the conflict's link leads to the submission, where a supervisor settles it
     submit(hq, hq.locator("#field-offices tr[data-office=qayyarah] td.conflicts a"))
     assert path_of(hq) == f"/forms/{FORM}/submissions/{crossed}"
+
+
+def test_the_page_fits_a_phone_s_screen(open_page, site, office):
+    page = open_page(viewport=PHONE_VIEWPORT)
+    sign_in(page, site, site.person("admin"))
+    submit(page, nav_link(page, "/field-offices"))
+    assert page.locator("#field-offices tbody tr[data-office=qayyarah]").is_visible()
+    assert not scrolls_sideways(page)  # the table scrolls in its own box
+    for element in ("main h1", "main form[action='/field-offices'] button"):
+        found = box(page, element)
+        assert found["x"] >= 0 and found["x"] + found["width"] <= PHONE_VIEWPORT["width"], element
