@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from lxml import html
 
 from server.database import per_request
-from server.database.models import SyncLog, SyncPeer
+from server.database.models import AuditEvent, SyncLog, SyncPeer
 from server.kernel import i18n
 from server.services.field_office import applying, registry, status, syncing
 from server.services.field_office.client import LinkDown
@@ -127,7 +127,7 @@ def test_the_list_shows_each_office_its_link_and_what_went_wrong(
 
 def test_registering_shows_the_join_command_once_and_its_token_opens_the_sync(
         client, session, browser_for):
-    admin = browser_for("administrator")
+    admin = browser_for("administrator", username="registrar")
     assert 'href="/field-offices"' in admin.get("/field-offices").get_data(as_text=True)
     page = read(admin.post("/field-offices", {
         "name": "Qayyarah office", "governorate": "nineveh\n", "forum": " nin_qayyarah_01 "}))
@@ -152,6 +152,10 @@ def test_registering_shows_the_join_command_once_and_its_token_opens_the_sync(
     session.rollback()
     peer = session.scalars(sa.select(SyncPeer).where(SyncPeer.name == "qayyarah office")).one()
     assert peer.token is None and peer.token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+    # who registered it is in the audit log, the token is not
+    event = session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == "field_office.registered")).one()
+    assert event.username == "registrar" and token not in event.details
 
 
 @pytest.mark.parametrize(("form", "status_code", "code"), [
