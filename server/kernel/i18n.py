@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_timedelta
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from markupsafe import Markup
@@ -107,6 +107,32 @@ def datetime_text(moment: datetime | date | None, width: str = "medium") -> str:
             moment = moment.replace(tzinfo=ZoneInfo("UTC"))
         return format_datetime(moment, width, tzinfo=LOCAL_TIME, locale=locale)
     return format_date(moment, width, locale=locale)
+
+
+# Time units, with their Sorani words: Babel's Sorani has only the units' symbols ("3 h");
+# a Sorani noun stays singular after a number.
+_UNITS = (("year", 365 * 86400, "ساڵ"), ("month", 30 * 86400, "مانگ"),
+                 ("week", 7 * 86400, "هەفتە"), ("day", 86400, "ڕۆژ"),
+                 ("hour", 3600, "کاتژمێر"), ("minute", 60, "خولەک"), ("second", 1, "چرکە"))
+
+
+def ago_text(moment: datetime | None, now: datetime | None = None) -> str:
+    """How long ago `moment` was, in the reader's words ("3 hours ago"); "" for None."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:  # SQLite returns UTC without its zone
+        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+    seconds = max(0.0, ((now or datetime.now(ZoneInfo("UTC"))) - moment).total_seconds())
+    if seconds < 60:
+        return gettext("less than a minute ago")
+    # the largest unit that fits, counted down (Babel would round 59 minutes up to an hour)
+    _unit, size, word = next(u for u in _UNITS if seconds >= u[1])
+    count = int(seconds // size)
+    language = current()
+    if language.code == "ckb":
+        return f"{number_text(count)} {word} لەمەوبەر"
+    return format_timedelta(-count * size, threshold=1, add_direction=True,
+                            locale=language.babel_locale)
 
 
 def number_text(value) -> str:

@@ -19,6 +19,7 @@ _GRANTS = {
     "forms.manage": {"administrator"},
     "app_users.manage": {"administrator"},
     "audit.read": {"administrator"},
+    "field_offices.manage": {"administrator"},
     "submissions.read": {"administrator", "supervisor", "analyst"},
     "submissions.review": {"administrator", "supervisor"},
     "submissions.delete": {"administrator"},

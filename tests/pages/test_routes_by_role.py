@@ -72,6 +72,9 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("pages.edit_user", "POST"): ADMIN_PAGE,
     ("pages.audit_log", "GET"): ADMIN_PAGE,
     ("pages.app_user_qr", "GET"): ADMIN_PAGE,
+    ("pages.field_offices", "GET"): ADMIN_PAGE,
+    # a body without the office's name: refused (400), nothing registered
+    ("pages.register_field_office", "POST"): ADMIN_PAGE,
     ("static", "GET"): everyone(OK),
     ("pages.submissions", "GET"): signed_in(),  # Nineveh's supervisor: an empty list
     ("pages.submission", "GET"): READ_SUBMISSION,

@@ -94,6 +94,16 @@ def count_after(session: Session, after: int, kinds: Collection[str], *,
     return session.scalar(query) or 0
 
 
+def count_unnumbered(session: Session, kinds: Collection[str], *,
+                     not_from: int | None) -> int:
+    """Changes committed since the log was last numbered (`count_after` cannot see them)."""
+    query = sa.select(sa.func.count()).select_from(_log).where(
+        _log.c.seq.is_(None), _log.c.kind.in_(kinds))
+    if not_from is not None:
+        query = query.where(sa.or_(_log.c.peer_id.is_(None), _log.c.peer_id != not_from))
+    return session.scalar(query) or 0
+
+
 # Peers -----------------------------------------------------------------------------------------
 
 def peer_by_token(session: Session, token_sha256: str) -> SyncPeer | None:
@@ -249,6 +259,19 @@ def open_conflicts(session: Session, peer_id: int | None = None,
     if submission_id is not None:
         query = query.where(SyncConflict.submission_id == submission_id)
     return session.scalars(query.order_by(SyncConflict.id)).all()
+
+
+def conflicted_submissions(session: Session, peer_id: int) -> Sequence[sa.Row]:
+    """The submissions of a peer's open review conflicts, by form and instanceID (as their
+    pages are addressed), the oldest conflict first; one line per submission."""
+    return session.execute(
+        sa.select(Form.xml_form_id, Submission.instance_id,
+                  sa.func.min(SyncConflict.created_at).label("since"))
+        .join(Submission, Submission.id == SyncConflict.submission_id)
+        .join(Form, Form.id == Submission.form_id)
+        .where(SyncConflict.peer_id == peer_id, SyncConflict.resolved_at.is_(None))
+        .group_by(Form.xml_form_id, Submission.instance_id)
+        .order_by(sa.func.min(SyncConflict.id))).all()
 
 
 def resolve_conflicts(session: Session, submission_id: int, at: datetime) -> None:

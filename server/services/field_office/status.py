@@ -7,11 +7,13 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from server.database.models import SyncPeer, SyncRefusal
 from server.database.queries import field_offices as field_office_queries
 from server.services.field_office import feed
+from sync import field_sync
 
 
 @dataclass
@@ -86,6 +88,20 @@ def links(session: Session) -> list[Link]:
                           list(field_office_queries.refusals(session, peer.id, 5)),
                           len(field_office_queries.open_conflicts(session, peer.id))))
     return found
+
+
+def conflicted(session: Session, link: Link) -> list[sa.Row]:
+    """The submissions of the link's open review conflicts (form, instanceID, since when), for
+    the page to link to each."""
+    return list(field_office_queries.conflicted_submissions(session, link.peer.id))
+
+
+def not_yet_numbered(session: Session, link: Link) -> int:
+    """Changes made here that wait for the other side too, though `Link.waiting_here` cannot
+    count them yet: the log is numbered when the other side calls (or a sync runs), so what
+    changed since the last contact has no number."""
+    kinds = field_sync.UP if link.peer.role == "headquarters" else field_sync.DOWN
+    return field_office_queries.count_unnumbered(session, kinds, not_from=link.peer.id)
 
 
 def _iso(value: datetime | None) -> str | None:

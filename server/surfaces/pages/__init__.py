@@ -45,6 +45,7 @@ def init_app(app: Flask) -> None:
         cases,
         deleted,
         downloads,
+        field_offices,
         review_list,
         sessions,
         submission,
@@ -54,7 +55,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(_=i18n.gettext, languages=i18n.LANGUAGES,
                                  current_language=i18n.current)
     app.jinja_env.filters.update(datetime=i18n.datetime_text, number=i18n.number_text,
-                                 count=i18n.count_text)
+                                 count=i18n.count_text, ago=i18n.ago_text)
     app.jinja_env.policies["ext.i18n.trimmed"] = True
     i18n.read_language_with(lambda: g.get("language") if has_app_context() else None)
     app.register_blueprint(bp)
