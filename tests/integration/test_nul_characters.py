@@ -68,7 +68,7 @@ def _problem_code(path: str, response) -> str | None:
         root = ET.fromstring(response.data)
         text = "".join(root.itertext())
         return "400.9" if "NUL character" in text else text
-    if path.startswith("/api"):
+    if path.startswith(("/api", "/sync")):  # scripts and field offices' servers: JSON
         return (response.get_json(silent=True) or {}).get("code") \
             if response.mimetype == "application/json" else None
     if response.mimetype != "text/html":
