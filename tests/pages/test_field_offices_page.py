@@ -103,7 +103,9 @@ def test_the_list_shows_each_office_its_link_and_what_went_wrong(
     session.rollback()
     # the office has applied none of headquarters' changes: every one of them waits
     waiting_down = changes(session, field_sync.DOWN, not_from=qayyarah.id)
-    assert waiting_down > status.links(session)[0].waiting_here > 0
+    # (those not yet numbered counted too)
+    link = next(link for link in status.links(session) if link.name == "qayyarah")
+    assert waiting_down == link.waiting_here > 0
 
     page = read(browser_for("administrator").get("/field-offices?lang=en"))
     row = office_row(page, "qayyarah")
@@ -116,9 +118,11 @@ def test_the_list_shows_each_office_its_link_and_what_went_wrong(
     links = row.xpath('td[contains(@class, "conflicts")]//a/@href')
     assert links == [f"/forms/forum_meeting/submissions/{nineveh_meeting}"]
     assert cell(row, "conflicts") == f"1 forum_meeting · {nineveh_meeting[5:13]}…"
-    assert cell(row, "last-error") == "none"
+    # headquarters records what went wrong with the office's changes
+    assert cell(row, "last-error").startswith("refused: 1; the latest: A change sent")
 
     other = office_row(page, "khalis")
+    assert cell(other, "last-error") == "none"
     assert cell(other, "joined") == "not yet" and cell(other, "contact") == "never"
     assert cell(other, "refusals") == "none" and cell(other, "conflicts") == "none"
     assert page.xpath('//form[@action="/field-offices"]')  # headquarters registers offices

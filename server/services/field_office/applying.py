@@ -64,7 +64,7 @@ def apply(session: Session, store: BlobStore, peer_id: int, items: list[Item], *
     this server)."""
     peer = _peer(session, peer_id)
     cursor = peer.up_seq if peer.role == "office" else peer.down_seq
-    done = Applied(cursor)
+    done, failure = Applied(cursor), None
     try:
         for item in sorted(items, key=lambda i: i.seq):
             if item.seq <= done.cursor:
@@ -89,9 +89,14 @@ def apply(session: Session, store: BlobStore, peer_id: int, items: list[Item], *
         else:
             if through is not None:
                 done.cursor = max(done.cursor, through)
+        if done.refused:
+            failure = f"refused: {len(done.refused)}; the latest: {done.refused[-1][1]}"
+    except Exception as error:
+        failure = f"applying change {item.seq} ({item.kind}) failed: {type(error).__name__}"
+        raise
     finally:
         session.rollback()
-        _move_cursor(session, peer_id, done.cursor)
+        _move_cursor(session, peer_id, done.cursor, failure)
     return done
 
 
@@ -102,9 +107,13 @@ def _peer(session: Session, peer_id: int) -> SyncPeer:
     return peer
 
 
-def _move_cursor(session: Session, peer_id: int, cursor: int) -> None:
+def _move_cursor(session: Session, peer_id: int, cursor: int, failure: str | None) -> None:
+    """The cursor past what was applied or refused; and, when something was refused or failed,
+    why (the page of field offices shows it)."""
     database.write_after_reading(session)
     peer = field_office_queries.lock_peer(session, peer_id)
+    if failure is not None:
+        peer.last_error, peer.last_error_at = failure, utcnow()
     if peer.role == "office":
         peer.up_seq = max(peer.up_seq, cursor)
     else:

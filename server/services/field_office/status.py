@@ -83,6 +83,10 @@ def links(session: Session) -> list[Link]:
         else:
             here = feed.waiting(session, peer, peer.up_seq)
             there = max(0, peer.their_seq - peer.down_seq)
+        # what changed here since the other side last called has no number yet: it waits too
+        here += field_office_queries.count_unnumbered(
+            session, field_sync.UP if peer.role == "headquarters" else field_sync.DOWN,
+            not_from=peer.id)
         found.append(Link(peer, here, there,
                           field_office_queries.count_refusals(session, peer.id),
                           list(field_office_queries.refusals(session, peer.id, 5)),
@@ -94,14 +98,6 @@ def conflicted(session: Session, link: Link) -> list[sa.Row]:
     """The submissions of the link's open review conflicts (form, instanceID, since when), for
     the page to link to each."""
     return list(field_office_queries.conflicted_submissions(session, link.peer.id))
-
-
-def not_yet_numbered(session: Session, link: Link) -> int:
-    """Changes made here that wait for the other side too, though `Link.waiting_here` cannot
-    count them yet: the log is numbered when the other side calls (or a sync runs), so what
-    changed since the last contact has no number."""
-    kinds = field_sync.UP if link.peer.role == "headquarters" else field_sync.DOWN
-    return field_office_queries.count_unnumbered(session, kinds, not_from=link.peer.id)
 
 
 def _iso(value: datetime | None) -> str | None:

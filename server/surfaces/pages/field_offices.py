@@ -44,7 +44,7 @@ def _render(*, registered: str | None = None, join: str | None = None):
         "field_offices.html", offices=offices, headquarters=headquarters,
         conflicts={link.peer.id: status.conflicted(session, link) for link in links},
         # what changed here since the other side last called waits too, not numbered yet
-        waiting_here={link.peer.id: link.waiting_here + status.not_yet_numbered(session, link)
+        waiting_here={link.peer.id: link.waiting_here
                       for link in links},
         now=datetime.now(UTC), registered=registered, join=join,
         public_url=current_app.config["PUBLIC_URL"])
