@@ -78,6 +78,12 @@ def test_what_phones_send_to_the_office_reaches_headquarters_exactly(sites):
         assert abs((created_at.replace(tzinfo=None)
                     - office_times[instance_id].replace(tzinfo=None)).total_seconds()) < 0.001
 
+    # where it stands, as each end says it
+    here = office.cli("field-office", "status")
+    assert "this office (qayyarah) with headquarters" in here and "0 changes waiting to go up" in here
+    there = hq.cli("field-office", "status", "--json")
+    assert '"name": "qayyarah"' in there and '"joined": true' in there
+
     # again: nothing new, nothing doubled
     before = hq.scalar(sa.select(sa.func.count()).select_from(SubmissionDef))
     again = office.cli("field-office", "sync")

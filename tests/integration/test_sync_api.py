@@ -185,7 +185,7 @@ def review_item(office: Office, instance_id: str, state, text: str, seen: list[s
 
 
 def test_reviews_from_the_office_apply_unless_they_cross_one_made_here(client, office, session,
-                                                                       make_user):
+                                                                       make_user, browser_for):
     instance_id = new_id()
     send(client, office, [meeting_item(office, instance_id)])
     first = review_item(office, instance_id, "hasIssues", "the date is wrong", [])
@@ -211,6 +211,12 @@ def test_reviews_from_the_office_apply_unless_they_cross_one_made_here(client, o
     note = review_item(office, instance_id, None, "called the facilitator", [])
     noted = send(client, office, [note]).get_json()
     assert noted["applied"] == 1 and noted["conflicts"] == 0
+    # the submission's page says who wrote each, where, and that it was reviewed at both ends
+    session.rollback()
+    page = browser_for("administrator").get(
+        f"/forms/forum_meeting/submissions/{instance_id}?lang=en").get_data(as_text=True)
+    assert "Reviewed at both ends" in page
+    assert page.count("<bdi>office-sup</bdi> · <span class=\"tag\"><bdi>qayyarah</bdi>") == 3
     session.rollback()
     assert session.scalar(sa.select(sa.func.count()).select_from(ReviewComment).where(
         ReviewComment.submission_id == submission.id)) == 4
