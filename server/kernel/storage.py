@@ -57,6 +57,19 @@ class BlobStore:
             raise
         return sha256.hexdigest(), md5.hexdigest(), size
 
+    def describe(self, sha256: str) -> tuple[str, str, int]:
+        """(sha256, md5, size) of a file already held, read back (nothing written): the SHA-256
+        is checked, so a damaged file is never described as what it was."""
+        digest, md5, size = hashlib.sha256(), hashlib.md5(), 0
+        with open(self.path(sha256), "rb") as file:
+            while chunk := file.read(CHUNK):
+                digest.update(chunk)
+                md5.update(chunk)
+                size += len(chunk)
+        if digest.hexdigest() != sha256:
+            raise OSError(f"the stored file {sha256[:12]}… is damaged")
+        return sha256, md5.hexdigest(), size
+
     def open(self, sha256: str) -> BinaryIO:
         return open(self.path(sha256), "rb")
 

@@ -159,7 +159,7 @@ def _submission(ctx: _Context, item: Item) -> str:
         receipt = receiving.receive(ctx.session, ctx.store, receiving.Upload(
             xml=xml, files=opened, app_user=sender, device_id=body.get("device_id"),
             user_agent=body.get("user_agent"), peer_id=ctx.peer_id, received_at=received_at,
-            sender_places=places))
+            sender_places=places, held_files=files))
     finally:
         for file in opened.values():
             file.close()

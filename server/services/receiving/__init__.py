@@ -66,6 +66,8 @@ class Upload:
     received_at: datetime | None = None
     # relayed: the sender's places where it was taken (their cases are those it may update)
     sender_places: list[tuple[str, str]] | None = None
+    # relayed: its files are already in the store, by these SHA-256 (not written again)
+    held_files: Mapping[str, str] | None = None
 
     @property
     def relayed(self) -> bool:
@@ -155,7 +157,9 @@ def _prepare(session: Session, store: BlobStore, upload: Upload
     files = [name for name in expected if name in upload.files]
     database.end_read(session)  # the tables' mapping, if this worker had to read it
     # Files reach the disk before any row that names them is committed.
-    stored = {name: store.put_stream(_chunks(upload.files[name])) for name in files}
+    held = upload.held_files or {}
+    stored = {name: store.describe(held[name]) if name in held
+              else store.put_stream(_chunks(upload.files[name])) for name in files}
     return Arrival(identity, root, upload, target, plan, tables, expected, stored, rows,
                    entities, entity_error, places, answer), failure
 
