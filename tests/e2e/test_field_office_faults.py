@@ -205,3 +205,28 @@ def test_the_loop_beside_muntada_serve_syncs_on_its_own(link):
         pair.office.stop()
         pair.office.env["MUNTADA_SYNC_EVERY"] = "0"
         pair.office.start()
+
+
+def test_a_bundle_import_killed_half_way_is_imported_again_whole(link, tmp_path):
+    """Killed mid-import, the bundle is not a replay: the next import applies the rest."""
+    pair, proxy = link
+    ids = send(pair, 150, photo_bytes=False)
+    proxy.stall()
+    bundle = tmp_path / "big.zip"
+    pair.office.cli("field-office", "bundle", str(bundle))
+    proxy.resume()
+    count = sa.select(sa.func.count()).select_from(SubmissionDef).where(
+        SubmissionDef.instance_id.in_(ids))
+    process = subprocess.Popen([*MUNTADA, "field-office", "import", str(bundle)],
+                               env=pair.hq.env, cwd=REPO, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None \
+            and not pair.hq.scalar(count):
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    assert pair.hq.scalar(count) < len(ids), "the import ended before it could be cut"
+    assert "Imported bundle" in pair.hq.cli("field-office", "import", str(bundle))
+    assert pair.hq.scalar(count) == len(ids)
+    assert_same(pair)
