@@ -101,6 +101,32 @@ print("BENCH-TIMES " + json.dumps({"imports": imported - started, "command": don
       file=sys.stderr)
 sys.exit(code)
 """
+# Headquarters under cProfile (--profile-hq): the same app, served one request at a time by
+# werkzeug (the office sends one request after another anyway), every /sync/v1 request profiled
+# into one set of stats, written when the server is stopped (SIGTERM).
+PROFILED_HQ = """
+import cProfile, os, signal, sys
+from werkzeug.serving import make_server
+from server.app import create_app
+port, path = int(sys.argv[1]), sys.argv[2]
+app = create_app()
+profile = cProfile.Profile()
+inner = app.wsgi_app
+def profiled(environ, start_response):
+    if not environ["PATH_INFO"].startswith("/sync/v1/"):
+        return inner(environ, start_response)
+    profile.enable()
+    try:
+        return list(inner(environ, start_response))
+    finally:
+        profile.disable()
+app.wsgi_app = profiled
+def stop(*_):
+    profile.dump_stats(path)
+    os._exit(0)
+signal.signal(signal.SIGTERM, stop)
+make_server("127.0.0.1", port, app, threaded=False).serve_forever()
+"""
 UP_LINE = re.compile(r"up: (\d+) applied at headquarters, (\d+) already there, (\d+) refused, "
                      r"(\d+) files sent")
 ACCESS = re.compile(r'"(HEAD|PUT|POST|GET) /sync/v1/([a-z]+)(?:/[0-9a-f]+)?'
@@ -128,6 +154,15 @@ class PostgresDatabase:
     def create(self) -> None:
         self._run(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         self._run(f'CREATE DATABASE "{self.name}"')
+
+    def transactions(self) -> tuple[int, int]:
+        """Commits and rollbacks of the bench database so far (PostgreSQL's statistics, which
+        an idle backend reports within 10 s)."""
+        with psycopg.connect(self.admin.render_as_string(hide_password=False),
+                             autocommit=True) as connection:
+            return connection.execute(
+                "SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = %s",
+                (self.name,)).fetchone()
 
     def drop(self) -> None:
         self._run(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
@@ -180,8 +215,21 @@ def site(root: Path, name: str, workers: int, database_url: str | None) -> Site:
     return Site(name, folder, port, env, url)
 
 
-def start(s: Site, workers: int) -> None:
-    s.server = Server(s.env, s.port, workers, s.log)
+class ProfiledServer(Server):
+    """Headquarters' app under cProfile (PROFILED_HQ) in place of `muntada serve`."""
+
+    def __init__(self, env: dict[str, str], port: int, log_path: Path, stats_path: str):
+        self.log_path = log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115  (closed in stop)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", PROFILED_HQ, str(port), stats_path], env=env, cwd=REPO,
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+
+def start(s: Site, workers: int, profile_to: str = "") -> None:
+    s.server = ProfiledServer(s.env, s.port, s.log, profile_to) if profile_to \
+        else Server(s.env, s.port, workers, s.log)
     s.server.wait_ready(f"{s.url}/login")
 
 
@@ -475,6 +523,11 @@ def main() -> None:
     parser.add_argument("--profile", metavar="FILE", default="",
                         help="run the first sync under cProfile, write its stats to FILE and "
                              "print the top of them")
+    parser.add_argument("--profile-hq", metavar="FILE", default="",
+                        help="serve headquarters under cProfile (werkzeug, one request at a "
+                             "time, in place of muntada serve: its times are then not "
+                             "headquarters' own), write the stats of its /sync/v1 requests "
+                             "to FILE at the end and print the top of them")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
     plain, with_photo, referrals, per_cut = SIZES[args.size]
@@ -504,7 +557,7 @@ def main() -> None:
         registered = _cli(hq.env, "field-office", "register", "qayyarah",
                           "--governorate", "nineveh")
         office_token = re.search(r"field-office join \S+ (\S+)", registered).group(1)
-        start(hq, args.workers)
+        start(hq, args.workers, os.path.abspath(args.profile_hq) if args.profile_hq else "")
         start(office, args.workers)
         print(_cli(office.env, "field-office", "join", proxy.url, office_token).strip()
               .replace("\n", "; "))
@@ -525,9 +578,16 @@ def main() -> None:
               f" MiB VmHWM sum, headquarters {hq.server.memory()['VmHWM'] / 1024:.0f} MiB")
         print()
 
+        transactions = database.transactions()
         first = sync(office, hq, proxy, database.name, os.path.abspath(args.profile)
                      if args.profile else "")
         show("(1) first sync, office -> headquarters", first)
+        time.sleep(11)  # until every idle backend has reported its statistics
+        commits, rollbacks = (b - a for a, b in zip(transactions, database.transactions(),
+                                                    strict=True))
+        print(f"    headquarters' database: {commits:,} commits and {rollbacks:,} rollbacks "
+              f"during the sync, {commits / max(first.applied, 1):.1f} and "
+              f"{rollbacks / max(first.applied, 1):.1f} per item applied")
         print(f"    goal < 60 s: {'met' if first.ok and first.wall < 60 else 'MISSED'}")
         ok &= check(office, hq)
         if args.profile:
@@ -571,6 +631,11 @@ def main() -> None:
             if s.server is not None:
                 s.server.stop()
         database.drop()
+        if args.profile_hq and Path(args.profile_hq).is_file():
+            print(f"profile of headquarters' /sync/v1 requests (cProfile, {args.profile_hq}), "
+                  f"top 40 by cumulative time:")
+            pstats.Stats(args.profile_hq, stream=sys.stdout).sort_stats("cumulative") \
+                .print_stats(40)
         if args.keep:
             print(f"kept {tmp}")
         else:
