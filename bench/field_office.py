@@ -52,7 +52,6 @@ import sqlalchemy as sa  # noqa: E402
 from bench.forms import Server, _cli, _free_port, server_environment  # noqa: E402
 from bench.ingest import (  # noqa: E402
     DEFAULT_WORKERS,
-    MemoryWatch,
     _revision,
     cpu_seconds,
     cpu_ticks,
@@ -314,6 +313,40 @@ class Sync:
     output: str = ""
 
 
+class PssWatch:
+    """The peak of the Pss sum of these processes, sampled every second while a sync runs
+    (the process tree is read once: walking all of /proc each time cost this bench more CPU
+    than the proxy)."""
+
+    def __init__(self, pids: list[int], every: float = 1.0):
+        self.pids, self.every, self.peak = pids, every, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> int:
+        total = 0
+        for pid in self.pids:
+            try:
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            except OSError:
+                continue
+            total += int(re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE).group(1))
+        self.peak = max(self.peak, total)
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.sample()
+
+    def __enter__(self) -> PssWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def sync(office: Site, hq: Site, proxy: FaultProxy, database: str,
          profile_to: str = "") -> Sync:
     up0, down0 = proxy.bytes_up, proxy.bytes_down
@@ -322,7 +355,7 @@ def sync(office: Site, hq: Site, proxy: FaultProxy, database: str,
     bench0 = time.process_time()
     log0 = hq.log_size()
     started = time.perf_counter()
-    with MemoryWatch(hq.server, every=0.25) as watch:
+    with PssWatch(hq.server.processes()) as watch:
         process = subprocess.Popen([sys.executable, "-c", DRIVER, profile_to], env=office.env,
                                    cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True)
@@ -355,7 +388,7 @@ def sync(office: Site, hq: Site, proxy: FaultProxy, database: str,
                            {p: t for p, t in after.items() if p in hq_pids}),
         db_cpu=cpu_seconds({p: t for p, t in before.items() if p not in hq_pids},
                            {p: t for p, t in after.items() if p not in hq_pids}),
-        bench_cpu=time.process_time() - bench0, hq_pss_peak_kb=watch.peak["Pss"],
+        bench_cpu=time.process_time() - bench0, hq_pss_peak_kb=watch.peak,
         requests=hq.requests_since(log0),
         output=(out_err.get("out", "") + out_err.get("err", "")).strip())
     if match := UP_LINE.search(result.output):
@@ -528,6 +561,10 @@ def main() -> None:
                              "time, in place of muntada serve: its times are then not "
                              "headquarters' own), write the stats of its /sync/v1 requests "
                              "to FILE at the end and print the top of them")
+    parser.add_argument("--hq-synchronous-commit", choices=["on", "off"], default="on",
+                        help="an experiment: PostgreSQL's synchronous_commit for headquarters' "
+                             "database (off: a commit does not wait for its WAL to reach the "
+                             "disk) [default: on, as PostgreSQL ships]")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
     plain, with_photo, referrals, per_cut = SIZES[args.size]
@@ -542,6 +579,9 @@ def main() -> None:
     database = PostgresDatabase(args.postgres_url)
     try:
         database.create()
+        if args.hq_synchronous_commit == "off":
+            database._run(f'ALTER DATABASE "{database.name}" SET synchronous_commit = off')
+            print("EXPERIMENT: headquarters' database has synchronous_commit = off")
     except psycopg.OperationalError as error:
         sys.exit(f"PostgreSQL for headquarters not available: {str(error).splitlines()[0]}")
     tmp = tempfile.mkdtemp(prefix="muntada-bench-fo-")
