@@ -133,9 +133,12 @@ def lock_peer(session: Session, peer_id: int) -> SyncPeer:
 
 # What items are read from ----------------------------------------------------------------------
 
-def submission_version(session: Session, def_id: int) -> sa.Row | None:
-    """A version as it travels: its XML, form, sender and times."""
-    return session.execute(
+def submission_versions(session: Session, def_ids: Collection[int]) -> dict[int, sa.Row]:
+    """Versions as they travel, by id: their XML, form, sender and times (one query for a
+    page of the log, not one per change)."""
+    if not def_ids:
+        return {}
+    rows = session.execute(
         sa.select(SubmissionDef.id, SubmissionDef.xml, SubmissionDef.xml_sha256,
                   SubmissionDef.instance_id, SubmissionDef.device_id, SubmissionDef.user_agent,
                   SubmissionDef.created_at, Form.xml_form_id, FormVersion.version,
@@ -146,14 +149,24 @@ def submission_version(session: Session, def_id: int) -> sa.Row | None:
         .join(FormVersion, FormVersion.id == SubmissionDef.form_version_id)
         .join(Submission, Submission.id == SubmissionDef.submission_id)
         .outerjoin(AppUser, AppUser.id == SubmissionDef.submitter_id)
-        .where(SubmissionDef.id == def_id)).first()
+        .where(SubmissionDef.id.in_(sorted(set(def_ids))))).all()
+    return {row.id: row for row in rows}
 
 
-def version_files(session: Session, def_id: int) -> list[tuple[str, str | None]]:
-    return [tuple(r) for r in session.execute(
-        sa.select(SubmissionAttachment.name, SubmissionAttachment.blob_sha256)
-        .where(SubmissionAttachment.submission_def_id == def_id)
-        .order_by(SubmissionAttachment.position)).all()]
+def versions_files(session: Session, def_ids: Collection[int]
+                   ) -> dict[int, list[tuple[str, str | None]]]:
+    """Each version's files (name, SHA-256 or None while missing), in their order."""
+    files: dict[int, list[tuple[str, str | None]]] = {}
+    if not def_ids:
+        return files
+    for def_id, name, sha in session.execute(
+            sa.select(SubmissionAttachment.submission_def_id, SubmissionAttachment.name,
+                      SubmissionAttachment.blob_sha256)
+            .where(SubmissionAttachment.submission_def_id.in_(sorted(set(def_ids))))
+            .order_by(SubmissionAttachment.submission_def_id,
+                      SubmissionAttachment.position)).all():
+        files.setdefault(def_id, []).append((name, sha))
+    return files
 
 
 def attachment_of(session: Session, def_id: int, name: str) -> sa.Row | None:

@@ -65,6 +65,7 @@ def apply(session: Session, store: BlobStore, peer_id: int, items: list[Item], *
     peer = _peer(session, peer_id)
     cursor = peer.up_seq if peer.role == "office" else peer.down_seq
     done, failure = Applied(cursor), None
+    context = _Context(session, store, peer_id)
     try:
         for item in sorted(items, key=lambda i: i.seq):
             if item.seq <= done.cursor:
@@ -74,7 +75,7 @@ def apply(session: Session, store: BlobStore, peer_id: int, items: list[Item], *
                 done.missing = missing
                 break
             try:
-                outcome = _APPLY[item.kind](_Context(session, store, peer_id), item)
+                outcome = _APPLY[item.kind](context, item)
             except Problem as problem:
                 session.rollback()
                 _refuse(session, peer_id, item, problem.message)
@@ -133,9 +134,13 @@ def _refuse(session: Session, peer_id: int, item: Item, reason: str) -> None:
 
 @dataclass
 class _Context:
+    """What the items of one batch are applied with; the senders they name, once found here,
+    are remembered for the batch (a batch of an office's submissions names a few officers)."""
+
     session: Session
     store: BlobStore
     peer_id: int
+    senders: dict[tuple[str | None, bool], _Sender] = field(default_factory=dict)
 
     @property
     def peer(self) -> SyncPeer:
@@ -192,11 +197,15 @@ def _sender(ctx: _Context, name: str | None, from_headquarters: bool) -> _Sender
     """Who sent it, as headquarters knows them: an app user headquarters gave the office is the
     same app user here; one the office made itself is `name@office`, without token or password
     (it cannot sign in here), made the first time it is named."""
+    known = ctx.senders.get((name, from_headquarters))
+    if known is not None:
+        return known
     peer = ctx.peer
     if name and from_headquarters:
         found = account_queries.app_user_by_name(ctx.session, name, active=False)
         if found is not None:
-            return _Sender(found.id, found.name)
+            sender = ctx.senders[(name, from_headquarters)] = _Sender(found.id, found.name)
+            return sender
     own = field_sync.office_name_of(name or "unknown", peer.name)
     found = account_queries.app_user_by_name(ctx.session, own, active=False)
     if found is None:
@@ -204,7 +213,7 @@ def _sender(ctx: _Context, name: str | None, from_headquarters: bool) -> _Sender
         found = AppUser(name=own, token=None, all_forms=True, peer_id=peer.id)
         ctx.session.add(found)
         ctx.session.commit()
-    sender = _Sender(found.id, found.name)
+    sender = ctx.senders[(name, from_headquarters)] = _Sender(found.id, found.name)
     ctx.session.rollback()  # receive() reads outside any transaction
     return sender
 

@@ -58,6 +58,7 @@ def page(session: Session, peer: SyncPeer, after: int, *, limit: int = BATCH) ->
         if not rows:
             next_after = last
             break
+        reader.read_ahead(rows)
         for row in rows:
             item = reader.item(row.seq, row.kind, row.ref)
             if item is not None:
@@ -76,6 +77,18 @@ def waiting(session: Session, peer: SyncPeer, after: int) -> int:
 class _Reader:
     def __init__(self, session: Session, peer: SyncPeer):
         self.session, self.peer = session, peer
+        self._read: set[int] = set()
+        self._versions: dict[int, object] = {}
+        self._files: dict[int, list[tuple[str, str | None]]] = {}
+
+    def read_ahead(self, rows) -> None:
+        """The submission versions of these changes, read at once (a page holds hundreds)."""
+        self._read_versions([int(row.ref) for row in rows if row.kind == "submission"])
+
+    def _read_versions(self, def_ids: list[int]) -> None:
+        self._read = set(def_ids)
+        self._versions = field_office_queries.submission_versions(self.session, def_ids)
+        self._files = field_office_queries.versions_files(self.session, def_ids)
 
     @cached_property
     def office_places(self) -> list[tuple[str, str]]:
@@ -100,10 +113,12 @@ class _Reader:
                 self._in_places(*place) for place in
                 field_office_queries.case_places_of_version(self.session, int(ref))):
             return None  # an office has its own submissions; of others', those of its cases
-        row = field_office_queries.submission_version(self.session, int(ref))
+        if int(ref) not in self._read:
+            self._read_versions([int(ref)])
+        row = self._versions.get(int(ref))
         if row is None:
             return None
-        files = field_office_queries.version_files(self.session, row.id)
+        files = self._files.get(row.id, [])
         body = {"form": row.xml_form_id, "version": row.version,
                 "instance_id": row.instance_id,
                 "xml": base64.b64encode(row.xml).decode("ascii"), "xml_sha256": row.xml_sha256,
