@@ -251,7 +251,8 @@ _AT_ONCE: dict[tuple, sa.Select] = {}
 
 
 def insert_new_at_once(connection: Connection, submission: dict, definition: dict,
-                       inserts: list[tuple[sa.Table, list[dict]]]) -> tuple[int, int]:
+                       inserts: list[tuple[sa.Table, list[dict]]], *,
+                       peer_id: int | None = None) -> tuple[int, int]:
     """PostgreSQL: a new submission, its first version and its rows in one statement, run in
     autocommit mode, so it is its own transaction: one round trip instead of a BEGIN, six
     INSERTs, an UPDATE and a COMMIT. The version's id is drawn first, so that the submission
@@ -271,6 +272,7 @@ def insert_new_at_once(connection: Connection, submission: dict, definition: dic
         statement = _AT_ONCE[shape] = _build_at_once(*shape)
     params = {f"s_{name}": value for name, value in submission.items()}
     params.update({f"d_{name}": value for name, value in definition.items()})
+    params["log_peer"] = peer_id  # the field office that sent it on, if one did
     for i, ((_table, rows), columns) in enumerate(zip(inserts, names, strict=True)):
         params[f"t{i}"] = json.dumps([{c: row.get(c) for c in columns} for row in rows],
                                      default=_json_value, separators=(",", ":"))
@@ -298,8 +300,9 @@ def _build_at_once(submission: tuple[str, ...], definition: tuple[str, ...], tab
         *(sa.bindparam(f"d_{c}", type_=_defs.c[c].type) for c in definition),
     ).select_from(both)).cte("new_def"),
         # the version in the log of changes a field office's headquarters reads (unnumbered)
-        sa.insert(_log).from_select(["kind", "ref", "created_at"], sa.select(
+        sa.insert(_log).from_select(["kind", "ref", "peer_id", "created_at"], sa.select(
             sa.literal("submission"), sa.cast(def_id.c.id, sa.String),
+            sa.bindparam("log_peer", type_=sa.Integer),
             sa.bindparam("d_created_at", type_=_defs.c.created_at.type))).cte("new_log")]
     for i, (table, names) in enumerate(tables):
         rows = sa.func.jsonb_to_recordset(sa.cast(sa.bindparam(f"t{i}", type_=sa.Text),

@@ -94,7 +94,6 @@ def fits_one_statement(arrival: Arrival, failure: str | None) -> bool:
     without issues, and not too many of them."""
     rows = arrival.rows
     return failure is None and not arrival.expected and rows is not None \
-        and not arrival.upload.relayed \
         and not arrival.feeds_cases and arrival.answer is None and not rows.issues \
         and sum(map(len, rows.tables.values())) <= AT_ONCE_ROWS
 
@@ -163,7 +162,7 @@ def _new_at_once(connection: Connection, arrival: Arrival, now: datetime) -> Rec
             "form_id": target.form_id, "instance_id": identity.instance_id,
             "review_state": "received", "submitter_id": upload.app_user.id,
             "device_id": upload.device_id, "created_at": now, "updated_at": now,
-        }, _version(arrival, 0, None, now), collector.inserts)
+        }, _version(arrival, 0, None, now), collector.inserts, peer_id=upload.peer_id)
     except (IntegrityError, DataError) as error:
         if isinstance(error, IntegrityError) and arrival_queries.is_arrival_conflict(error):
             raise  # another request stored the same instance first: look again
