@@ -630,7 +630,10 @@ def main() -> None:
         print(f"    headquarters' database: {commits:,} commits and {rollbacks:,} rollbacks "
               f"during the sync, {commits / max(first.applied, 1):.1f} and "
               f"{rollbacks / max(first.applied, 1):.1f} per item applied")
-        print(f"    goal < 60 s: {'met' if first.ok and first.wall < 60 else 'MISSED'}")
+        if args.size == "full":
+            print(f"    goal < 60 s: {'met' if first.ok and first.wall < 60 else 'MISSED'}")
+        else:
+            print("    goal < 60 s: for --size full's 12,000 submissions, not judged here")
         ok &= check(office, hq)
         if args.profile:
             print(f"    profile of the sync process (cProfile, {args.profile}), top 25 by "
