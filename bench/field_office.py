@@ -582,8 +582,10 @@ def main() -> None:
         if args.hq_synchronous_commit == "off":
             database._run(f'ALTER DATABASE "{database.name}" SET synchronous_commit = off')
             print("EXPERIMENT: headquarters' database has synchronous_commit = off")
-    except psycopg.OperationalError as error:
-        sys.exit(f"PostgreSQL for headquarters not available: {str(error).splitlines()[0]}")
+    except psycopg.OperationalError as error:  # as bench/ingest.py does: skipped, not failed
+        print(f"## skipped: no PostgreSQL for headquarters at {args.postgres_url}: "
+              f"{str(error).splitlines()[0]}")
+        return
     tmp = tempfile.mkdtemp(prefix="muntada-bench-fo-")
     root = Path(tmp)
     hq = site(root, "hq", args.workers, database.url)
@@ -628,7 +630,10 @@ def main() -> None:
         print(f"    headquarters' database: {commits:,} commits and {rollbacks:,} rollbacks "
               f"during the sync, {commits / max(first.applied, 1):.1f} and "
               f"{rollbacks / max(first.applied, 1):.1f} per item applied")
-        print(f"    goal < 60 s: {'met' if first.ok and first.wall < 60 else 'MISSED'}")
+        if args.size == "full":
+            print(f"    goal < 60 s: {'met' if first.ok and first.wall < 60 else 'MISSED'}")
+        else:
+            print("    goal < 60 s: for --size full's 12,000 submissions, not judged here")
         ok &= check(office, hq)
         if args.profile:
             print(f"    profile of the sync process (cProfile, {args.profile}), top 25 by "
