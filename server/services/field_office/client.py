@@ -86,12 +86,12 @@ class Headquarters:
         that are not headquarters' to have are passed with them)."""
         return self._json("POST", "changes", json={"items": items, "through": through})
 
-    def upload(self, sha256: str, path: Path, progress: Callable[[int], None]) -> None:
-        """Send a file, from where headquarters' copy of it stops."""
+    def upload(self, sha256: str, path: Path, progress: Callable[[int], None]) -> bool:
+        """Send a file, from where headquarters' copy of it stops; False when it had it all."""
         state = self._call("HEAD", f"blobs/{sha256}")
         offset = state.headers.get("X-Partial-Offset", "0")
         if state.status_code == 200 or offset == "complete":
-            return
+            return False
         offset = int(offset) if offset.isdigit() else 0
         size = path.stat().st_size
         if offset > size:
@@ -103,6 +103,7 @@ class Headquarters:
             self._call("PUT", f"blobs/{sha256}", params={"offset": offset}, data=body,
                        headers={"X-Blob-Size": str(size),
                                 "Content-Type": "application/octet-stream"})
+        return True
 
     def download(self, sha256: str, partial: Path, progress: Callable[[int], None]) -> None:
         """Fetch a file into `partial`, from where it stops (HTTP Range)."""

@@ -201,8 +201,8 @@ class Syncing:
             sent += n
             self.progress("files up", sent, total)
         for sha in shas:
-            _refusals_as_problems(partial(hq.upload, sha, self.store.path(sha), moved))
-            report.files_up += 1
+            if _refusals_as_problems(partial(hq.upload, sha, self.store.path(sha), moved)):
+                report.files_up += 1  # not one headquarters already had
 
     # Down --------------------------------------------------------------------------------------
 
