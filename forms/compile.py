@@ -2,6 +2,10 @@
 
 `compile_form` takes bytes (it does no file I/O of its own, like pyxform's `convert`) so the
 command line, the upload endpoint and the tests all go through the same door.
+
+pyxform is imported where a form is compiled, not with this module: it takes most of a second,
+and every command of the command line (a field office's sync run from cron, say) imports the
+server, which imports this module, without compiling anything.
 """
 
 from __future__ import annotations
@@ -13,11 +17,6 @@ import warnings as python_warnings
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import PurePath
-
-from pyxform.errors import PyXFormError
-from pyxform.validators import odk_validate
-from pyxform.xls2json_backends import Definition, SupportedFileTypes, definition_to_dict
-from pyxform.xls2xform import convert
 
 from forms.errors import FormError
 from forms.filetype import detect_file_type
@@ -52,6 +51,10 @@ def compile_form(data: bytes, *, validate: bool = False,
     file_type = detect_file_type(data)
     if file_type == "xform":
         return _accept_xform(data, validate=validate)
+    from pyxform.validators import odk_validate
+    from pyxform.xls2json_backends import Definition, SupportedFileTypes
+    from pyxform.xls2xform import convert
+
     warnings: list[str] = []
     try:
         # openpyxl and xlrd warn about workbook oddities; those belong to the form's warnings.
@@ -74,6 +77,8 @@ def compile_form(data: bytes, *, validate: bool = False,
 
 def validate_xform(xform: bytes) -> tuple[str, ...]:
     """Run ODK Validate on an XForm; return its warnings or raise FormError."""
+    from pyxform.validators import odk_validate
+
     handle, path = tempfile.mkstemp(suffix=".xml")
     try:
         with os.fdopen(handle, "wb") as file:
@@ -95,6 +100,8 @@ def _accept_xform(data: bytes, *, validate: bool) -> CompiledForm:
 
 def _form_error(error: Exception, warnings: tuple[str, ...], data: bytes,
                 file_type: str) -> FormError:
+    from pyxform.errors import PyXFormError
+
     message = _clean(str(error)) or type(error).__name__
     if not isinstance(error, PyXFormError):
         # pyxform fails on some sheets with a bare TypeError or KeyError: still the form's fault.
@@ -113,6 +120,8 @@ def _form_error(error: Exception, warnings: tuple[str, ...], data: bytes,
 
 
 def _survey_row_of_type(data: bytes, file_type: str, question_type: str) -> int | None:
+    from pyxform.xls2json_backends import Definition, SupportedFileTypes, definition_to_dict
+
     try:
         book = definition_to_dict(
             Definition(data=BytesIO(data), file_type=SupportedFileTypes(f".{file_type}"),
