@@ -86,7 +86,7 @@ def test_a_crash_inside_pyxform_is_still_a_form_error(monkeypatch):
     def crash(**_kwargs):
         raise TypeError("DefinitionData.__init__() got an unexpected keyword argument 'x'")
 
-    monkeypatch.setattr("forms.compile.convert", crash)
+    monkeypatch.setattr("pyxform.xls2xform.convert", crash)
     with pytest.raises(FormError, match="pyxform could not read this form .TypeError"):
         compile_form(simple_form())
 
