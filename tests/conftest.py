@@ -8,7 +8,8 @@ import itertools
 import os
 import shutil
 import sqlite3
-from contextlib import closing, contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -54,65 +55,89 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
-class PostgresAdmin:
-    """Statements on TEST_DATABASE_URL's database that run outside any transaction (CREATE and
-    DROP DATABASE), on a pooled connection checked before each use: a test may end every
-    connection of a server (tests/integration/test_database_restart.py)."""
+class PostgresCopies:
+    """Databases copied from templates of this run's (CREATE DATABASE ... TEMPLATE copies the
+    files: far cheaper than emptying every table after each test), each test's its own.
+
+    The copying and the dropping (which waits for a checkpoint) run in threads of their own, on
+    TEST_DATABASE_URL's database: one copy of each template is made ahead while a test runs, and
+    a test's is dropped after it while the next one runs."""
 
     def __init__(self, url: str):
+        # statements outside any transaction, on connections checked before each use: a test
+        # may end every connection of a server (tests/integration/test_database_restart.py)
         self.engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1),
-                                    isolation_level="AUTOCOMMIT", pool_pre_ping=True,
-                                    pool_size=1)
+                                    isolation_level="AUTOCOMMIT", pool_pre_ping=True)
         self.url = self.engine.url
+        self._making = ThreadPoolExecutor(1, thread_name_prefix="copying")
+        self._dropping = ThreadPoolExecutor(1, thread_name_prefix="dropping")
+        self._ahead: dict[str, Future] = {}
+        self._names = itertools.count(1)
 
     def execute(self, statement: str) -> None:
         with self.engine.connect() as connection:
             connection.execute(text(statement))
 
+    def _copy(self, template: str) -> str:
+        name = f"{template}_{next(self._names)}"
+        self.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return name
+
+    def take(self, template_url: str) -> str:
+        """The URL of a new copy of `template_url`'s database, for one test alone."""
+        template = make_url(template_url).database
+        made = self._ahead.pop(template, None) or self._making.submit(self._copy, template)
+        name = made.result()
+        self._ahead[template] = self._making.submit(self._copy, template)
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, url: str) -> None:
+        # FORCE: a connection a test left open must not stop the next test (it did not when
+        # the tables were emptied instead)
+        name = make_url(url).database
+        self._dropping.submit(self.execute, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def forget(self, template_url: str) -> None:
+        """Drop the copy made ahead of `template_url`'s, before the template itself goes."""
+        made = self._ahead.pop(make_url(template_url).database, None)
+        if made is not None:
+            self.drop(self.url.set(database=made.result()).render_as_string())
+        self._dropping.submit(lambda: None).result()  # every drop asked for so far is done
+
+    def close(self) -> None:
+        for template in list(self._ahead):
+            self.forget(self.url.set(database=template).render_as_string())
+        self._making.shutdown()
+        self._dropping.shutdown()
+        self.engine.dispose()
+
 
 @pytest.fixture(scope="session")
-def postgres_admin() -> PostgresAdmin:
+def postgres_copies() -> PostgresCopies:
     """Skips when TEST_DATABASE_URL is unset."""
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         pytest.skip("PostgreSQL not available: set TEST_DATABASE_URL (CI sets it)")
-    admin = PostgresAdmin(url)
-    yield admin
-    admin.engine.dispose()
+    copies = PostgresCopies(url)
+    yield copies
+    copies.close()
 
 
 @pytest.fixture(scope="session")
-def postgres_url(postgres_admin) -> str:
+def postgres_url(postgres_copies) -> str:
     """A migrated PostgreSQL database of this test run's own, dropped at the end, so that two
     runs on one server (a developer's and CI's) never see each other's rows. No test connects to
     it: each gets a copy of it (`database`)."""
     name = f"muntada_test_{os.getpid()}"
-    postgres_admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    postgres_admin.execute(f"CREATE DATABASE {name}")
-    own = postgres_admin.url.set(database=name).render_as_string(hide_password=False)
+    postgres_copies.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    postgres_copies.execute(f"CREATE DATABASE {name}")
+    own = postgres_copies.url.set(database=name).render_as_string(hide_password=False)
     engine = make_engine(own)
     migrate.upgrade(engine)
     engine.dispose()
     yield own
-    postgres_admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-_copies = itertools.count(1)
-
-
-@contextmanager
-def postgres_copy(admin: PostgresAdmin, template_url: str):
-    """A new database copied from `template_url`'s, dropped at the end: CREATE DATABASE ...
-    TEMPLATE copies its files, far cheaper than emptying every table after each test."""
-    template = make_url(template_url)
-    name = f"{template.database}_{next(_copies)}"
-    admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template.database}"')
-    try:
-        yield template.set(database=name).render_as_string(hide_password=False)
-    finally:
-        # FORCE: a connection a test left open must not stop the next test (it did not when
-        # the tables were emptied instead)
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    postgres_copies.forget(own)
+    postgres_copies.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @dataclass(frozen=True)
@@ -167,9 +192,11 @@ def sqlite_programme(sqlite_template, tmp_path_factory) -> Programme:
 
 
 @pytest.fixture(scope="session")
-def postgres_programme(postgres_admin, postgres_url, tmp_path_factory) -> Programme:
-    with postgres_copy(postgres_admin, postgres_url) as url:
-        yield programme_template(url, tmp_path_factory.mktemp("programme"))
+def postgres_programme(postgres_copies, postgres_url, tmp_path_factory) -> Programme:
+    url = postgres_copies.take(postgres_url)
+    yield programme_template(url, tmp_path_factory.mktemp("programme"))
+    postgres_copies.forget(url)
+    postgres_copies.drop(url)
 
 
 @pytest.fixture
@@ -189,8 +216,10 @@ def database(request, tmp_path) -> str:
         shutil.copy(template, path)
         yield f"sqlite:///{path}"
         return
-    with postgres_copy(request.getfixturevalue("postgres_admin"), template) as url:
-        yield url
+    copies = request.getfixturevalue("postgres_copies")
+    url = copies.take(template)
+    yield url
+    copies.drop(url)
 
 
 def app_settings(database: str, data_dir: Path) -> dict:
