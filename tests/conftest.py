@@ -22,7 +22,7 @@ from server.database.queries import forms as form_queries
 from server.services import api_tokens
 from server.services.accounts import create_app_user, create_user
 from server.services.form_loading import LoadResult, load_form
-from tests.support import web
+from tests.support import app_caches, web
 from tests.support.compiled import compile_once
 from tests.support.phone import Phone, flask_transport
 
@@ -39,9 +39,11 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="session", autouse=True)
 def forms_compiled_once():
-    """Loading a form compiles it once per session whatever the test (tests/support/compiled)."""
+    """Loading a form compiles it once per session whatever the test (tests/support/compiled),
+    and so do the apps' URL rules and templates (tests/support/app_caches)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("server.services.form_loading.compile_form", compile_once)
+        app_caches.installed(patch)
         yield
 
 
