@@ -41,6 +41,13 @@ class Problem(Exception):
     def message(self) -> str:
         return self.type.message.format(**self.details)
 
+    def as_json(self) -> dict:
+        """The problem as scripts and servers read it (the API's shape, locked by a test)."""
+        body = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = {k: str(v) for k, v in self.details.items()}
+        return body
+
 
 def _p(code: str, message: str) -> ProblemType:
     return ProblemType(code, message)

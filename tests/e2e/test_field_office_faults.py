@@ -121,23 +121,8 @@ def test_a_link_as_slow_as_2g_and_a_silent_link_end_in_the_same_place(link):
     assert_same(pair)
 
 
-def test_the_office_s_sync_killed_mid_transfer_loses_and_doubles_nothing(link):
-    pair, proxy = link
-    send(pair, 3)
-    proxy.rate(400_000)
-    start = proxy.bytes_up
-    process = subprocess.Popen([*MUNTADA, "field-office", "sync"], env=pair.office.env,
-                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert proxy.wait_for(lambda p: p.bytes_up - start > 1_500_000, timeout=60)
-    process.send_signal(signal.SIGKILL)
-    process.wait(10)
-    proxy.rate(None)
-    sync(pair)
-    assert_same(pair)
-
-
-def test_headquarters_killed_mid_sync_then_restarted_loses_and_doubles_nothing(link):
-    pair, proxy = link
+def sync_under_way(pair, proxy) -> subprocess.Popen:
+    """Three photos syncing over a slow link, a megabyte and a half of them already sent."""
     send(pair, 3)
     proxy.rate(400_000)
     start = proxy.bytes_up
@@ -145,6 +130,22 @@ def test_headquarters_killed_mid_sync_then_restarted_loses_and_doubles_nothing(l
                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     assert proxy.wait_for(lambda p: p.bytes_up - start > 1_500_000, timeout=60)
+    return process
+
+
+def test_the_office_s_sync_killed_mid_transfer_loses_and_doubles_nothing(link):
+    pair, proxy = link
+    process = sync_under_way(pair, proxy)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=10)
+    proxy.rate(None)
+    sync(pair)
+    assert_same(pair)
+
+
+def test_headquarters_killed_mid_sync_then_restarted_loses_and_doubles_nothing(link):
+    pair, proxy = link
+    process = sync_under_way(pair, proxy)
     os.killpg(pair.hq.server.process.pid, signal.SIGKILL)  # master and workers at once
     _out, err = process.communicate(timeout=120)
     assert process.returncode != 0, err

@@ -58,18 +58,11 @@ class Site:
 
     def holdings(self) -> dict[tuple[str, str], tuple[str, frozenset]]:
         """Every version held: (form, instanceID) -> (SHA-256 of its XML, its files' SHA-256)."""
-        engine = make_engine(self.database_url)
-        try:
-            with engine.connect() as connection:
-                defs = connection.execute(
-                    sa.select(Form.xml_form_id, SubmissionDef.id, SubmissionDef.instance_id,
-                              SubmissionDef.xml_sha256)
-                    .join(Form, Form.id == SubmissionDef.form_id)).all()
-                files = connection.execute(sa.select(
-                    SubmissionAttachment.submission_def_id, SubmissionAttachment.name,
-                    SubmissionAttachment.blob_sha256)).all()
-        finally:
-            engine.dispose()
+        defs = self.rows(sa.select(Form.xml_form_id, SubmissionDef.id, SubmissionDef.instance_id,
+                                   SubmissionDef.xml_sha256)
+                         .join(Form, Form.id == SubmissionDef.form_id))
+        files = self.rows(sa.select(SubmissionAttachment.submission_def_id,
+                                    SubmissionAttachment.name, SubmissionAttachment.blob_sha256))
         by_def: dict[int, set] = {}
         for def_id, name, sha in files:
             by_def.setdefault(def_id, set()).add((name, sha))
@@ -77,18 +70,15 @@ class Site:
                 for form, def_id, instance_id, sha in defs}
 
     def scalar(self, statement):
-        engine = make_engine(self.database_url)
-        try:
-            with engine.connect() as connection:
-                return connection.execute(statement).scalar()
-        finally:
-            engine.dispose()
+        rows = self.rows(statement)
+        return rows[0][0] if rows else None
 
     def keys(self, table: str) -> set[str]:
         """The rows of a relational table, by their `_key` (what analysts query)."""
         return {row[0] for row in self.rows(sa.text(f'SELECT _key FROM "{table}"'))}
 
     def rows(self, statement):
+        """What a statement reads, on a connection of its own (the server may be writing)."""
         engine = make_engine(self.database_url)
         try:
             with engine.connect() as connection:

@@ -49,10 +49,6 @@ def log_change(writer, kind: str, ref: str | int, peer_id: int | None = None,
                           "log_at": at or utcnow()})
 
 
-def log_statement() -> sa.Table:
-    return _log
-
-
 def number_changes(session: Session, *, postgresql: bool) -> int:
     """Number the committed changes that have none yet, in the order they were logged, and
     return the last number. Under a lock: two readers never hand out one number twice."""
@@ -246,10 +242,6 @@ def app_user_places(session: Session, app_user_id: int) -> list[tuple[str, str]]
         sa.select(AppUserPlace.kind, AppUserPlace.value)
         .where(AppUserPlace.app_user_id == app_user_id)
         .order_by(AppUserPlace.kind, AppUserPlace.value)).all()]
-
-
-def app_users_with_places(session: Session) -> Sequence[int]:
-    return session.scalars(sa.select(sa.distinct(AppUserPlace.app_user_id))).all()
 
 
 # Refusals, conflicts, bundles ------------------------------------------------------------------

@@ -11,9 +11,6 @@ from pathlib import Path
 
 import requests
 
-from server.kernel import problems
-from server.kernel.problems import Problem
-
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0  # a stalled link: no byte for this long
 CHUNK = 1 << 16
@@ -151,8 +148,3 @@ class _Counted:
         while chunk := self.read(CHUNK):
             yield chunk
 
-
-def refused_problem(error: Refused) -> Problem:
-    if error.status == 401:
-        return Problem(problems.SYNC_TOKEN_INVALID)
-    return Problem(problems.SYNC_ITEM_INVALID, reason=error.message)

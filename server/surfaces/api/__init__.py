@@ -42,10 +42,8 @@ def init_app(app: Flask) -> None:
 
 
 def render_problem(problem: Problem) -> Response:
-    body = {"code": problem.code, "message": problem.message}
-    if problem.details:
-        body["details"] = {k: str(v) for k, v in problem.details.items()}
-    return Response(json.dumps(body), status=problem.status, mimetype="application/json")
+    return Response(json.dumps(problem.as_json()), status=problem.status,
+                    mimetype="application/json")
 
 
 def allow(*permissions: str) -> Callable:

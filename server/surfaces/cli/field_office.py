@@ -45,9 +45,7 @@ def register(name: str, governorates: tuple[str, ...], forums: tuple[str, ...]) 
 @click.argument("url")
 @click.argument("token")
 def join(url: str, token: str) -> None:
-    with opened() as (app, _session):
-        pass
-    work = _syncing(app)
+    work = _syncing(_migrated_app())
     try:
         greeting = work.join(url, token)
     except LinkDown as error:
@@ -62,9 +60,7 @@ def join(url: str, token: str) -> None:
 @field_office.command("sync", help="A field office's server: sync with headquarters now, both "
                       "ways, with a progress bar.")
 def sync() -> None:
-    with opened() as (app, _session):
-        pass
-    _sync_once(_syncing(app))
+    _sync_once(_syncing(_migrated_app()))
 
 
 @field_office.command("run", help="A field office's server: sync on its own, every --every "
@@ -73,12 +69,11 @@ def sync() -> None:
 @click.option("--every", default=60.0, show_default=True, type=float,
               help="Seconds between syncs while the link is up.")
 def run(every: float) -> None:
-    with opened() as (app, _session):
-        pass
+    work = _syncing(_migrated_app())
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    syncing.loop(_syncing(app), stop, every=every)
+    syncing.loop(work, stop, every=every)
 
 
 @field_office.command("status", help="Where the sync stands: each field office (headquarters) "
@@ -120,6 +115,12 @@ def import_bundle(file: Path) -> None:
                f"applied, {done.held} already here, {len(done.refused)} refused.")
     for seq, reason in done.refused:
         click.echo(f"  refused: change {seq}: {reason}")
+
+
+def _migrated_app():
+    """The app, its database migrated (the sync opens its own units of work)."""
+    with opened() as (app, _session):
+        return app
 
 
 def _syncing(app) -> syncing.Syncing:
