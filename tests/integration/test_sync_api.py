@@ -143,6 +143,43 @@ def test_what_cannot_be_applied_is_recorded_and_the_rest_goes_on(client, office,
     assert refusal.seq == 1 and "nope" in refusal.reason
 
 
+def test_a_page_is_applied_together_and_one_bad_item_in_it_costs_only_itself(
+        client, office, session):
+    """Submissions that follow one another are applied in one transaction; one refused in the
+    middle undoes that transaction, and each is applied alone: the rest once, itself refused."""
+    accounts.create_app_user(session, "officer-q", places=[("governorate", "nineveh")])
+    session.commit()
+    ids = [new_id() for _ in range(7)]
+    items = [meeting_item(office, i) for i in ids[:3]]
+    taken = ids[1]  # the same instanceID again with other answers: a conflict, refused
+    items.append(meeting_item(office, taken, xml=forum_meeting(
+        governorate="nineveh", district="mosul", forum="nin_qayyarah_02", instance_id=taken)))
+    items.append(meeting_item(office, ids[0]))  # sent again under another number: held
+    items += [meeting_item(office, i) for i in ids[3:]]
+    answer = send(client, office, items).get_json()
+    assert (answer["applied"], answer["held"], answer["cursor"]) == (7, 1, 9)
+    assert [r["seq"] for r in answer["refused"]] == [4]
+    session.rollback()
+    held = session.scalars(sa.select(SubmissionDef.instance_id)).all()
+    assert sorted(held) == sorted(ids)  # each once
+    assert session.scalar(sa.select(sa.func.count()).select_from(SyncRefusal)) == 1
+
+
+def test_an_edit_in_the_same_page_as_its_first_version_replaces_it(client, office, session):
+    accounts.create_app_user(session, "officer-q", places=[("governorate", "nineveh")])
+    session.commit()
+    first, edit = new_id(), new_id()
+    items = [meeting_item(office, first), meeting_item(office, edit, xml=forum_meeting(
+        governorate="nineveh", district="mosul", forum="nin_qayyarah_01", instance_id=edit,
+        deprecated_id=first))]
+    answer = send(client, office, items).get_json()
+    assert (answer["applied"], answer["refused"]) == (2, [])
+    session.rollback()
+    submission = session.scalar(sa.select(Submission))
+    assert session.get(SubmissionDef, submission.current_def_id).instance_id == edit
+    assert session.scalar(sa.select(sa.func.count()).select_from(Submission)) == 1
+
+
 def test_an_item_whose_file_is_missing_stops_there_until_it_comes(client, office, session):
     photo = jpeg("green")
     sha = hashlib.sha256(photo).hexdigest()

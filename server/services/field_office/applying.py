@@ -43,6 +43,7 @@ from sync.arrival import Outcome as Arrival
 from sync.field_sync import Item, ReviewOutcome
 
 log = logging.getLogger(__name__)
+TOGETHER = 100  # relayed submissions applied in one transaction (SQLite's write lock held as long)
 
 
 @dataclass
@@ -67,13 +68,20 @@ def apply(session: Session, store: BlobStore, peer_id: int, items: list[Item], *
     done, failure = Applied(cursor), None
     context = _Context(session, store, peer_id)
     try:
-        for item in sorted(items, key=lambda i: i.seq):
-            if item.seq <= done.cursor:
-                continue  # applied in an earlier attempt
+        waiting = [i for i in sorted(items, key=lambda i: i.seq) if i.seq > done.cursor]
+        at = alone_until = 0
+        while at < len(waiting):
+            item = waiting[at]
             missing = [sha for sha in item.blobs if not store.path(sha).is_file()]
             if missing:
                 done.missing = missing
                 break
+            run = _submissions_from(waiting, at, store) if at >= alone_until else []
+            if len(run) > 1:
+                if _apply_together(context, run, done):
+                    at += len(run)
+                    continue
+                alone_until = at + len(run)  # the run again, each alone
             try:
                 outcome = _APPLY[item.kind](context, item)
             except Problem as problem:
@@ -81,12 +89,9 @@ def apply(session: Session, store: BlobStore, peer_id: int, items: list[Item], *
                 _refuse(session, peer_id, item, problem.message)
                 done.refused.append((item.seq, problem.message))
             else:
-                if outcome == "held":
-                    done.held += 1
-                else:
-                    done.applied += 1
-                    done.conflicts += outcome == "conflict"
+                _count(done, outcome)
             done.cursor = item.seq
+            at += 1
         else:
             if through is not None:
                 done.cursor = max(done.cursor, through)
@@ -99,6 +104,51 @@ def apply(session: Session, store: BlobStore, peer_id: int, items: list[Item], *
         session.rollback()
         _move_cursor(session, peer_id, done.cursor, failure)
     return done
+
+
+def _count(done: Applied, outcome: str) -> None:
+    if outcome == "held":
+        done.held += 1
+    else:
+        done.applied += 1
+        done.conflicts += outcome == "conflict"
+
+
+def _submissions_from(waiting: list[Item], at: int, store: BlobStore) -> list[Item]:
+    """The submissions that follow one another from `at`, their files all here, up to TOGETHER."""
+    run = []
+    for item in waiting[at:at + TOGETHER]:
+        if item.kind != "submission" or not all(store.path(s).is_file() for s in item.blobs):
+            break
+        run.append(item)
+    return run
+
+
+def _apply_together(ctx: _Context, run: list[Item], done: Applied) -> bool:
+    """Relayed submissions in one transaction: one commit, not one each (on PostgreSQL each
+    commit waits for the disk). Whether they were: if any fails (refused, its rows refused by
+    the database, raced by a phone), nothing of the run is kept and each is applied alone."""
+    session, uploads, outcomes = ctx.session, [], []
+    try:
+        for item in run:
+            uploads.append(_upload_of(ctx, item))  # a new sender is committed first
+        database.write_after_reading(session)
+        for upload in uploads:
+            receipt = receiving.receive_within(session, ctx.store, upload)
+            outcomes.append(_outcome(receipt, upload.held_files))
+        session.commit()
+    except Exception as error:  # noqa: BLE001  (each alone says what it was, or raises it)
+        session.rollback()
+        log.info("sync: %s submissions from peer %s to be applied one by one (%s)", len(run),
+                 ctx.peer_id, type(error).__name__)
+        return False
+    finally:
+        for upload in uploads:
+            _close(upload)
+    for outcome in outcomes:
+        _count(done, outcome)
+    done.cursor = run[-1].seq
+    return True
 
 
 def _peer(session: Session, peer_id: int) -> SyncPeer:
@@ -150,6 +200,16 @@ class _Context:
 # Up: what headquarters applies -----------------------------------------------------------------
 
 def _submission(ctx: _Context, item: Item) -> str:
+    upload = _upload_of(ctx, item)
+    try:
+        receipt = receiving.receive(ctx.session, ctx.store, upload)
+    finally:
+        _close(upload)
+    return _outcome(receipt, upload.held_files)
+
+
+def _upload_of(ctx: _Context, item: Item) -> receiving.Upload:
+    """A relayed submission as the one write path takes it, its files (all here) opened."""
     body = item.body
     try:
         xml = base64.b64decode(body["xml"], validate=True)
@@ -159,15 +219,18 @@ def _submission(ctx: _Context, item: Item) -> str:
     except (KeyError, ValueError, TypeError, AttributeError) as error:
         raise Problem(problems.SYNC_ITEM_INVALID, reason=str(error)) from error
     sender = _sender(ctx, body.get("sender"), bool(body.get("sender_from_headquarters")))
-    opened = {name: ctx.store.open(sha) for name, sha in files.items()}
-    try:
-        receipt = receiving.receive(ctx.session, ctx.store, receiving.Upload(
-            xml=xml, files=opened, app_user=sender, device_id=body.get("device_id"),
-            user_agent=body.get("user_agent"), peer_id=ctx.peer_id, received_at=received_at,
-            sender_places=places, held_files=files))
-    finally:
-        for file in opened.values():
-            file.close()
+    return receiving.Upload(
+        xml=xml, files={name: ctx.store.open(sha) for name, sha in files.items()},
+        app_user=sender, device_id=body.get("device_id"), user_agent=body.get("user_agent"),
+        peer_id=ctx.peer_id, received_at=received_at, sender_places=places, held_files=files)
+
+
+def _close(upload: receiving.Upload) -> None:
+    for file in upload.files.values():
+        file.close()
+
+
+def _outcome(receipt: receiving.Receipt, files) -> str:
     if receipt.outcome is Arrival.RETRY and len(files) <= receipt.attachments_present:
         return "held"
     return "applied"

@@ -40,7 +40,7 @@ from sync.attachments import expected_attachments, unsafe_name
 from sync.entities import EntityDataError, read_entities
 from sync.instance import InstanceError, InstanceIdentity, read_identity, stated_device_id
 
-__all__ = ["Receipt", "Upload", "receive"]
+__all__ = ["Receipt", "Upload", "receive", "receive_within"]
 
 log = logging.getLogger(__name__)
 MAX_ATTACHMENT_NAME = 255  # Android's own limit for a file name
@@ -94,6 +94,19 @@ def receive(session: Session, store: BlobStore, upload: Upload) -> Receipt:
     raise AssertionError("unreachable")
 
 
+def receive_within(session: Session, store: BlobStore, upload: Upload) -> Receipt:
+    """A relayed submission written in the session's transaction, which the caller began
+    (`database.begin_write`) and commits with others: a field office's page, one commit for
+    many. Read and written on that transaction, on the first attempt's terms; nothing is tried
+    again here: on any failure the caller undoes the transaction and receives each alone."""
+    connection = session.connection()
+    arrival, failure = _prepare(session, store, upload, within=connection)
+    if arrival.target.held_id is None and database.is_postgresql(session) \
+            and writing.fits_one_statement(arrival, failure):
+        return writing.arrive(OneStatement(connection), arrival, failure, first=True)
+    return writing.arrive(connection, arrival, failure, first=True)
+
+
 def _attempt(session: Session, committer: database.Batch | None, arrival: Arrival,
              failure: str | None, *, first: bool) -> Receipt:
     """One try at writing the arrival, on the writer that writes it fastest."""
@@ -114,15 +127,17 @@ def _attempt(session: Session, committer: database.Batch | None, arrival: Arriva
     return receipt
 
 
-def _prepare(session: Session, store: BlobStore, upload: Upload
-             ) -> tuple[Arrival, str | None]:
+def _prepare(session: Session, store: BlobStore, upload: Upload,
+             within: database.Statements | None = None) -> tuple[Arrival, str | None]:
     """The arrival, read, checked and its files stored; and why its rows could not be read, if
-    they could not (it is then stored without them)."""
+    they could not (it is then stored without them). `within`: read in the caller's
+    transaction (`receive_within`), else outside any."""
     try:
         identity, root = read_identity(upload.xml)
     except InstanceError as error:
         raise Problem(problems.SUBMISSION_INVALID, reason=str(error)) from error
-    target, structure, plan, places = _read_target(session, identity, upload)
+    target, structure, plan, places = _read_target(session, identity, upload) \
+        if within is None else _read_target_on(within, identity, upload)
     expected = expected_attachments(structure, root)
     too_long = [name for name in expected if len(name) > MAX_ATTACHMENT_NAME]
     if too_long:
@@ -155,7 +170,8 @@ def _prepare(session: Session, store: BlobStore, upload: Upload
     answer = feedback.read_answer(identity.form_id, root)  # an officer answering feedback
     tables = projection.load_revision(session, target.form_id, target.projection_revision)
     files = [name for name in expected if name in upload.files]
-    database.end_read(session)  # the tables' mapping, if this worker had to read it
+    if within is None:
+        database.end_read(session)  # the tables' mapping, if this worker had to read it
     # Files reach the disk before any row that names them is committed.
     held = upload.held_files or {}
     stored = {name: store.describe(held[name]) if name in held
@@ -170,20 +186,24 @@ def _read_target(session: Session, identity: InstanceIdentity, upload: Upload):
     for attempt in range(2):
         try:
             with database.autocommit(session) as connection:
-                target = _target(connection, identity, upload)
-                structure, plan = structure_by_hash(target.xform_sha256, partial(
-                    arrival_queries.xform, connection, target.version_id))
-                places = places_of(upload.sender_places if upload.sender_places is not None
-                                   else account_queries.app_user_places(
-                                       connection, upload.app_user.id)) \
-                    if structure.entities else None
-            return target, structure, plan, places
+                return _read_target_on(connection, identity, upload)
         except DBAPIError as error:
             # The database ended the pool's connections (it restarted) and SQLAlchemy has let
             # go of them: nothing is written yet, so read again on a new one, once.
             if attempt or not error.connection_invalidated:
                 raise
     raise AssertionError("unreachable")
+
+
+def _read_target_on(connection: database.Statements, identity: InstanceIdentity,
+                    upload: Upload):
+    target = _target(connection, identity, upload)
+    structure, plan = structure_by_hash(target.xform_sha256, partial(
+        arrival_queries.xform, connection, target.version_id))
+    places = places_of(upload.sender_places if upload.sender_places is not None
+                       else account_queries.app_user_places(connection, upload.app_user.id)) \
+        if structure.entities else None
+    return target, structure, plan, places
 
 
 def _target(connection: database.Statements, identity: InstanceIdentity, upload: Upload):
