@@ -7,6 +7,7 @@ renamed into place before its row is committed: a crash leaves at worst an unref
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
@@ -57,6 +58,26 @@ class BlobStore:
             raise
         return sha256.hexdigest(), md5.hexdigest(), size
 
+    def adopt(self, path: Path, sha256: str) -> bool:
+        """Take a file already written and flushed elsewhere on this file system (a transfer's
+        partial file) into the store by renaming it, if its bytes are `sha256`: not written a
+        second time. False, and the file left where it is, when they are not."""
+        if _digest(path) != sha256:
+            return False
+        private.file(path)  # 0600 whatever mode it was made with, before it is in the store
+        final = self.path(sha256)
+        private.folders(final.parent)
+        try:
+            os.replace(path, final)
+        except OSError as error:
+            if error.errno != errno.EXDEV:
+                raise
+            with open(path, "rb") as file:  # the store is on another disk: copied there
+                self.put_stream(iter(lambda: file.read(CHUNK), b""))
+            return True
+        _fsync_dir(final.parent)
+        return True
+
     def describe(self, sha256: str) -> tuple[str, str, int]:
         """(sha256, md5, size) of a file already held, read back (nothing written): the SHA-256
         is checked, so a damaged file is never described as what it was."""
@@ -75,6 +96,14 @@ class BlobStore:
 
     def read(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:

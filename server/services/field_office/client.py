@@ -31,6 +31,7 @@ class Refused(Exception):
 class Headquarters:
     def __init__(self, url: str, token: str, *, last_seq: Callable[[], int] = lambda: 0,
                  timeout: float = READ_TIMEOUT):
+        self.base, self.token = url, token
         self.url = url.rstrip("/") + "/sync/v1"
         self.timeout = (min(CONNECT_TIMEOUT, timeout), timeout)
         self.http = requests.Session()

@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -162,32 +163,53 @@ class Syncing:
     # Up ----------------------------------------------------------------------------------------
 
     def _up(self, session: Session, hq: Headquarters, after: int, report: Report) -> None:
+        """Pages of changes, each sent once headquarters has applied the one before; while it
+        applies one, the next is read here and its files sent (two cores, two ends at work)."""
         peer = self.headquarters(session)
         total, done = feed.waiting(session, peer, after), 0
-        while True:
-            page = feed.page(session, peer, after)
-            session.commit()
-            if page.next_after <= after:
-                break
-            self._send_files(hq, page.items, report)
-            send = partial(hq.send, [i.as_json() for i in page.items], through=page.next_after)
-            answer = _refusals_as_problems(send)
-            if answer.get("missing"):  # a file lost on headquarters' side since: again
-                self._send_files(hq, page.items, report, only=set(answer["missing"]))
-                answer = _refusals_as_problems(send)
-            report.sent += int(answer.get("applied", 0))
-            report.sent_held += int(answer.get("held", 0))
-            report.conflicts += int(answer.get("conflicts", 0))
-            report.refused_up += [(r["seq"], r["reason"]) for r in answer.get("refused", [])]
-            cursor = int(answer.get("cursor", after))
-            if cursor < page.next_after:
-                raise LinkDown("headquarters did not take every change; trying again later")
-            after = cursor
-            done += len(page.items)
-            self.progress("up", done, max(total, done))
-            self._record(session, up_seq=after)
-            if not page.more:
-                break
+        page = self._page(session, peer, after)
+        if page is None:
+            return
+        self._send_files(hq, page.items, report)
+        # the items go on a connection of their own, from a thread that never reads the database
+        poster = Headquarters(hq.base, hq.token, timeout=self.timeout, last_seq=lambda: last)
+        try:
+            with ThreadPoolExecutor(1, thread_name_prefix="sync-up") as thread:
+                while page is not None:
+                    last = field_office_queries.last_seq(session)
+                    session.commit()
+                    items = [i.as_json() for i in page.items]
+                    send = partial(poster.send, items, through=page.next_after)
+                    answered = thread.submit(_refusals_as_problems, send)
+                    following = self._page(session, peer, page.next_after) if page.more \
+                        else None
+                    if following is not None:
+                        self._send_files(hq, following.items, report)
+                    answer = answered.result()
+                    if answer.get("missing"):  # a file lost on headquarters' side since: again
+                        self._send_files(hq, page.items, report, only=set(answer["missing"]))
+                        answer = _refusals_as_problems(send)
+                    report.sent += int(answer.get("applied", 0))
+                    report.sent_held += int(answer.get("held", 0))
+                    report.conflicts += int(answer.get("conflicts", 0))
+                    report.refused_up += [(r["seq"], r["reason"])
+                                          for r in answer.get("refused", [])]
+                    if int(answer.get("cursor", after)) < page.next_after:
+                        raise LinkDown("headquarters did not take every change; trying again "
+                                       "later")
+                    after = page.next_after
+                    done += len(page.items)
+                    self.progress("up", done, max(total, done))
+                    self._record(session, up_seq=after)
+                    page = following
+        finally:
+            poster.close()
+
+    def _page(self, session: Session, peer: SyncPeer, after: int) -> feed.Page | None:
+        """The office's next page of changes after `after`, or None when there are none."""
+        page = feed.page(session, peer, after)
+        session.commit()
+        return page if page.next_after > after else None
 
     def _send_files(self, hq: Headquarters, items, report: Report,
                     only: set[str] | None = None) -> None:

@@ -54,13 +54,13 @@ class Partials:
         return held
 
     def take(self, store: BlobStore, sha256: str) -> None:
-        """The whole file, into the store if its bytes are its name; else dropped, and 409."""
+        """The whole file, into the store if its bytes are its name (renamed there: it was
+        flushed as it came); else dropped, and 409."""
         path = self.path(sha256)
         try:
-            with open(path, "rb") as file:
-                stored, _md5, _size = store.put_stream(iter(lambda: file.read(CHUNK), b""))
+            taken = store.adopt(path, sha256)
         finally:
             path.unlink(missing_ok=True)
-        if stored != sha256:  # the store keeps files by their own hash: nothing refers to it
+        if not taken:
             raise Problem(problems.SYNC_BLOB_MISMATCH)
 
