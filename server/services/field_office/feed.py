@@ -80,6 +80,7 @@ class _Reader:
         self._read: set[int] = set()
         self._versions: dict[int, object] = {}
         self._files: dict[int, list[tuple[str, str | None]]] = {}
+        self._places: dict[int, list[list[str]]] = {}  # a page's senders are a few officers
 
     def read_ahead(self, rows) -> None:
         """The submission versions of these changes, read at once (a page holds hundreds)."""
@@ -126,12 +127,19 @@ class _Reader:
                 # an app user of headquarters' (on the office, one headquarters sent down)
                 "sender_from_headquarters": (row.sender_peer is None)
                 if self.peer.role == "office" else (row.sender_peer is not None),
-                "sender_places": [list(p) for p in field_office_queries.app_user_places(
-                    self.session, row.sender_id)] if row.sender_id is not None else [],
+                "sender_places": self._places_of(row.sender_id),
                 "device_id": row.device_id, "user_agent": row.user_agent,
                 "received_at": field_sync.timestamp(row.created_at),
                 "files": {name: sha for name, sha in files}}
         return Item(seq, "submission", body, tuple(sorted({s for _n, s in files if s})))
+
+    def _places_of(self, sender_id: int | None) -> list[list[str]]:
+        if sender_id is None:
+            return []
+        if sender_id not in self._places:
+            self._places[sender_id] = [list(p) for p in field_office_queries.app_user_places(
+                self.session, sender_id)]
+        return self._places[sender_id]
 
     def _attachment(self, seq: int, ref: str) -> Item | None:
         def_id, name = ref.split("/", 1)
