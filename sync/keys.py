@@ -36,6 +36,8 @@ FORMAT_VERSION = 1
 KEY_BITS = 2048  # what Collect, Central and Briefcase all handle
 MIN_PASSPHRASE = 12  # characters; a short one falls to guessing however slow the KDF is
 _SALT, _NONCE = 16, 12
+# time_cost, memory (KiB), lanes: a sealed key asking for more is refused before any work
+_LIMITS = (64, 1 << 20, 64)
 
 
 class KeyProblem(ValueError):
@@ -98,9 +100,10 @@ def load_public_key(setting: str) -> rsa.RSAPublicKey:
 
 def seal(private_key: rsa.RSAPrivateKey, passphrase: str, *,
          cost: Argon2idCost = DEFAULT_COST) -> bytes:
-    secret = _passphrase_bytes(passphrase)
-    if len(unicodedata.normalize("NFC", passphrase).strip()) < MIN_PASSPHRASE:
+    if not isinstance(passphrase, str) or \
+            len(unicodedata.normalize("NFC", passphrase).strip()) < MIN_PASSPHRASE:
         raise PassphraseTooShort(f"a passphrase needs at least {MIN_PASSPHRASE} characters")
+    secret = _passphrase_bytes(passphrase)
     salt, nonce = os.urandom(_SALT), os.urandom(_NONCE)
     header = {
         "format": FORMAT, "version": FORMAT_VERSION,
@@ -159,7 +162,8 @@ def _read(sealed: bytes) -> tuple[dict, bytes]:
                                f"{FORMAT_VERSION}")
     if names != ("argon2id", "aes-256-gcm"):
         raise SealedKeyInvalid("a sealed key with a KDF or cipher this version does not know")
-    if not all(isinstance(n, int) and n > 0 for n in parameters) or kdf["memory_kib"] > 4 << 20:
+    if not all(isinstance(n, int) and 0 < n <= limit for n, limit in zip(parameters, _LIMITS,
+                                                                          strict=True)):
         raise SealedKeyInvalid("the sealed key's KDF parameters are out of range")
     return header, ciphertext
 

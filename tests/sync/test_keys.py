@@ -131,6 +131,7 @@ def test_what_is_not_a_sealed_key_is_said_so(sealed):
     (lambda d: d["kdf"].update(name="pbkdf2"), "does not know"),
     (lambda d: d["kdf"].update(memory_kib=1 << 30), "out of range"),  # no terabyte allocated
     (lambda d: d["kdf"].update(parallelism=0), "out of range"),
+    (lambda d: d["kdf"].update(time_cost=10 ** 6), "out of range"),  # nor a day of hashing
 ])
 def test_a_sealed_key_this_version_cannot_read_is_refused_before_any_work(pair, change, reason):
     with pytest.raises(SealedKeyInvalid, match=reason):
@@ -142,8 +143,9 @@ def test_a_short_passphrase_is_refused_at_sealing(pair):
     with pytest.raises(PassphraseTooShort, match="at least 12 characters") as raised:
         seal(private_key, "olive grove", cost=CHEAP)
     assert "olive" not in str(raised.value)
-    with pytest.raises(PassphraseTooShort):
-        seal(private_key, " " * 20, cost=CHEAP)
+    for blank in (" " * 20, ""):
+        with pytest.raises(PassphraseTooShort):
+            seal(private_key, blank, cost=CHEAP)
 
 
 def test_no_passphrase_ever_reaches_a_message_a_traceback_or_the_log(pair, caplog):
