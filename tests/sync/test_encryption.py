@@ -10,7 +10,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from forms.rendering import XLSFORMS_DIR
 from forms.xml import parse_xml
+from sync import tables
 from sync.encryption import (
     FileCorrupted,
     FileMissing,
@@ -22,8 +24,10 @@ from sync.encryption import (
     read_envelope,
     signature_text,
 )
+from sync.normalise import normalise
 from tests.support.cases import programme_referral
 from tests.support.collect_encryption import encrypt_instance
+from tests.support.compiled import compile_once
 from tests.support.instances import instance, new_id
 from tests.support.programme_meetings import forum_meeting, jpeg
 from tests.support.training import training_attendance
@@ -71,6 +75,10 @@ def test_each_programme_form_with_photos_decrypts_to_what_the_phone_filled(form,
     assert decrypted.media == media
     assert decrypted.signature is Signature.VALID
     assert all(plain not in b"".join(sent.files.values()) for plain in (xml, *media.values()))
+    workbook = XLSFORMS_DIR / f"{form}.xlsx"
+    plan = tables.plan(compile_once(workbook.read_bytes(), filename=workbook.name).structure)
+    rows = normalise(plan, parse_xml(decrypted.xml), envelope.instance_id)
+    assert rows.issues == [] and len(rows.tables[""][0]) > 10  # the form's answers, typed
 
 
 def test_an_export_decrypts_the_xml_alone_and_leaves_the_photos_sealed(private_key):
