@@ -51,6 +51,7 @@ bench: install-test
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/cases.py
 	$(BIN)/python bench/field_office.py
+	$(BIN)/python bench/encryption.py
 
 # The README's pictures of the pages, taken by the browser tests (needs /usr/bin/chromium).
 screenshots: install-test

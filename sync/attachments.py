@@ -8,8 +8,8 @@ from lxml import etree
 
 from forms import FormStructure
 from forms.xml import local_name
+from sync.encryption import envelope_files, is_envelope
 
-_ENCRYPTED = ("/media/file", "/encryptedXmlFile")
 # ODK Collect names the files it sends after the moment they were made (`1764662400000.jpg`),
 # never with any of these: a path separator or `..` (a path out of a folder), a control or
 # bidirectional-override character (a name that reads as another), or what Windows refuses in
@@ -28,8 +28,7 @@ def _file_paths(structure: FormStructure) -> tuple[frozenset[str], frozenset[str
     """The paths that may name a file, and the groups that lead to them (computed once)."""
     cached = _PATHS.get(id(structure))
     if cached is None or cached[0] is not structure:
-        leaves = frozenset({f.path for f in structure.values if f.type == "binary"}
-                           | set(_ENCRYPTED))
+        leaves = frozenset({f.path for f in structure.values if f.type == "binary"})
         groups = frozenset(leaf[:i] for leaf in leaves for i in range(1, len(leaf))
                            if leaf[i] == "/")
         if len(_PATHS) > 64:
@@ -43,6 +42,8 @@ def expected_attachments(structure: FormStructure, root: etree._Element) -> list
 
     An encrypted submission names its files in `media/file` and `encryptedXmlFile` instead.
     """
+    if is_envelope(root):
+        return envelope_files(root)
     leaves, groups = _file_paths(structure)
     names: list[str] = []
 

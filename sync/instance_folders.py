@@ -25,7 +25,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forms.xml import local_name
+from sync.attachments import unsafe_name
+from sync.encryption import envelope_files, is_envelope
 from sync.instance import InstanceError, read_identity
 
 BRIEFCASE_STORAGE = "ODK Briefcase Storage"
@@ -161,9 +162,9 @@ def _read_instance(folder: Path, name: str, status: str | None
     except (OSError, InstanceError) as error:
         return Skipped(name, f"{xml_path.name} is not a readable instance ({error}); the copy "
                              f"may be cut short: copy it off the phone again")
-    encrypted = (root.get("encrypted") or "").lower() in ("yes", "true")
+    encrypted = is_envelope(root)
     if encrypted:
-        named = _envelope_files(root)
+        named = [n for n in envelope_files(root) if unsafe_name(n) is None]
         missing = [n for n in named if not (folder / n).is_file()]
         if missing:
             return Skipped(name, f"encrypted, but {', '.join(missing)} is missing: the encryption "
@@ -179,21 +180,6 @@ def _read_instance(folder: Path, name: str, status: str | None
         name=name, xml_path=xml_path, xml_size=len(xml), media=media,
         form_id=identity.form_id, version=identity.version, instance_id=identity.instance_id,
         deprecated_id=identity.deprecated_id, encrypted=encrypted)
-
-
-def _envelope_files(root) -> list[str]:
-    """The files an encryption envelope names: the encrypted XML and each encrypted medium."""
-    names = []
-    for element in root.iter():
-        if not isinstance(element.tag, str):
-            continue
-        tag = local_name(element)
-        if tag == "encryptedXmlFile" or (tag == "file" and element.getparent() is not None
-                                         and local_name(element.getparent()) == "media"):
-            text = (element.text or "").strip()
-            if text and "/" not in text and text not in names:
-                names.append(text)
-    return names
 
 
 def _is_attachment_name(name: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 from lxml import etree
 
 from forms.xml import local_name
+from sync.encryption import is_envelope
 from sync.tables import ROOT, Plan
 from sync.values import ValueProblem, geopoint, parse
 
@@ -41,15 +42,9 @@ def normalise(plan: Plan, root: etree._Element, key: str) -> Rows:
     rows = Rows()
     top: dict[Any, Any] = {"_key": key}
     rows.tables[ROOT].append(top)
-    if not is_encrypted(root):  # an encrypted envelope has no answers to read until decrypted
+    if not is_envelope(root):  # an encrypted envelope has no answers to read until decrypted
         _walk(plan, rows, root, "", ROOT, top, key)
     return rows
-
-
-def is_encrypted(root: etree._Element) -> bool:
-    return root.get("encrypted") == "yes" or any(
-        isinstance(child.tag, str) and child.tag.endswith("base64EncryptedKey")
-        and local_name(child) == "base64EncryptedKey" for child in root)
 
 
 def _walk(plan: Plan, rows: Rows, element: etree._Element, prefix: str, table: str,
