@@ -7,6 +7,8 @@ wait for what `forms add` or `serve` import."""
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 
 import click
@@ -29,6 +31,14 @@ COMMANDS = {
 
 
 class _Commands(click.Group):
+    def invoke(self, ctx: click.Context):
+        # What a command built lives until its process ends: frozen at exit, it is not walked
+        # by the collections of the interpreter's shutdown, which took longer than a sync with
+        # nothing new does. Once however many commands a process runs (the tests run many).
+        atexit.unregister(gc.freeze)
+        atexit.register(gc.freeze)
+        return super().invoke(ctx)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
