@@ -81,6 +81,7 @@ import json, sys, time
 started = time.perf_counter()
 import click
 from server.surfaces.cli import main
+import server.surfaces.cli.field_office  # what main would import for the command
 imported = time.perf_counter()
 profile_to = sys.argv[1]
 code = 0

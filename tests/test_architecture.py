@@ -90,7 +90,7 @@ def test_a_room_imports_only_the_rooms_below_it(own):
     assert offenders == {}
 
 
-# The command line builds the app whose database it works on and which it serves.
+# The command line serves the app (`muntada serve` starts the WSGI server; its workers build it).
 _THE_COMMAND_LINE = "server.surfaces.cli"
 
 

@@ -19,6 +19,7 @@ from server.database.models import (
     Submission,
     SubmissionDef,
     SyncConflict,
+    SyncPeer,
 )
 from tests.support import field_office
 from tests.support.cases import programme_referral
@@ -49,6 +50,9 @@ def test_joining_brings_the_forms_and_the_office_s_app_users_only(sites):
     assert {"forum_meeting", "incident_referral", "training_attendance"} <= listed
     names = {row[0] for row in office.rows(sa.select(AppUser.name))}
     assert "officer-q" in names and "officer-basra" not in names
+    # and headquarters knows how far the office has taken its changes
+    taken = office.scalar(sa.select(SyncPeer.down_seq).where(SyncPeer.role == "headquarters"))
+    assert hq.scalar(sa.select(SyncPeer.down_seq).where(SyncPeer.name == "qayyarah")) == taken > 0
 
 
 def test_what_phones_send_to_the_office_reaches_headquarters_exactly(sites):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -155,3 +160,36 @@ def test_db_upgrade_gives_a_database_from_before_the_lists_indexes_came_with_the
 
     assert {i["name"] for i in sa.inspect(engine).get_indexes(root)} >= made
     engine.dispose()
+
+
+# the command line in a process of its own, saying at its exit which modules it had imported
+_CLI_SAYING_WHAT_IT_LOADED = """
+import sys
+from server.surfaces.cli import main
+try:
+    main()
+finally:
+    print(*sorted(m for m in ("flask", "alembic", "marshmallow", "server.app") if m in sys.modules))
+"""
+
+
+def test_a_sync_run_by_hand_loads_neither_the_web_app_nor_alembic(tmp_path):
+    """An operator waits for `muntada field-office sync` at a terminal: it loads what the sync
+    needs, not Flask and the surfaces, nor Alembic for a database already migrated."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("MUNTADA_") and k != "DATABASE_URL"}
+    env["MUNTADA_DATA_DIR"] = str(tmp_path / "data")
+    repo = Path(__file__).resolve().parents[2]
+
+    def muntada(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", _CLI_SAYING_WHAT_IT_LOADED, *args],
+                              env=env, cwd=repo, capture_output=True, text=True, timeout=60)
+
+    first = muntada("db", "upgrade")
+    assert first.returncode == 0, first.stderr
+    assert "alembic" in first.stdout.split()  # a new database: Alembic migrates it
+
+    synced = muntada("field-office", "sync")
+
+    assert "has not joined a headquarters" in synced.stderr
+    assert synced.stdout.split() == []

@@ -26,7 +26,7 @@ from server.database.queries import field_offices as field_office_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
 from server.kernel.storage import BlobStore
-from server.services.field_office import applying, feed, registry, transfer
+from server.services.field_office import feed, registry, transfer
 from server.services.field_office.client import Headquarters, LinkDown, Refused
 from sync import bundles, field_sync
 
@@ -234,27 +234,39 @@ class Syncing:
         session.commit()
         while True:
             answer = _refusals_as_problems(partial(hq.changes, after, feed.BATCH))
+            told = after  # asking for changes after it says the office has applied up to there
             try:
                 items = [field_sync.read_item(raw, field_sync.DOWN)
                          for raw in answer.get("items", [])]
             except field_sync.ItemInvalid as error:
                 raise Problem(problems.SYNC_ITEM_INVALID, reason=str(error)) from error
-            self._fetch_files(hq, items, report)
-            applied = applying.apply(session, self.store, peer.id, items)
-            report.received += applied.applied
-            report.received_held += applied.held
-            report.conflicts += applied.conflicts
-            report.refused_down += applied.refused
-            if applied.missing:
-                raise LinkDown("a file of headquarters' changes did not arrive whole")
-            next_after = int(answer.get("next_after", after))
-            after = max(applied.cursor, next_after)
-            self._record(session, down_seq=after)
+            cursor = self._apply(session, hq, peer.id, items, report) if items else after
+            after = max(cursor, int(answer.get("next_after", after)))
+            if after != told:
+                self._record(session, down_seq=after)
             done += len(items)
             self.progress("down", done, max(done, int(answer.get("last_seq", 0)) - peer.down_seq))
             if not answer.get("more"):
                 break
-        _refusals_as_problems(partial(hq.changes, after, 0))  # says where the office is
+        if after != told:
+            _refusals_as_problems(partial(hq.changes, after, 0))  # says where the office is
+
+    def _apply(self, session: Session, hq: Headquarters, peer_id: int, items,
+               report: Report) -> int:
+        """Headquarters' changes, their files first; where the office's cursor is after them."""
+        # here, not at the top: applying imports what every kind of change needs, which a sync
+        # with nothing to receive (most of them) should not wait for
+        from server.services.field_office import applying
+
+        self._fetch_files(hq, items, report)
+        applied = applying.apply(session, self.store, peer_id, items)
+        report.received += applied.applied
+        report.received_held += applied.held
+        report.conflicts += applied.conflicts
+        report.refused_down += applied.refused
+        if applied.missing:
+            raise LinkDown("a file of headquarters' changes did not arrive whole")
+        return applied.cursor
 
     def _fetch_files(self, hq: Headquarters, items, report: Report) -> None:
         partials = transfer.Partials(self.data_dir, "headquarters")

@@ -21,8 +21,8 @@ def cases() -> None:
 @click.option("--all", "everything", is_flag=True, help="Force every held update, whatever "
                                                         "its age.")
 def release_held(everything: bool) -> None:
-    with opened() as (app, session):
-        hours = 0 if everything else app.config["CASE_HOLD_HOURS"]
+    with opened() as (server, session):
+        hours = 0 if everything else server.config["CASE_HOLD_HOURS"]
         forced = overdue.release_overdue(session.connection(), utcnow(), hours)
         session.commit()
         click.echo(f"{forced} held updates applied")
@@ -34,7 +34,7 @@ def release_held(everything: bool) -> None:
 @click.option("--list", "list_name", default="cases", show_default=True,
               help="The entity list the case is in.")
 def delete(uuid: str, list_name: str) -> None:
-    with opened() as (_app, session):
+    with opened() as (_server, session):
         deleted_at = deleting.delete(session.connection(), list_name, uuid, None, utcnow())
         audit.record(session, "case.deleted", user=None, address=None, username="cli",
                      list=list_name, uuid=uuid)

@@ -1,40 +1,62 @@
-"""What the commands share: the app and a writing unit of work on its database, and finding what an
-operator names."""
+"""What the commands share: this server (its settings, database and stored files) and a writing
+unit of work on its database, and finding what an operator names."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import click
-from flask import Flask
 from sqlalchemy.orm import Session
 
-from server.app import create_app
-from server.database import migrate, per_request
+from server.database import Database, migrate
 from server.database.queries import accounts as account_queries
 from server.database.queries import forms as form_queries
-from server.kernel import problems
+from server.kernel import private, problems, settings
 from server.kernel.problems import Problem
+from server.kernel.storage import BlobStore
 from server.services.accounts import (
     normalise_name,
 )
 
 
+@dataclass
+class Server:
+    """This server as a command works on it: what the app factory sets up before the web's
+    parts (a command answers no request; Flask and the surfaces were most of a short
+    command's time)."""
+
+    config: dict[str, Any]
+    database: Database
+    blobs: BlobStore
+
+
 @contextmanager
-def opened() -> Iterator[tuple[Flask, Session]]:
-    """The app (its settings and files) and a unit of work that writes on its database, migrated
-    first; problems become clean exits."""
-    app = create_app()
-    units = per_request.of(app)
+def migrated() -> Iterator[Server]:
+    """This server, its database migrated first; problems become clean exits."""
+    config = settings.load()
+    logging.basicConfig(level=config["LOG_LEVEL"])
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    private.folder(config["DATA_DIR"])  # the database, submissions, exports, the key
+    server = Server(config, Database(config["DATABASE_URL"]),
+                    BlobStore(f"{config['DATA_DIR']}/blobs"))
     try:
-        migrate.upgrade(units.engine)
-        with units.writing() as session:
-            yield app, session
+        migrate.upgrade(server.database.engine)
+        yield server
     except Problem as problem:
         raise click.ClickException(problem.message) from problem
     finally:
-        units.dispose()
+        server.database.dispose()
+
+
+@contextmanager
+def opened() -> Iterator[tuple[Server, Session]]:
+    """This server, migrated, and a unit of work that writes on its database."""
+    with migrated() as server, server.database.writing() as session:
+        yield server, session
 
 
 def form_named(session: Session, form_id: str):

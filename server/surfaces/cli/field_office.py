@@ -11,11 +11,10 @@ from pathlib import Path
 
 import click
 
-from server.database import per_request
 from server.kernel.problems import Problem
-from server.services.field_office import bundling, registry, status, syncing
+from server.services.field_office import registry, status, syncing
 from server.services.field_office.client import LinkDown
-from server.surfaces.cli.common import opened
+from server.surfaces.cli.common import Server, migrated, opened
 
 
 @click.group("field-office", help="Field offices' own servers and their sync with headquarters.")
@@ -32,9 +31,9 @@ def field_office() -> None:
               "(repeatable).")
 def register(name: str, governorates: tuple[str, ...], forums: tuple[str, ...]) -> None:
     places = [("governorate", g) for g in governorates] + [("forum", f) for f in forums]
-    with opened() as (app, session):
+    with opened() as (server, session):
         peer, token = registry.register(session, name, places)
-        url = app.config["PUBLIC_URL"]
+        url = server.config["PUBLIC_URL"]
     click.echo(f"Field office '{peer.name}' registered. On its server, run:")
     click.echo(f"  muntada field-office join {url} {token}")
     click.echo("The token is shown once; registering the office again gives a new one.")
@@ -45,22 +44,22 @@ def register(name: str, governorates: tuple[str, ...], forums: tuple[str, ...]) 
 @click.argument("url")
 @click.argument("token")
 def join(url: str, token: str) -> None:
-    work = _syncing(_migrated_app())
-    try:
-        greeting = work.join(url, token)
-    except LinkDown as error:
-        raise click.ClickException(f"Headquarters could not be reached: {error}") from error
-    except Problem as problem:
-        raise click.ClickException(problem.message) from problem
-    places = ", ".join(f"{kind} {value}" for kind, value in greeting.get("places", []))
-    click.echo(f"Joined headquarters at {url} as '{greeting.get('office')}' ({places}).")
-    _sync_once(work)
+    with migrated() as server:
+        work = _syncing(server)
+        try:
+            greeting = work.join(url, token)
+        except LinkDown as error:
+            raise click.ClickException(f"Headquarters could not be reached: {error}") from error
+        places = ", ".join(f"{kind} {value}" for kind, value in greeting.get("places", []))
+        click.echo(f"Joined headquarters at {url} as '{greeting.get('office')}' ({places}).")
+        _sync_once(work)
 
 
 @field_office.command("sync", help="A field office's server: sync with headquarters now, both "
                       "ways, with a progress bar.")
 def sync() -> None:
-    _sync_once(_syncing(_migrated_app()))
+    with migrated() as server:
+        _sync_once(_syncing(server))
 
 
 @field_office.command("run", help="A field office's server: sync on its own, every --every "
@@ -69,18 +68,18 @@ def sync() -> None:
 @click.option("--every", default=60.0, show_default=True, type=float,
               help="Seconds between syncs while the link is up.")
 def run(every: float) -> None:
-    work = _syncing(_migrated_app())
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    syncing.loop(work, stop, every=every)
+    with migrated() as server:
+        syncing.loop(_syncing(server), stop, every=every)
 
 
 @field_office.command("status", help="Where the sync stands: each field office (headquarters) "
                       "or this office's headquarters.")
 @click.option("--json", "as_json", is_flag=True, help="As JSON.")
 def status_command(as_json: bool) -> None:
-    with opened() as (_app, session):
+    with opened() as (_server, session):
         links = status.links(session)
     if as_json:
         click.echo(json.dumps([link.as_json() for link in links], indent=2, ensure_ascii=False))
@@ -98,8 +97,12 @@ def status_command(as_json: bool) -> None:
               help="The change number to start after (muntada field-office status shows it).")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def bundle(since: int | None, file: Path) -> None:
-    with opened() as (app, session):
-        written = bundling.write(session, app.extensions["blobs"], app.config["DATA_DIR"],
+    # here, not at the top: bundles apply what they carry, and applying imports what every
+    # kind of change needs, which a sync with nothing new should not wait for
+    from server.services.field_office import bundling
+
+    with opened() as (server, session):
+        written = bundling.write(session, server.blobs, server.config["DATA_DIR"],
                                  file, since)
     click.echo(f"Wrote {written.path}: {written.items} changes ({written.first_seq} to "
                f"{written.last_seq}) and {written.files} files. At headquarters: "
@@ -109,24 +112,20 @@ def bundle(since: int | None, file: Path) -> None:
 @field_office.command("import", help="Headquarters: apply a bundle a field office wrote.")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_bundle(file: Path) -> None:
-    with opened() as (app, session):
-        bundle_, done = bundling.import_(session, app.extensions["blobs"], file)
+    from server.services.field_office import bundling
+
+    with opened() as (server, session):
+        bundle_, done = bundling.import_(session, server.blobs, file)
     click.echo(f"Imported bundle {bundle_.bundle_id} from '{bundle_.office}': {done.applied} "
                f"applied, {done.held} already here, {len(done.refused)} refused.")
     for seq, reason in done.refused:
         click.echo(f"  refused: change {seq}: {reason}")
 
 
-def _migrated_app():
-    """The app, its database migrated (the sync opens its own units of work)."""
-    with opened() as (app, _session):
-        return app
-
-
-def _syncing(app) -> syncing.Syncing:
-    return syncing.Syncing(per_request.of(app), app.extensions["blobs"],
-                           app.config["DATA_DIR"], _Bars().progress,
-                           timeout=app.config["SYNC_TIMEOUT"])
+def _syncing(server: Server) -> syncing.Syncing:
+    """The sync opens its own units of work on the server's database."""
+    return syncing.Syncing(server.database, server.blobs, server.config["DATA_DIR"],
+                           _Bars().progress, timeout=server.config["SYNC_TIMEOUT"])
 
 
 def _sync_once(work: syncing.Syncing) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import Flask
 from sqlalchemy.orm import Session
 
 from server.database.models import FORM_STATES
 from server.database.queries import forms as form_queries
 from server.services.form_loading import load_form, set_media, set_state
 from server.services.programme import PROGRAMME_FORMS
-from server.surfaces.cli.common import form_named, opened
+from server.surfaces.cli.common import Server, form_named, opened
 
 
 @click.group(help="Forms and their media files.")
@@ -28,22 +27,22 @@ def forms() -> None:
 @click.option("--validate/--no-validate", default=None,
               help="Check with ODK Validate [default: MUNTADA_VALIDATE_FORMS].")
 def forms_add(file: Path, media_files: tuple[Path, ...], validate: bool | None) -> None:
-    with opened() as (app, session):
-        _add(app, session, file, media_files, validate)
+    with opened() as (server, session):
+        _add(server, session, file, media_files, validate)
 
 
 @forms.command("load-programme",
                help="Load the programme's forms (forum meeting, incident referral, referral "
                     "follow-up, training attendance, my returned forms) with their media.")
 def forms_load_programme() -> None:
-    with opened() as (app, session):
+    with opened() as (server, session):
         for form in PROGRAMME_FORMS:
-            _add(app, session, form.source, form.media, None)
+            _add(server, session, form.source, form.media, None)
 
 
-def _add(app: Flask, session: Session, file: Path, media_files, validate: bool | None) -> None:
-    validate = app.config["VALIDATE_FORMS"] if validate is None else validate
-    result = load_form(session, app.extensions["blobs"], file.read_bytes(),
+def _add(server: Server, session: Session, file: Path, media_files, validate: bool | None) -> None:
+    validate = server.config["VALIDATE_FORMS"] if validate is None else validate
+    result = load_form(session, server.blobs, file.read_bytes(),
                        {m.name: m.read_bytes() for m in media_files}, validate=validate,
                        filename=file.name)
     session.commit()
@@ -59,7 +58,7 @@ def _add(app: Flask, session: Session, file: Path, media_files, validate: bool |
 
 @forms.command("list", help="List forms with their current version, state and media.")
 def forms_list() -> None:
-    with opened() as (_app, session):
+    with opened() as (_server, session):
         click.echo("form id\tversion\tstate\ttitle\tmedia")
         for form in form_queries.list_forms(session):
             version = form.current_version
@@ -74,7 +73,7 @@ def forms_list() -> None:
 @click.argument("form_id")
 @click.argument("state", type=click.Choice(FORM_STATES))
 def forms_state(form_id: str, state: str) -> None:
-    with opened() as (_app, session):
+    with opened() as (_server, session):
         form = form_named(session, form_id)
         set_state(form, state)
         session.commit()
@@ -87,9 +86,9 @@ def forms_state(form_id: str, state: str) -> None:
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def forms_media(form_id: str, files: tuple[Path, ...]) -> None:
-    with opened() as (app, session):
+    with opened() as (server, session):
         form = form_named(session, form_id)
-        changed = set_media(session, app.extensions["blobs"], form.current_version,
+        changed = set_media(session, server.blobs, form.current_version,
                             {f.name: f.read_bytes() for f in files})
         session.commit()
         click.echo(f"updated: {', '.join(changed) or 'nothing (same content)'}")

@@ -37,7 +37,7 @@ def users_create(username: str, role: str, email: str | None, personal_data: boo
     password = sys.stdin.readline().rstrip("\n") if password_stdin else \
         click.prompt("Password", hide_input=True, confirmation_prompt=True)
     scopes = [("governorate", g) for g in governorates] + [("forum", f) for f in forums]
-    with opened() as (_app, session):
+    with opened() as (_server, session):
         user = create_user(session, username, password, role, email=email,
                            personal_data=personal_data, scopes=scopes)
         session.commit()
@@ -55,7 +55,7 @@ def api_tokens_group() -> None:
 @click.argument("username")
 @click.argument("name")
 def api_tokens_create(username: str, name: str) -> None:
-    with opened() as (_app, session):
+    with opened() as (_server, session):
         user = web_user_named(session, username)
         if not access.can(user, "data.download"):
             raise click.ClickException(f"{user.username} is a {user.role}: only analysts and "
@@ -70,7 +70,7 @@ def api_tokens_create(username: str, name: str) -> None:
 def api_tokens_list(username: str | None) -> None:
     from server.database.queries import accounts as account_queries
 
-    with opened() as (_app, session):
+    with opened() as (_server, session):
         user = web_user_named(session, username) if username else None
         for token, owner in account_queries.tokens_of(session, user):
             state = "revoked" if token.revoked_at else "active"
@@ -84,7 +84,7 @@ def api_tokens_list(username: str | None) -> None:
 @click.argument("username")
 @click.argument("name")
 def api_tokens_revoke(username: str, name: str) -> None:
-    with opened() as (_app, session):
+    with opened() as (_server, session):
         if api_tokens.revoke(session, web_user_named(session, username), name) is None:
             raise click.ClickException(f"{username} has no active token named '{name}'.")
         session.commit()

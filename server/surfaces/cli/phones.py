@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import Flask
 
 from server.database.queries import accounts as account_queries
 from server.services import collect_settings
@@ -16,7 +15,7 @@ from server.services.accounts import (
     revoke_app_user,
     set_app_user_places,
 )
-from server.surfaces.cli.common import opened
+from server.surfaces.cli.common import Server, opened
 
 
 @click.group("app-users", help="Officers' phones: tokens, passwords and QR codes for Collect.")
@@ -38,7 +37,7 @@ def app_users() -> None:
 def app_users_create(name: str, form_ids: tuple[str, ...], password: bool,
                      governorates: tuple[str, ...], forums: tuple[str, ...],
                      if_missing: bool) -> None:
-    with opened() as (app, session):
+    with opened() as (server, session):
         existing = account_queries.app_user_by_name(session, normalise_name(name))
         if existing is None or not if_missing:
             secret = click.prompt("Password", hide_input=True, confirmation_prompt=True) \
@@ -46,31 +45,31 @@ def app_users_create(name: str, form_ids: tuple[str, ...], password: bool,
             existing = create_app_user(session, name, form_ids=form_ids, password=secret,
                                        places=_places(governorates, forums))
             session.commit()
-        _show(app, existing)
+        _show(server, existing)
 
 
 @app_users.command("show", help="Show an app user's Collect address and settings QR code.")
 @click.argument("name")
 def app_users_show(name: str) -> None:
-    with opened() as (app, session):
+    with opened() as (server, session):
         app_user = active_app_user(session, name)
-        _show(app, app_user)
+        _show(server, app_user)
 
 
 @app_users.command("qr", help="Write an app user's settings QR code as a PNG file.")
 @click.argument("name")
 @click.argument("png", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 def app_users_qr(name: str, png: Path) -> None:
-    with opened() as (app, session):
+    with opened() as (server, session):
         app_user = active_app_user(session, name)
         png.write_bytes(collect_settings.qr_png(
-            collect_settings.payload_for(app.config["PUBLIC_URL"], app_user.token)))
+            collect_settings.payload_for(server.config["PUBLIC_URL"], app_user.token)))
         click.echo(f"QR code for {app_user.name} written to {png}")
 
 
 @app_users.command("list", help="List app users and the forms they may fill.")
 def app_users_list() -> None:
-    with opened() as (_app, session):
+    with opened() as (_server, session):
         for user in account_queries.list_app_users(session):
             forms_text = "every form" if user.all_forms else \
                 ", ".join(f.xml_form_id for f in user.forms)
@@ -84,7 +83,7 @@ def app_users_list() -> None:
 @click.option("--governorate", "governorates", multiple=True, help="A governorate (repeatable).")
 @click.option("--forum", "forums", multiple=True, help="A forum (repeatable).")
 def app_users_places(name: str, governorates: tuple[str, ...], forums: tuple[str, ...]) -> None:
-    with opened() as (_app, session):
+    with opened() as (_server, session):
         app_user = active_app_user(session, name)
         set_app_user_places(app_user, _places(governorates, forums))
         session.commit()
@@ -94,7 +93,7 @@ def app_users_places(name: str, governorates: tuple[str, ...], forums: tuple[str
 @app_users.command("revoke", help="Revoke an app user: its phone can no longer connect.")
 @click.argument("name")
 def app_users_revoke(name: str) -> None:
-    with opened() as (_app, session):
+    with opened() as (_server, session):
         app_user = revoke_app_user(session, name)
         session.commit()
         click.echo(f"{app_user.name}\trevoked")
@@ -108,14 +107,14 @@ def _places_text(app_user) -> str:
     return ", ".join(f"{p.kind} {p.value}" for p in app_user.places) or "no place"
 
 
-def _show(app: Flask, app_user) -> None:
-    url = collect_settings.server_url(app.config["PUBLIC_URL"], app_user.token)
+def _show(server: Server, app_user) -> None:
+    url = collect_settings.server_url(server.config["PUBLIC_URL"], app_user.token)
     click.echo(f"App user: {app_user.name}")
     click.echo(f"Cases of: {_places_text(app_user)}")
     click.echo(f"Collect server URL: {url}")
     click.echo("In ODK Collect: Add project → Configure with QR code → scan this code:")
     click.echo(collect_settings.qr_terminal(
-        collect_settings.payload_for(app.config["PUBLIC_URL"], app_user.token)))
+        collect_settings.payload_for(server.config["PUBLIC_URL"], app_user.token)))
     click.echo("Or: Add project → Manually → paste the server URL above.")
     if "127.0.0.1" in url or "localhost" in url:
         click.echo("A phone cannot reach 127.0.0.1: serve with --host 0.0.0.0 and set "

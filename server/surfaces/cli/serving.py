@@ -20,14 +20,14 @@ from server.surfaces.cli.common import opened, safe_url
 def serve(host: str, port: int, workers: int | None) -> None:
     from server.app.wsgi_server import run
 
-    with opened() as (app, session):
+    with opened() as (server, session):
         index_review_lists(session)
-        workers = workers or app.config["WORKERS"]
-        trust_proxy = app.config["TRUST_PROXY"]
+        workers = workers or server.config["WORKERS"]
+        trust_proxy = server.config["TRUST_PROXY"]
     click.echo(f"Muntada serving on http://{host}:{port} with {workers} workers "
-               f"(data in {app.config['DATA_DIR']}).")
+               f"(data in {server.config['DATA_DIR']}).")
     click.echo("Phones: `muntada app-users show NAME` prints the address and QR code for Collect.")
-    loop = _sync_loop(app.config["SYNC_EVERY"])
+    loop = _sync_loop(server.config["SYNC_EVERY"])
     try:
         run(host=host, port=port, workers=workers, trust_proxy=trust_proxy)
     finally:
@@ -56,6 +56,6 @@ def db_group() -> None:
 
 @db_group.command("upgrade", help="Create or migrate the database schema to the latest version.")
 def db_upgrade() -> None:
-    with opened() as (app, session):
+    with opened() as (server, session):
         index_review_lists(session)
-        click.echo(f"Database at the latest schema: {safe_url(app.config['DATABASE_URL'])}")
+        click.echo(f"Database at the latest schema: {safe_url(server.config['DATABASE_URL'])}")

@@ -17,7 +17,7 @@ from server.surfaces.cli.common import form_named, opened
                    "failed.")
 @click.argument("form_id", required=False)
 def renormalise(form_id: str | None) -> None:
-    with opened() as (_app, session):
+    with opened() as (_server, session):
         targets = [form_named(session, form_id)] if form_id else form_queries.list_forms(session)
         for form in targets:
             done, failed = normalising.renormalise(session, form)
@@ -39,7 +39,7 @@ def renormalise(form_id: str | None) -> None:
                                "their raw record is kept.")
 @click.argument("form_id", required=False)
 def failures(form_id: str | None) -> None:
-    with opened() as (_app, session):
+    with opened() as (_server, session):
         form = form_named(session, form_id) if form_id else None
         rows = submission_queries.failed_normalisations(session, form)
         for definition in rows:
@@ -58,10 +58,10 @@ def submissions() -> None:
 @click.option("--days", type=click.IntRange(min=0), default=deletion.KEEP_DAYS,
               show_default=True, help="Purge what was deleted more than this many days ago.")
 def submissions_purge(days: int) -> None:
-    with opened() as (app, session):
+    with opened() as (server, session):
         purged, files = deletion.purge(session, days=days)
         session.commit()
-        deletion.remove_files(app.extensions["blobs"], files, app.config["DATA_DIR"])
+        deletion.remove_files(server.blobs, files, server.config["DATA_DIR"])
         for instance_id in purged:
             click.echo(f"{instance_id}\tpurged")
         click.echo(f"{len(purged)} purged, {len(files)} files removed", err=True)
