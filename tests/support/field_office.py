@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,14 @@ class Site:
         return run_cli(self.env, *args, input=input)
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """`muntada serve` started, not yet answering (`wait_ready`)."""
         self.server = ServerProcess(self.env, self.port, self.root / "serve.log")
+
+    def wait_ready(self) -> None:
         self.server.wait_ready(f"{self.url}/login")
 
     def stop(self) -> None:
@@ -120,19 +128,27 @@ def pair(root: Path, *, join_through: str | None = None, office_env: dict | None
     with the programme, an officer of Nineveh and one of Basra, a supervisor of Nineveh, the
     Qayyarah office registered; the office's server (SQLite) serving and joined, through
     `join_through` (a proxy's address) if given; a supervisor of Nineveh at the office too."""
-    with _hq_database() as hq_url:
+    with _hq_database() as hq_url, ThreadPoolExecutor(4) as pool:
         hq, office = Site(root, "hq", hq_url), Site(root, "office", None)
         office.env.update(office_env or {})
-        hq.cli("forms", "load-programme")
-        officer = hq.cli("app-users", "create", "officer-q", "--governorate", "nineveh")
-        hq.cli("app-users", "create", "officer-basra", "--governorate", "basra")
-        hq.cli("users", "create", "hq-sup", "--role", "supervisor", "--governorate", "nineveh",
-               "--password-stdin", input=f"{PASSWORD}\n")
-        registered = hq.cli("field-office", "register", "qayyarah", "--governorate", "nineveh")
-        token = re.search(r"field-office join \S+ (\S+)", registered).group(1)
         try:
+            # the office's server makes its own database: it starts while headquarters is set up
+            office.launch()
+            hq.cli("forms", "load-programme")  # creates the schema: alone, before the others
+            # the rest at once: each command spends seconds importing, little in the database
+            made = [pool.submit(hq.cli, "app-users", "create", "officer-q",
+                                "--governorate", "nineveh"),
+                    pool.submit(hq.cli, "app-users", "create", "officer-basra",
+                                "--governorate", "basra"),
+                    pool.submit(hq.cli, "users", "create", "hq-sup", "--role", "supervisor",
+                                "--governorate", "nineveh", "--password-stdin",
+                                input=f"{PASSWORD}\n"),
+                    pool.submit(hq.cli, "field-office", "register", "qayyarah",
+                                "--governorate", "nineveh")]
+            officer, _basra, _sup, registered = (done.result() for done in made)
+            token = re.search(r"field-office join \S+ (\S+)", registered).group(1)
             hq.start()
-            office.start()
+            office.wait_ready()
             if before_join is not None:
                 before_join(hq)
             joined = office.cli("field-office", "join", join_through or hq.url, token)
