@@ -30,6 +30,19 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 ADMIN_PASSWORD = "correct horse battery staple"
 
 
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items):
+    """`make test` runs two pytest-xdist workers (`--dist loadgroup`): each module's tests go to
+    one worker, in order, so its module-scoped servers are made once; the browser tests all go to
+    one, which seeds each database once and starts one Chromium."""
+    for item in items:
+        path = item.path.relative_to(TESTS)
+        group = "e2e/browser" if path.parts[:2] == ("e2e", "browser") else path.as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_generate_tests(metafunc):
     if "database" in metafunc.fixturenames:
         # a module about one database's own mechanism names it: `DATABASES = ["sqlite"]`
