@@ -39,7 +39,7 @@ run: install
 # Two workers (pytest-xdist), one per core: much of a test's time is spent waiting on a server,
 # PostgreSQL or a slowed link; tests/conftest.py keeps each module on one worker.
 test: install-test
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadscope
 
 lint: install-test
 	$(BIN)/ruff check forms sync server tests bench

@@ -30,17 +30,22 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 ADMIN_PASSWORD = "correct horse battery staple"
 
 
-TESTS = Path(__file__).resolve().parent
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` runs two pytest-xdist workers with `--dist loadscope`: each module's tests go
+    to one worker, in order, so its module-scoped servers are made once; and the browser tests
+    all go to one, which seeds each database once and starts one Chromium."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
 
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith("tests/e2e/browser/"):
+                return "tests/e2e/browser"
+            return nodeid.split("::", 1)[0]
 
-def pytest_collection_modifyitems(items):
-    """`make test` runs two pytest-xdist workers (`--dist loadgroup`): each module's tests go to
-    one worker, in order, so its module-scoped servers are made once; the browser tests all go to
-    one, which seeds each database once and starts one Chromium."""
-    for item in items:
-        path = item.path.relative_to(TESTS)
-        group = "e2e/browser" if path.parts[:2] == ("e2e", "browser") else path.as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
+    return ByModule(config, log)
 
 
 def pytest_generate_tests(metafunc):
