@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,20 +87,23 @@ class PushSite:
 
 
 @pytest.fixture(scope="module")
-def site(e2e_database_url, tmp_path_factory) -> PushSite:
-    root = tmp_path_factory.mktemp("push")
+def site(e2e_programme) -> PushSite:
+    root, database_url = e2e_programme.root, e2e_programme.database_url
     port = free_port()
-    env = muntada_environment(root / "data", port, e2e_database_url)
+    env = muntada_environment(e2e_programme.data_dir, port, database_url)
     env["MUNTADA_MAX_SUBMISSION_BYTES"] = str(LIMIT)
-    run_cli(env, "forms", "load-programme")
-    officer = run_cli(env, "app-users", "create", "officer")
-    run_cli(env, "app-users", "create", "field-laptop", "--password",
-            input=f"{APP_USER_PASSWORD}\n{APP_USER_PASSWORD}\n")
+    # the server starts while both commands run: each spends seconds importing
     server = ServerProcess(env, port, root / "serve.log")
     try:
+        with ThreadPoolExecutor(2) as pool:
+            officer = pool.submit(run_cli, env, "app-users", "create", "officer")
+            laptop = pool.submit(run_cli, env, "app-users", "create", "field-laptop",
+                                 "--password", input=f"{APP_USER_PASSWORD}\n{APP_USER_PASSWORD}\n")
+            officer = officer.result()
+            laptop.result()
         officer_url = collect_url(officer)
         server.wait_ready(f"{officer_url}/formList")
-        yield PushSite(root=root, env=env, database_url=e2e_database_url,
+        yield PushSite(root=root, env=env, database_url=database_url,
                        officer_url=officer_url, password_url=f"{server.base_url}/collect",
                        port=port, server=server)
     finally:

@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from server.database import make_engine
 from server.database.models import Form, Submission, SubmissionAttachment, SubmissionDef
 from tests.e2e.conftest import (
+    Programmes,
     ServerProcess,
     free_port,
     muntada_environment,
-    own_postgres_database,
     run_cli,
 )
 from tests.support.phone import Phone, http_transport
@@ -122,20 +122,21 @@ class Pair:
 
 
 @contextmanager
-def pair(root: Path, *, join_through: str | None = None, office_env: dict | None = None,
-         before_join=None) -> Iterator[Pair]:
+def pair(root: Path, programmes: Programmes, *, join_through: str | None = None,
+         office_env: dict | None = None, before_join=None) -> Iterator[Pair]:
     """Headquarters (PostgreSQL when TEST_DATABASE_URL is set, as in the field; else SQLite)
-    with the programme, an officer of Nineveh and one of Basra, a supervisor of Nineveh, the
-    Qayyarah office registered; the office's server (SQLite) serving and joined, through
-    `join_through` (a proxy's address) if given; a supervisor of Nineveh at the office too."""
-    with _hq_database() as hq_url, ThreadPoolExecutor(4) as pool:
-        hq, office = Site(root, "hq", hq_url), Site(root, "office", None)
+    with the programme (a copy of the session's, `programmes`), an officer of Nineveh and one of
+    Basra, a supervisor of Nineveh, the Qayyarah office registered; the office's server (SQLite)
+    serving and joined, through `join_through` (a proxy's address) if given; a supervisor of
+    Nineveh at the office too."""
+    kind = "postgresql" if os.environ.get("TEST_DATABASE_URL") else "sqlite"
+    with programmes.copy(kind, root / "hq") as loaded, ThreadPoolExecutor(4) as pool:
+        hq, office = Site(root, "hq", loaded.database_url), Site(root, "office", None)
         office.env.update(office_env or {})
         try:
             # the office's server makes its own database: it starts while headquarters is set up
             office.launch()
-            hq.cli("forms", "load-programme")  # creates the schema: alone, before the others
-            # the rest at once: each command spends seconds importing, little in the database
+            # at once: each command spends seconds importing, little in the database
             made = [pool.submit(hq.cli, "app-users", "create", "officer-q",
                                 "--governorate", "nineveh"),
                     pool.submit(hq.cli, "app-users", "create", "officer-basra",
@@ -159,12 +160,6 @@ def pair(root: Path, *, join_through: str | None = None, office_env: dict | None
         finally:
             office.stop()
             hq.stop()
-
-
-def _hq_database():
-    if os.environ.get("TEST_DATABASE_URL"):
-        return own_postgres_database(f"muntada_hq_{os.getpid()}_{id(object())}")
-    return nullcontext(None)
 
 
 def phone_of(site: Site, token: str) -> Phone:
