@@ -36,8 +36,10 @@ run: install
 	@echo
 	$(MUNTADA) serve --host 127.0.0.1 --port 5000
 
+# Two workers (pytest-xdist), one per core: much of a test's time is spent waiting on a server,
+# PostgreSQL or a slowed link; tests/conftest.py keeps each module on one worker.
 test: install-test
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadscope
 
 lint: install-test
 	$(BIN)/ruff check forms sync server tests bench

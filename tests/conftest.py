@@ -30,6 +30,24 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 ADMIN_PASSWORD = "correct horse battery staple"
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` runs two pytest-xdist workers with `--dist loadscope`: each module's tests go
+    to one worker, in order, so its module-scoped servers are made once; and the browser tests
+    all go to one, which seeds each database once and starts one Chromium."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith("tests/e2e/browser/"):
+                return "tests/e2e/browser"
+            return nodeid.split("::", 1)[0]
+
+    return ByModule(config, log)
+
+
 def pytest_generate_tests(metafunc):
     if "database" in metafunc.fixturenames:
         # a module about one database's own mechanism names it: `DATABASES = ["sqlite"]`

@@ -1,24 +1,28 @@
 """A real `muntada serve` (gunicorn, several workers) set up through the command line exactly as an
 operator does: load the programme, create app users, serve; on SQLite always and on PostgreSQL when
 TEST_DATABASE_URL is set (in a database of its own, created and dropped here, so the other tests'
-TRUNCATEs of the `test` database never meet this server)."""
+TRUNCATEs of the `test` database never meet this server). The programme is loaded once a session
+for each kind of database, and each module's site serves a copy (`e2e_programme`)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy.engine import make_url
 
 REPO = Path(__file__).resolve().parents[2]
 # `python -c` rather than the console script, so it runs in any venv that has the dependencies.
@@ -145,7 +149,6 @@ def own_postgres_database(name: str, *, template: str | None = None):
     if not url:
         pytest.skip("PostgreSQL not available: set TEST_DATABASE_URL (CI sets it)")
     import psycopg
-    from sqlalchemy.engine import make_url
 
     admin_url = make_url(url.replace("postgresql+psycopg://", "postgresql://", 1))
     dsn = admin_url.render_as_string(hide_password=False)
@@ -161,6 +164,69 @@ def own_postgres_database(name: str, *, template: str | None = None):
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@dataclass(frozen=True)
+class Programmed:
+    """A data folder and database of a module's own with the programme in them, as
+    `forms load-programme` loaded it."""
+
+    root: Path  # the module's folder; the data folder is root / "data"
+    database_url: str | None  # None: SQLite in the data folder
+    output: str  # what `forms load-programme` printed
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+
+class Programmes:
+    """`forms load-programme` run once a session for each kind of database, as an operator runs
+    it (migrating an empty database first, then compiling and storing five forms: seconds);
+    each site that starts from it gets a copy of the data folder and of the database (CREATE
+    DATABASE ... TEMPLATE), so what one changes no other sees."""
+
+    def __init__(self, tmp_path_factory, stack: ExitStack):
+        self._tmp, self._stack = tmp_path_factory, stack
+        self._made: dict[str, tuple[Path, str | None, str]] = {}
+        self._copies = itertools.count(1)
+
+    def _template(self, kind: str) -> tuple[Path, str | None, str]:
+        if kind not in self._made:
+            root = self._tmp.mktemp(f"programme-{kind}")
+            url = None
+            if kind == "postgresql":
+                url = self._stack.enter_context(
+                    own_postgres_database(f"muntada_e2e_programme_{os.getpid()}"))
+            env = muntada_environment(root / "data", free_port(), url)
+            output = run_cli(env, "forms", "load-programme")
+            self._made[kind] = (root / "data", url and make_url(url).database, output)
+        return self._made[kind]
+
+    @contextmanager
+    def copy(self, kind: str, root: Path):
+        """A Programmed in `root` (its data folder must not exist yet), on `kind`'s database."""
+        data_dir, template, output = self._template(kind)
+        shutil.copytree(data_dir, root / "data")
+        if template is None:
+            yield Programmed(root, None, output)
+            return
+        with own_postgres_database(f"{template}_{next(self._copies)}", template=template) as url:
+            yield Programmed(root, url, output)
+
+
+@pytest.fixture(scope="session")
+def programmes(tmp_path_factory):
+    with ExitStack() as stack:
+        yield Programmes(tmp_path_factory, stack)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def e2e_programme(request, programmes, tmp_path_factory) -> Programmed:
+    """The module's copy of the programme loaded, on SQLite and on PostgreSQL."""
+    root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    with programmes.copy(request.param, root) as programmed:
+        yield programmed
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def e2e_database_url(request):
     """None for SQLite (the data folder's default); for PostgreSQL a fresh database of our own."""
@@ -173,30 +239,30 @@ def e2e_database_url(request):
 
 
 @pytest.fixture(scope="module")
-def deployment(e2e_database_url, tmp_path_factory) -> Deployment:
-    """The programme loaded and two app users created with the CLI, then `muntada serve`."""
-    root = tmp_path_factory.mktemp("e2e")
+def deployment(e2e_programme) -> Deployment:
+    """The programme loaded and two app users created with the CLI, and `muntada serve`."""
+    root = e2e_programme.root
     port = free_port()
-    env = muntada_environment(root / "data", port, e2e_database_url)
+    env = muntada_environment(e2e_programme.data_dir, port, e2e_programme.database_url)
 
-    loaded = run_cli(env, "forms", "load-programme")
+    loaded = e2e_programme.output
     versions = {}
     for line in loaded.splitlines():
         parts = line.split("\t")
         if len(parts) == 3 and parts[2] == "loaded":
             versions[parts[0]] = parts[1]
     password_user = "field-laptop"
-    # The two app users at once: each command spends seconds importing, little in the database.
-    with ThreadPoolExecutor(2) as pool:
-        officer_run = pool.submit(run_cli, env, "app-users", "create", "officer",
-                                  "--governorate", "anbar")  # it follows Anbar's cases
-        password_run = pool.submit(run_cli, env, "app-users", "create", password_user,
-                                   "--password",
-                                   input=f"{APP_USER_PASSWORD}\n{APP_USER_PASSWORD}\n")
-        officer, with_password = officer_run.result(), password_run.result()
-
+    # The server starts while the two app users are made at once: each command spends seconds
+    # importing, little in the database.
     server = ServerProcess(env, port, root / "serve.log")
     try:
+        with ThreadPoolExecutor(2) as pool:
+            officer_run = pool.submit(run_cli, env, "app-users", "create", "officer",
+                                      "--governorate", "anbar")  # it follows Anbar's cases
+            password_run = pool.submit(run_cli, env, "app-users", "create", password_user,
+                                       "--password",
+                                       input=f"{APP_USER_PASSWORD}\n{APP_USER_PASSWORD}\n")
+            officer, with_password = officer_run.result(), password_run.result()
         officer_url = collect_url(officer)
         server.wait_ready(f"{officer_url}/formList")
         yield Deployment(base_url=server.base_url, officer_url=officer_url, versions=versions,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -30,16 +31,20 @@ _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module")
-def site(e2e_database_url, tmp_path_factory):
-    root = tmp_path_factory.mktemp("feedback-e2e")
+def site(e2e_programme):
+    root = e2e_programme.root
     port = free_port()
-    env = muntada_environment(root / "data", port, e2e_database_url)
-    run_cli(env, "forms", "load-programme")
-    officer = collect_url(run_cli(env, "app-users", "create", "officer"))
-    run_cli(env, "users", "create", "karim", "--role", "supervisor", "--governorate", "anbar",
-            "--password-stdin", input=f"{PASSWORD}\n")
+    env = muntada_environment(e2e_programme.data_dir, port, e2e_programme.database_url)
+    # the server starts while both commands run: each spends seconds importing
     server = ServerProcess(env, port, root / "serve.log")
     try:
+        with ThreadPoolExecutor(2) as pool:
+            officer = pool.submit(run_cli, env, "app-users", "create", "officer")
+            supervisor = pool.submit(run_cli, env, "users", "create", "karim", "--role",
+                                     "supervisor", "--governorate", "anbar", "--password-stdin",
+                                     input=f"{PASSWORD}\n")
+            officer = collect_url(officer.result())
+            supervisor.result()
         server.wait_ready(f"{officer}/formList")
         yield server, officer
     finally:

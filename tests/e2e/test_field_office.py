@@ -31,10 +31,10 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def sites(tmp_path_factory):
+def sites(programmes, tmp_path_factory):
     """Headquarters with the programme, an officer of Nineveh and a supervisor, and the
     Qayyarah office registered; the office's server joined to it."""
-    with field_office.pair(tmp_path_factory.mktemp("field-office")) as pair:
+    with field_office.pair(tmp_path_factory.mktemp("field-office"), programmes) as pair:
         yield pair.hq, pair.office, pair.officer_token, pair.joined
 
 

@@ -28,11 +28,11 @@ TIMEOUT = "3"  # seconds of silence before the office gives up a try
 
 
 @pytest.fixture(scope="module")
-def link(tmp_path_factory):
+def link(programmes, tmp_path_factory):
     root = tmp_path_factory.mktemp("field-office-faults")
     proxy = FaultProxy(0).start()  # aimed at headquarters once its port is known
     try:
-        with field_office.pair(root, join_through=proxy.url,
+        with field_office.pair(root, programmes, join_through=proxy.url,
                                office_env={"MUNTADA_SYNC_TIMEOUT": TIMEOUT},
                                before_join=lambda hq: setattr(
                                    proxy, "target", ("127.0.0.1", hq.port))) as pair:

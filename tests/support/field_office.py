@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,10 +17,10 @@ import sqlalchemy as sa
 from server.database import make_engine
 from server.database.models import Form, Submission, SubmissionAttachment, SubmissionDef
 from tests.e2e.conftest import (
+    Programmes,
     ServerProcess,
     free_port,
     muntada_environment,
-    own_postgres_database,
     run_cli,
 )
 from tests.support.phone import Phone, http_transport
@@ -48,7 +49,14 @@ class Site:
         return run_cli(self.env, *args, input=input)
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """`muntada serve` started, not yet answering (`wait_ready`)."""
         self.server = ServerProcess(self.env, self.port, self.root / "serve.log")
+
+    def wait_ready(self) -> None:
         self.server.wait_ready(f"{self.url}/login")
 
     def stop(self) -> None:
@@ -114,25 +122,34 @@ class Pair:
 
 
 @contextmanager
-def pair(root: Path, *, join_through: str | None = None, office_env: dict | None = None,
-         before_join=None) -> Iterator[Pair]:
+def pair(root: Path, programmes: Programmes, *, join_through: str | None = None,
+         office_env: dict | None = None, before_join=None) -> Iterator[Pair]:
     """Headquarters (PostgreSQL when TEST_DATABASE_URL is set, as in the field; else SQLite)
-    with the programme, an officer of Nineveh and one of Basra, a supervisor of Nineveh, the
-    Qayyarah office registered; the office's server (SQLite) serving and joined, through
-    `join_through` (a proxy's address) if given; a supervisor of Nineveh at the office too."""
-    with _hq_database() as hq_url:
-        hq, office = Site(root, "hq", hq_url), Site(root, "office", None)
+    with the programme (a copy of the session's, `programmes`), an officer of Nineveh and one of
+    Basra, a supervisor of Nineveh, the Qayyarah office registered; the office's server (SQLite)
+    serving and joined, through `join_through` (a proxy's address) if given; a supervisor of
+    Nineveh at the office too."""
+    kind = "postgresql" if os.environ.get("TEST_DATABASE_URL") else "sqlite"
+    with programmes.copy(kind, root / "hq") as loaded, ThreadPoolExecutor(4) as pool:
+        hq, office = Site(root, "hq", loaded.database_url), Site(root, "office", None)
         office.env.update(office_env or {})
-        hq.cli("forms", "load-programme")
-        officer = hq.cli("app-users", "create", "officer-q", "--governorate", "nineveh")
-        hq.cli("app-users", "create", "officer-basra", "--governorate", "basra")
-        hq.cli("users", "create", "hq-sup", "--role", "supervisor", "--governorate", "nineveh",
-               "--password-stdin", input=f"{PASSWORD}\n")
-        registered = hq.cli("field-office", "register", "qayyarah", "--governorate", "nineveh")
-        token = re.search(r"field-office join \S+ (\S+)", registered).group(1)
         try:
+            # the office's server makes its own database: it starts while headquarters is set up
+            office.launch()
+            # at once: each command spends seconds importing, little in the database
+            made = [pool.submit(hq.cli, "app-users", "create", "officer-q",
+                                "--governorate", "nineveh"),
+                    pool.submit(hq.cli, "app-users", "create", "officer-basra",
+                                "--governorate", "basra"),
+                    pool.submit(hq.cli, "users", "create", "hq-sup", "--role", "supervisor",
+                                "--governorate", "nineveh", "--password-stdin",
+                                input=f"{PASSWORD}\n"),
+                    pool.submit(hq.cli, "field-office", "register", "qayyarah",
+                                "--governorate", "nineveh")]
+            officer, _basra, _sup, registered = (done.result() for done in made)
+            token = re.search(r"field-office join \S+ (\S+)", registered).group(1)
             hq.start()
-            office.start()
+            office.wait_ready()
             if before_join is not None:
                 before_join(hq)
             joined = office.cli("field-office", "join", join_through or hq.url, token)
@@ -143,12 +160,6 @@ def pair(root: Path, *, join_through: str | None = None, office_env: dict | None
         finally:
             office.stop()
             hq.stop()
-
-
-def _hq_database():
-    if os.environ.get("TEST_DATABASE_URL"):
-        return own_postgres_database(f"muntada_hq_{os.getpid()}_{id(object())}")
-    return nullcontext(None)
 
 
 def phone_of(site: Site, token: str) -> Phone:

@@ -233,9 +233,10 @@ class FaultProxy:
                     piece, cut = self._take(direction, data)
                     if piece:
                         self._throttle(direction, len(piece))
-                        sink.sendall(piece)
+                        # counted before it leaves: a test that has received it reads it counted
                         with self._lock:
                             self._forwarded[direction] += len(piece)
+                        sink.sendall(piece)
                     if cut:
                         with self._lock:
                             self.cuts += 1

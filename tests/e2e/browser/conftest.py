@@ -11,7 +11,6 @@ An error page a test means to reach (401, 403, 429) is declared with `watch.allo
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -147,28 +146,25 @@ class Seed:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def seed(request, tmp_path_factory) -> Seed:
-    """The programme loaded, an administrator, a supervisor for Baghdad (karim) and one for
-    Nineveh (layla), an analyst and an app user, all created with the CLI; then the phone
-    downloads the forum-meeting form and sends four meetings from Baghdad, three from Nineveh
-    and one from Anbar."""
+def seed(request, programmes, tmp_path_factory) -> Seed:
+    """The programme loaded (a copy of the session's, tests/e2e/conftest.py), an administrator, a
+    supervisor for Baghdad (karim) and one for Nineveh (layla), an analyst and an app user, all
+    created with the CLI; then the phone downloads the forum-meeting form and sends four meetings
+    from Baghdad, three from Nineveh and one from Anbar."""
     root = tmp_path_factory.mktemp("browser-seed")
-    with ExitStack() as stack:
-        database = None
-        if request.param == "postgresql":
-            name = f"muntada_browser_{os.getpid()}"
-            database = stack.enter_context(own_postgres_database(name))
+    with programmes.copy(request.param, root) as loaded:
+        database = loaded.database_url
         port = free_port()
-        env = muntada_environment(root / "data", port, database)
-        run_cli(env, "forms", "load-programme")  # creates the schema: alone, before the others
-        with ThreadPoolExecutor(3) as pool:
-            officer = pool.submit(run_cli, env, "app-users", "create", "officer-field")
-            created = [pool.submit(create_person, env, person) for person in PEOPLE]
-            phone_url = collect_url(officer.result())
-            for done in created:
-                done.result()
+        env = muntada_environment(loaded.data_dir, port, database)
+        # the server starts while the commands run: each spends seconds importing
         server = ServerProcess(env, port, root / "seed-serve.log")
         try:
+            with ThreadPoolExecutor(3) as pool:
+                officer = pool.submit(run_cli, env, "app-users", "create", "officer-field")
+                created = [pool.submit(create_person, env, person) for person in PEOPLE]
+                phone_url = collect_url(officer.result())
+                for done in created:
+                    done.result()
             server.wait_ready(f"{phone_url}/formList")
             with requests.Session() as session:
                 phone = Phone(http_transport(session), phone_url)

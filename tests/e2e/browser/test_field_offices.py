@@ -8,6 +8,7 @@ see its token again."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import pytest
@@ -40,18 +41,22 @@ OFFICE_SUPERVISOR = Person("nour", "supervisor", governorates=("nineveh",))
 class Office:
     """The field office's own server: its environment and its process."""
 
-    def __init__(self, root, hq_url: str, token: str):
+    def __init__(self, root):
+        """Started, not yet answering: `join` waits for it."""
         self.port = free_port()
         self.env = muntada_environment(root / "office-data", self.port, None)
         self.env["MUNTADA_SYNC_EVERY"] = "0"  # it syncs when the test says
         self.server = ServerProcess(self.env, self.port, root / "office-serve.log")
         self.base_url = self.server.base_url
-        self.server.wait_ready(self.url("/login"))
-        self.joined = run_cli(self.env, "field-office", "join", hq_url, token)
+        self.joined = ""
         self.sent: list[str] = []
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    def join(self, hq_url: str, token: str) -> None:
+        self.server.wait_ready(self.url("/login"))
+        self.joined = run_cli(self.env, "field-office", "join", hq_url, token)
 
     def sync(self) -> str:
         return run_cli(self.env, "field-office", "sync")
@@ -63,16 +68,21 @@ def office(site, tmp_path_factory):
     meetings to the office, which synced them up; the first was approved at headquarters and
     rejected at the office before the next sync, so headquarters holds a review conflict."""
     root = tmp_path_factory.mktemp("field-office")
-    officer = run_cli(site.env, "app-users", "create", "officer-qayyarah",
-                      "--governorate", "nineveh")
-    officer_token = re.search(r"/collect/key/(\S+)", officer).group(1)
-    registered = run_cli(site.env, "field-office", "register", "qayyarah",
-                         "--governorate", "nineveh")
-    join = re.search(r"muntada field-office join (\S+) (\S+)", registered)
-    assert join.group(1) == site.base_url, registered  # the hq's MUNTADA_PUBLIC_URL
     with ExitStack() as stack:
-        office = Office(root, join.group(1), join.group(2))
+        # the office's server starts, and headquarters' two commands run, at once: each spends
+        # seconds importing, little in the database
+        office = Office(root)
         stack.callback(office.server.stop)
+        with ThreadPoolExecutor(2) as pool:
+            officer = pool.submit(run_cli, site.env, "app-users", "create", "officer-qayyarah",
+                                  "--governorate", "nineveh")
+            registered = pool.submit(run_cli, site.env, "field-office", "register", "qayyarah",
+                                     "--governorate", "nineveh")
+            officer, registered = officer.result(), registered.result()
+        officer_token = re.search(r"/collect/key/(\S+)", officer).group(1)
+        join = re.search(r"muntada field-office join (\S+) (\S+)", registered)
+        assert join.group(1) == site.base_url, registered  # the hq's MUNTADA_PUBLIC_URL
+        office.join(join.group(1), join.group(2))
         assert "Joined headquarters" in office.joined, office.joined
         create_person(office.env, OFFICE_SUPERVISOR)
         with requests.Session() as http:
