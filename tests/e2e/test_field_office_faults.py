@@ -6,6 +6,7 @@ version's XML and every attachment's SHA-256, every row of the tables, nothing t
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 
-from server.database.models import SubmissionDef
+from server.database.models import Form, FormMedia, FormVersion, SubmissionDef
 from tests.e2e.conftest import MUNTADA, REPO
 from tests.support import field_office
 from tests.support.field_office import nineveh_meeting
@@ -104,6 +105,39 @@ def test_a_link_cut_in_the_middle_of_a_photo_resumes_where_it_broke(link):
     sync(pair)
     assert proxy.bytes_up - before < 1_000_000 - held + 200_000
     assert_same(pair)
+
+
+def forum_media(pair, site) -> set[str]:
+    """The SHA-256 of every forums.csv the forum meeting form's versions hold at `site`."""
+    return {sha for (sha,) in site.rows(
+        sa.select(FormMedia.blob_sha256).join(FormVersion)
+        .join(Form, Form.id == FormVersion.form_id)
+        .where(Form.xml_form_id == "forum_meeting", FormMedia.name == "forums.csv"))}
+
+
+def test_a_file_coming_down_cut_half_way_resumes_where_it_broke(link, tmp_path):
+    """Headquarters adds forums to the list (forums.csv, a megabyte and more); the office's
+    download is cut in the middle and goes on from there (HTTP Range) on the next sync."""
+    pair, proxy = link
+    listed = (REPO / "forms" / "xlsforms" / "media" / "forums.csv").read_text(encoding="utf-8")
+    more = "".join(f"nin_new_{n:05d},{os.urandom(24).hex()},nineveh,mosul,{n},{n},{n}\n"
+                   for n in range(16_000))
+    csv = tmp_path / "forums.csv"
+    csv.write_text(listed + more, encoding="utf-8")
+    size = csv.stat().st_size
+    assert size > 1_000_000
+    pair.hq.cli("forms", "media", "forum_meeting", str(csv))
+    proxy.cut_after(size // 2, direction="down")
+    failed = sync(pair, ok=False)
+    assert failed.returncode != 0 and "could not be reached" in failed.stderr
+    partials = list((pair.office.root / "data" / "sync-partial").rglob("*"))
+    held = sum(p.stat().st_size for p in partials if p.is_file())
+    assert 0 < held < size
+    before = proxy.bytes_down
+    sync(pair)
+    assert proxy.bytes_down - before < size - held + 200_000  # the rest, not the whole again
+    assert forum_media(pair, pair.office) == forum_media(pair, pair.hq)
+    assert hashlib.sha256(csv.read_bytes()).hexdigest() in forum_media(pair, pair.office)
 
 
 def test_a_link_as_slow_as_2g_and_a_silent_link_end_in_the_same_place(link):
