@@ -254,7 +254,8 @@ def test_only_key_holders_make_keys_and_an_administrator_grants_it(muntada):
     assert "not a key holder" in again.stderr
 
 
-def test_the_incident_referral_is_published_encrypted_in_one_command(muntada, session):
+def test_the_incident_referral_is_published_encrypted_in_one_command(muntada, session,
+                                                                     tmp_path):
     from server.services.programme import PROGRAMME_FORMS
 
     (referral,) = [f for f in PROGRAMME_FORMS if f.form_id == "incident_referral"]
@@ -276,6 +277,13 @@ def test_the_incident_referral_is_published_encrypted_in_one_command(muntada, se
     assert "already published with the key 'referrals-2026'" in again.stderr
     unknown = muntada("forms", "encrypt", "incident_referral", "--key", "nothing", expect=1)
     assert "There is no key named 'nothing'" in unknown.stderr
+    # a later plain version is said to be plain
+    assert "warning" not in muntada("forms", "add", str(referral.source)).stderr  # known
+    newer = tmp_path / "incident_referral.md"
+    newer.write_text(referral.source.with_suffix(".md").read_text(encoding="utf-8")
+                     .replace("2026120301", "2026120401"), encoding="utf-8")
+    plain = muntada("forms", "add", str(newer))
+    assert "not encrypted, while an earlier one was (key referrals-2026)" in plain.stderr
     session.rollback()
     (event,) = session.scalars(sa.select(AuditEvent).where(
         AuditEvent.action == "form.encrypted")).all()

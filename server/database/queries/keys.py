@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from server.database.models import EncryptionKey, User
+from server.database.models import EncryptionKey, FormVersion, User
 
 
 def key_by_name(session: Session, name: str) -> EncryptionKey | None:
@@ -23,3 +23,11 @@ def list_keys(session: Session) -> Sequence[tuple[EncryptionKey, str]]:
     return session.execute(
         sa.select(EncryptionKey, User.username).join(User, User.id == EncryptionKey.created_by)
         .order_by(EncryptionKey.name)).all()
+
+
+def last_key_of(session: Session, form_id: int) -> EncryptionKey | None:
+    """The key of the form's newest version published with one, if any."""
+    return session.scalar(
+        sa.select(EncryptionKey)
+        .join(FormVersion, FormVersion.encryption_key_id == EncryptionKey.id)
+        .where(FormVersion.form_id == form_id).order_by(FormVersion.id.desc()).limit(1))

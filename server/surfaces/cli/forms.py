@@ -50,6 +50,15 @@ def _add(server: Server, session: Session, file: Path, media_files, validate: bo
     click.echo(f"{result.form.xml_form_id}\t{result.version.version}\t{status}")
     for warning in result.warnings:
         click.echo(f"  warning: {warning}", err=True)
+    if result.created and result.version.encryption_key_id is None:
+        from server.database.queries import keys as key_queries
+
+        key = key_queries.last_key_of(session, result.form.id)
+        if key is not None:
+            click.echo(f"  warning: this version is not encrypted, while an earlier one was "
+                       f"(key {key.name}): phones send its submissions in plain text. Run "
+                       f"`muntada forms encrypt {result.form.xml_form_id} --key {key.name}`.",
+                       err=True)
     if result.media_updated:
         click.echo(f"  media updated: {', '.join(result.media_updated)}")
     if result.media_missing:
