@@ -81,6 +81,8 @@ class FormVersion(Base):
     xform_sha256: Mapped[str] = mapped_column(String(64))
     source_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"), nullable=True)
     source_type: Mapped[str] = mapped_column(String(16))
+    # the key whose public half the XForm carries (`muntada forms encrypt`); None: plain text
+    encryption_key_id: Mapped[int | None] = mapped_column(ForeignKey("encryption_keys.id"))
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     form: Mapped[Form] = relationship(foreign_keys=[form_id])
@@ -153,6 +155,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     # may read names, phone numbers and the people of an incident (fields marked personal)
     personal_data: Mapped[bool] = mapped_column(Boolean, default=False)
+    key_holder: Mapped[bool] = mapped_column(Boolean, default=False)  # creates, unlocks keys
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
     # bumped at logout and password change: every cookie signed with an older one stops working
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
@@ -189,8 +192,7 @@ class LoginThrottle(Base):
     account: Mapped[str] = mapped_column(String(255), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     first_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
-                                                           nullable=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ApiToken(Base):
@@ -202,8 +204,7 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(255))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
-                                                          nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
@@ -313,8 +314,7 @@ class SubmissionDef(Base):
     attachments_expected: Mapped[int] = mapped_column(Integer, default=0)
     attachments_present: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    normalised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
-                                                           nullable=True)
+    normalised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     normalise_error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     form_version: Mapped[FormVersion] = relationship()
@@ -488,9 +488,8 @@ class CaseEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-# The field offices' tables (sync with headquarters) live in a module of their own; importing them
-# here registers them with the metadata that migrations compare, and keeps one place to import
-# every model from.
+# Tables in modules of their own (field offices' sync, encryption keys): imported here to register
+# them with the metadata that migrations compare, and to keep one place to import models from.
 from server.database.field_office_models import (  # noqa: E402, F401
     SyncBundle,
     SyncConflict,
@@ -498,3 +497,4 @@ from server.database.field_office_models import (  # noqa: E402, F401
     SyncPeer,
     SyncRefusal,
 )
+from server.database.key_models import EncryptionKey  # noqa: E402, F401

@@ -225,5 +225,22 @@ PUSH_UNREACHABLE = _p(
     "503.50", "Could not reach {url} ({reason}). Nothing is lost: run the same command again when "
               "the link is back, and it goes on from where it stopped.")
 
+# Encrypted forms' keys (`muntada keys`, `muntada forms encrypt`)
+KEY_PASSPHRASE_TOO_SHORT = _p(
+    "400.60", "The passphrase is too short: use at least {minimum} characters (a few unrelated "
+              "words are easier to remember and harder to guess).")
+NOT_KEY_HOLDER = _p(
+    "403.60", "{username} is not a key holder: an administrator makes them one with `muntada "
+              "users grant-keys {username}`.")
+KEY_NOT_FOUND = _p("404.60", "There is no key named '{name}'; `muntada keys list` shows them.")
+KEY_EXISTS = _p("409.60", "A key named '{name}' already exists: choose another name.")
+FORM_HAS_OWN_KEY = _p(
+    "409.61", "The form '{form_id}' carries a public key of its own (its settings' public_key), "
+              "whose private key this server does not hold. Load it without that setting, then "
+              "encrypt it with a key of this server.")
+FORM_ALREADY_ENCRYPTED = _p(
+    "409.62", "The form '{form_id}' is already published with the key '{name}' (version "
+              "{version}).")
+
 CATALOGUE: tuple[ProblemType, ...] = tuple(
     value for value in globals().values() if isinstance(value, ProblemType))

@@ -2,7 +2,8 @@
 
 Every page and API route asks here; nothing is decided by what a page happens to show. Roles give
 permissions; a supervisor's or analyst's assigned governorates and forums limit the submissions
-they see; seeing personal fields is a permission of its own, granted per user.
+they see; seeing personal fields is a permission of its own, granted per user, and so is holding
+the keys of encrypted forms.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def can(user: User | None, permission: str) -> bool:
 
 def sees_personal_data(user: User | None) -> bool:
     return user is not None and user.disabled_at is None and bool(user.personal_data)
+
+
+def holds_keys(user: User | None) -> bool:
+    """May create the keys of encrypted forms (and, later, unlock them with their passphrase)."""
+    return user is not None and user.disabled_at is None and bool(user.key_holder)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ ACTIONS = (
     "case.resolved",  # a supervisor settled a case's conflict
     # headquarters registered a field office; an office joined; a bundle was imported
     "field_office.registered", "field_office.joined", "field_office.bundle_imported",
+    # a key holder made a key pair; a form version was published with a key's public half
+    "key.created", "form.encrypted",
 )
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
+from server.database.models import AuditEvent
 from server.services import collect_settings
 from server.surfaces.cli import main
 from tests.support.xlsforms import form_with_media, simple_form
@@ -193,3 +196,96 @@ def test_a_sync_run_by_hand_loads_neither_the_web_app_nor_alembic(tmp_path):
 
     assert "has not joined a headquarters" in synced.stderr
     assert synced.stdout.split() == []
+
+
+KEY_PASSPHRASE = "olive grove at the river bend 1987"
+
+
+def test_a_key_holder_makes_a_key_and_is_told_what_a_lost_passphrase_means(muntada, session,
+                                                                            caplog):
+    caplog.set_level(logging.DEBUG)
+    muntada("users", "create", "Nadia", "--role", "supervisor", "--key-holder",
+            "--password-stdin", input="a long enough password\n")
+
+    made = muntada("keys", "create", "referrals-2026", "--holder", "nadia", "--hint",
+                   "the grove", input=f"{KEY_PASSPHRASE}\n{KEY_PASSPHRASE}\n")
+
+    name, fingerprint = made.stdout.strip().split("\t")
+    assert name == "referrals-2026" and len(fingerprint) == 64
+    assert "nobody can ever read the submissions" in made.stderr
+    (listed,) = muntada("keys", "list").stdout.splitlines()
+    assert listed.split("\t")[:3] == ["referrals-2026", fingerprint, "nadia"]
+    assert listed.endswith("\tthe grove")
+    session.rollback()
+    audited = " ".join(f"{e.action} {e.details}" for e in session.scalars(
+        sa.select(AuditEvent)))
+    assert "key.created" in audited and "key.created" in caplog.text
+    assert KEY_PASSPHRASE not in audited + caplog.text + made.output
+
+
+def test_a_short_or_mistyped_passphrase_makes_no_key(muntada):
+    muntada("users", "create", "nadia", "--role", "supervisor", "--key-holder",
+            "--password-stdin", input="a long enough password\n")
+
+    short = muntada("keys", "create", "referrals", "--holder", "nadia",
+                    input="brief-words\nbrief-words\n", expect=1)
+    assert "at least 12 characters" in short.stderr and "brief-words" not in short.stderr
+    assert muntada("keys", "list").stdout == ""
+    retyped = muntada("keys", "create", "referrals", "--holder", "nadia",
+                      input=f"{KEY_PASSPHRASE}\n{KEY_PASSPHRASE}x\n"
+                            f"{KEY_PASSPHRASE}\n{KEY_PASSPHRASE}\n")
+    assert "do not match" in retyped.stderr
+    assert muntada("keys", "list").stdout.startswith("referrals\t")
+
+
+def test_only_key_holders_make_keys_and_an_administrator_grants_it(muntada):
+    muntada("users", "create", "omar", "--role", "analyst", "--password-stdin",
+            input="a long enough password\n")
+    passphrase = f"{KEY_PASSPHRASE}\n{KEY_PASSPHRASE}\n"
+
+    refused = muntada("keys", "create", "referrals", "--holder", "omar", input=passphrase,
+                      expect=1)
+    assert "omar is not a key holder" in refused.stderr
+
+    assert muntada("users", "grant-keys", "omar").stdout == "omar\tkey holder\n"
+    muntada("keys", "create", "referrals", "--holder", "omar", input=passphrase)
+    assert muntada("users", "revoke-keys", "omar").stdout == "omar\tnot a key holder\n"
+    again = muntada("keys", "create", "other", "--holder", "omar", input=passphrase, expect=1)
+    assert "not a key holder" in again.stderr
+
+
+def test_the_incident_referral_is_published_encrypted_in_one_command(muntada, session,
+                                                                     tmp_path):
+    from server.services.programme import PROGRAMME_FORMS
+
+    (referral,) = [f for f in PROGRAMME_FORMS if f.form_id == "incident_referral"]
+    muntada("forms", "add", str(referral.source), "--media", str(referral.media[0]))
+    muntada("users", "create", "nadia", "--role", "supervisor", "--key-holder",
+            "--password-stdin", input="a long enough password\n")
+    muntada("keys", "create", "referrals-2026", "--holder", "nadia",
+            input=f"{KEY_PASSPHRASE}\n{KEY_PASSPHRASE}\n")
+
+    published = muntada("forms", "encrypt", "incident_referral", "--key", "referrals-2026")
+
+    version = "2026120301[encrypted:referrals-2026]"
+    assert published.stdout == f"incident_referral\t{version}\tencrypted\n"
+    (listed,) = [line for line in muntada("forms", "list").stdout.splitlines()
+                 if line.startswith("incident_referral\t")]
+    assert listed.split("\t")[1] == version
+    assert "forums.csv" in listed and "missing" not in listed  # carried forward
+    again = muntada("forms", "encrypt", "incident_referral", "--key", "referrals-2026", expect=1)
+    assert "already published with the key 'referrals-2026'" in again.stderr
+    unknown = muntada("forms", "encrypt", "incident_referral", "--key", "nothing", expect=1)
+    assert "There is no key named 'nothing'" in unknown.stderr
+    # a later plain version is said to be plain
+    assert "warning" not in muntada("forms", "add", str(referral.source)).stderr  # known
+    newer = tmp_path / "incident_referral.md"
+    newer.write_text(referral.source.with_suffix(".md").read_text(encoding="utf-8")
+                     .replace("2026120301", "2026120401"), encoding="utf-8")
+    plain = muntada("forms", "add", str(newer))
+    assert "not encrypted, while an earlier one was (key referrals-2026)" in plain.stderr
+    session.rollback()
+    (event,) = session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == "form.encrypted")).all()
+    assert (event.username, event.details) == (
+        "cli", f'{{"key": "referrals-2026", "version": "{version}"}}')

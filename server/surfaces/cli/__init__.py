@@ -22,6 +22,7 @@ COMMANDS = {
     "failures": "submissions:failures",
     "field-office": "field_office:field_office",
     "forms": "forms:forms",
+    "keys": "keys:keys_group",
     "push": "push:push",
     "renormalise": "submissions:renormalise",
     "serve": "serving:serve",

@@ -50,6 +50,15 @@ def _add(server: Server, session: Session, file: Path, media_files, validate: bo
     click.echo(f"{result.form.xml_form_id}\t{result.version.version}\t{status}")
     for warning in result.warnings:
         click.echo(f"  warning: {warning}", err=True)
+    if result.created and result.version.encryption_key_id is None:
+        from server.database.queries import keys as key_queries
+
+        key = key_queries.last_key_of(session, result.form.id)
+        if key is not None:
+            click.echo(f"  warning: this version is not encrypted, while an earlier one was "
+                       f"(key {key.name}): phones send its submissions in plain text. Run "
+                       f"`muntada forms encrypt {result.form.xml_form_id} --key {key.name}`.",
+                       err=True)
     if result.media_updated:
         click.echo(f"  media updated: {', '.join(result.media_updated)}")
     if result.media_missing:
@@ -92,3 +101,23 @@ def forms_media(form_id: str, files: tuple[Path, ...]) -> None:
                             {f.name: f.read_bytes() for f in files})
         session.commit()
         click.echo(f"updated: {', '.join(changed) or 'nothing (same content)'}")
+
+
+@forms.command("encrypt", help="Publish a new version of a form whose submissions phones "
+                               "encrypt with a key's public half (see `muntada keys`); the "
+                               "version is the form's own with the key's name after it.")
+@click.argument("form_id")
+@click.option("--key", "key_name", required=True, help="The key's name.")
+@click.option("--validate/--no-validate", default=None,
+              help="Check with ODK Validate [default: MUNTADA_VALIDATE_FORMS].")
+def forms_encrypt(form_id: str, key_name: str, validate: bool | None) -> None:
+    from server.services import form_encryption, keys
+
+    with opened() as (server, session):
+        result = form_encryption.publish_encrypted(
+            session, server.blobs, form_named(session, form_id), keys.key_named(session, key_name),
+            validate=server.config["VALIDATE_FORMS"] if validate is None else validate)
+        session.commit()
+        click.echo(f"{result.form.xml_form_id}\t{result.version.version}\tencrypted")
+        for warning in result.warnings:
+            click.echo(f"  warning: {warning}", err=True)

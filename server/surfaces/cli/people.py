@@ -7,7 +7,7 @@ import sys
 import click
 
 from server.database.models import ROLES
-from server.services import access, api_tokens
+from server.services import access, api_tokens, keys
 from server.services.accounts import (
     create_user,
 )
@@ -26,13 +26,15 @@ def users() -> None:
 @click.option("--email", help="E-mail address; the user may sign in with it too.")
 @click.option("--personal-data", is_flag=True,
               help="May see fields marked personal (names, phone numbers).")
+@click.option("--key-holder", is_flag=True,
+              help="May make the keys of encrypted forms (and unlock them).")
 @click.option("--governorate", "governorates", multiple=True,
               help="Limit to this governorate's submissions (repeatable).")
 @click.option("--forum", "forums", multiple=True,
               help="Limit to this forum's submissions (repeatable).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_create(username: str, role: str, email: str | None, personal_data: bool,
-                 governorates: tuple[str, ...], forums: tuple[str, ...],
+                 key_holder: bool, governorates: tuple[str, ...], forums: tuple[str, ...],
                  password_stdin: bool) -> None:
     password = sys.stdin.readline().rstrip("\n") if password_stdin else \
         click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -40,8 +42,32 @@ def users_create(username: str, role: str, email: str | None, personal_data: boo
     with opened() as (_server, session):
         user = create_user(session, username, password, role, email=email,
                            personal_data=personal_data, scopes=scopes)
+        if key_holder:
+            keys.set_key_holder(session, user, True)
         session.commit()
         click.echo(f"{user.username}\t{user.role}")
+
+
+@users.command("grant-keys", help="Make a web user a key holder: they may make the keys of "
+                                  "encrypted forms (and unlock them).")
+@click.argument("username")
+def users_grant_keys(username: str) -> None:
+    _set_key_holder(username, True)
+
+
+@users.command("revoke-keys", help="A web user is no longer a key holder (a passphrase they know "
+                                   "still opens its key: make a new key if that matters).")
+@click.argument("username")
+def users_revoke_keys(username: str) -> None:
+    _set_key_holder(username, False)
+
+
+def _set_key_holder(username: str, holds: bool) -> None:
+    with opened() as (_server, session):
+        user = web_user_named(session, username)
+        keys.set_key_holder(session, user, holds)
+        session.commit()
+        click.echo(f"{user.username}\t{'key holder' if holds else 'not a key holder'}")
 
 
 @click.group("api-tokens", help="Keys for scripts to the API, which takes no password "
