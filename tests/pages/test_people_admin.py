@@ -47,6 +47,40 @@ def test_an_administrator_grants_personal_data_and_the_change_is_audited(browser
     assert '"personal_data": false' in details and '"personal_data": true' in details
 
 
+def test_an_administrator_makes_an_analyst_a_key_holder_on_the_page(browser_for, make_user,
+                                                                     session):
+    """Holding the keys of encrypted forms is granted per user, like personal data."""
+    nour = make_user("nour", "analyst")
+    admin = browser_for("administrator")
+    assert 'name="key_holder"' in admin.get(f"/users/{nour.id}").get_data(as_text=True)
+
+    admin.post(f"/users/{nour.id}", {"role": "analyst", "key_holder": "on"})
+
+    session.rollback()
+    session.refresh(nour)
+    assert nour.key_holder and not nour.personal_data
+    details = session.scalars(sa.select(AuditEvent.details).where(
+        AuditEvent.action == "user.changed")).one()
+    assert '"key_holder": false' in details and '"key_holder": true' in details
+    # and taken away again by leaving the box empty
+    admin.post(f"/users/{nour.id}", {"role": "analyst"})
+    session.rollback()
+    session.refresh(nour)
+    assert not nour.key_holder
+
+
+def test_nobody_makes_themselves_a_key_holder(browser_for, session):
+    admin = browser_for("administrator", username="chief")
+    chief = session.scalar(sa.select(User).where(User.username == "chief"))
+
+    response = admin.post(f"/users/{chief.id}", {"role": "administrator", "key_holder": "on"})
+
+    assert response.status_code == 403
+    session.rollback()
+    session.refresh(chief)
+    assert not chief.key_holder
+
+
 def test_nobody_raises_their_own_rights(browser_for, session):
     admin = browser_for("administrator", username="chief")
     chief = session.scalar(sa.select(User).where(User.username == "chief"))

@@ -35,9 +35,10 @@ def new_user():
                        request.form.get("role", ""), email=request.form.get("email") or None,
                        personal_data=request.form.get("personal_data") == "on",
                        scopes=_scopes_from_form())
+    user.key_holder = request.form.get("key_holder") == "on"
     audit.record(db_session, "user.created", user=g.user, address=request.remote_addr,
                  changed_user=user.username, role=user.role, personal_data=user.personal_data,
-                 scopes=_scope_text(user))
+                 key_holder=user.key_holder, scopes=_scope_text(user))
     db_session.commit()
     return render_template("user_created.html", user=user,
                            password=None if request.form.get("password") else password)
@@ -54,15 +55,18 @@ def edit_user(user_id: int):
         return render_template("user_form.html", user=user, roles=ROLES)
     role = request.form.get("role", user.role)
     personal = request.form.get("personal_data") == "on"
+    holds_keys = request.form.get("key_holder") == "on"
     disabled = request.form.get("disabled") == "on"
     if role not in ROLES:
         raise Problem(problems.INVALID_FIELD, field="role", reason="unknown role")
-    if user.id == g.user.id and (role != user.role or personal != user.personal_data or disabled):
+    if user.id == g.user.id and (role != user.role or personal != user.personal_data
+                                 or holds_keys != bool(user.key_holder) or disabled):
         # nobody raises (or lowers) their own rights: another administrator must
         raise Problem(problems.OWN_RIGHTS)
     before = {"role": user.role, "personal_data": user.personal_data,
-              "scopes": _scope_text(user), "disabled": user.disabled_at is not None}
-    user.role, user.personal_data = role, personal
+              "key_holder": bool(user.key_holder), "scopes": _scope_text(user),
+              "disabled": user.disabled_at is not None}
+    user.role, user.personal_data, user.key_holder = role, personal, holds_keys
     set_scopes(user, _scopes_from_form())
     if disabled and user.disabled_at is None:
         user.disabled_at = utcnow()
@@ -72,7 +76,8 @@ def edit_user(user_id: int):
     if request.form.get("password"):
         set_password(user, request.form["password"])
     after = {"role": user.role, "personal_data": user.personal_data,
-             "scopes": _scope_text(user), "disabled": user.disabled_at is not None}
+             "key_holder": user.key_holder, "scopes": _scope_text(user),
+             "disabled": user.disabled_at is not None}
     audit.record(db_session, "user.changed", user=g.user, address=request.remote_addr,
                  changed_user=user.username,
                  before=before, after=after, password_reset=bool(request.form.get("password")))
