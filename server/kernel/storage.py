@@ -62,8 +62,9 @@ class BlobStore:
         """Take a file already written and flushed elsewhere on this file system (a transfer's
         partial file) into the store by renaming it, if its bytes are `sha256`: not written a
         second time. False, and the file left where it is, when they are not."""
-        if _digest(path) != sha256:
-            return False
+        with open(path, "rb") as file:
+            if hashlib.file_digest(file, "sha256").hexdigest() != sha256:
+                return False
         private.file(path)  # 0600 whatever mode it was made with, before it is in the store
         final = self.path(sha256)
         private.folders(final.parent)
@@ -96,14 +97,6 @@ class BlobStore:
 
     def read(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
-
-
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
