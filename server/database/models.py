@@ -42,7 +42,6 @@ class Base(DeclarativeBase):
 
 class Blob(Base):
     """A stored file, addressed by its SHA-256; the bytes live in the data folder."""
-
     __tablename__ = "blobs"
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     md5: Mapped[str] = mapped_column(String(32))
@@ -61,6 +60,7 @@ class Form(Base):
     # a new random stamp whenever the form's relational tables gain a table or a column: workers
     # rebuild their cached tables when it changes (a rolled-back stamp never comes back)
     projection_revision: Mapped[str] = mapped_column(String(32), default="")
+    decrypted_rows: Mapped[bool] = mapped_column(Boolean, default=False)  # see services.decryption
 
     current_version: Mapped[FormVersion | None] = relationship(
         foreign_keys=[current_version_id], post_update=True)
@@ -497,4 +497,4 @@ from server.database.field_office_models import (  # noqa: E402, F401
     SyncPeer,
     SyncRefusal,
 )
-from server.database.key_models import EncryptionKey  # noqa: E402, F401
+from server.database.key_models import DecryptionCheck, EncryptionKey, KeyUnlock  # noqa: E402, F401

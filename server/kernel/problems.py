@@ -241,6 +241,17 @@ FORM_HAS_OWN_KEY = _p(
 FORM_ALREADY_ENCRYPTED = _p(
     "409.62", "The form '{form_id}' is already published with the key '{name}' (version "
               "{version}).")
+KEY_PASSPHRASE_WRONG = _p(
+    "403.61", "That passphrase does not open the key '{name}'. Check the keyboard's language "
+              "and Caps Lock; after several tries the key waits a while before the next.")
+KEY_UNLOCK_AT_FIELD_OFFICE = _p(
+    "403.62", "Keys are not unlocked on a field office's server: it holds ciphertext only, "
+              "so that a lost or seized laptop reveals nothing. Decrypt at headquarters.")
+KEY_LOCKED = _p(
+    "403.63", "The key '{name}' is not unlocked for you, or its unlock expired: a key holder "
+              "unlocks it on the Keys page with its passphrase.")
+KEY_UNLOCK_THROTTLED = _p(
+    "429.60", "Too many wrong passphrases for the key '{name}': try again after {until}.")
 
 CATALOGUE: tuple[ProblemType, ...] = tuple(
     value for value in globals().values() if isinstance(value, ProblemType))

@@ -68,6 +68,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SYNC_TIMEOUT", 60.0,
             "Seconds a field office waits on a silent link to headquarters before it gives up "
             "that try (and tries again later from where it stopped).", float),
+    Setting("KEY_UNLOCK_MINUTES", 30.0,
+            "How long a key unlocked on the Keys page stays unlocked for that session; its "
+            "holder locks it sooner with a button, and logging out locks it too.", float),
     Setting("LOG_LEVEL", "INFO", "Python logging level of the server."),
 )
 

@@ -32,6 +32,10 @@ ACTIONS = (
     "field_office.registered", "field_office.joined", "field_office.bundle_imported",
     # a key holder made a key pair; a form version was published with a key's public half
     "key.created", "form.encrypted",
+    # a key unlocked for a session (or a wrong passphrase given), locked again; submissions read
+    # decrypted (a page, an export) and written decrypted into the tables
+    "key.unlocked", "key.unlock_failed", "key.locked", "submission.decrypted",
+    "form.decrypted_rows",
 )
 
 

@@ -5,7 +5,8 @@ A key holder makes a key pair with a passphrase of their choosing: the public ha
 forms published with it (phones encrypt every finalised referral with it), the private half is
 stored only sealed (`sync.keys`: Argon2id and AES-256-GCM). The passphrase is never stored,
 logged, audited nor put in a message: without it nobody, not even an administrator, can read
-what was encrypted for that key. Unlocking a key for a session is not here yet.
+what was encrypted for that key. Unlocking a key for a session:
+`server.services.key_unlocks`.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ def set_key_holder(session: Session, user: User, holds: bool, *, by: User | None
     """Granted (or taken) per user by an administrator, like seeing personal data."""
     before = bool(user.key_holder)
     user.key_holder = holds
+    if not holds:  # what they had unlocked closes with the permission
+        key_queries.delete_unlocks(session, user_id=user.id)
     audit.record(session, "user.changed", user=by, username=None if by else "cli",
                  address=address, changed_user=user.username,
                  before={"key_holder": before}, after={"key_holder": holds})

@@ -21,6 +21,7 @@ from server.database.queries import accounts as account_queries
 from server.database.queries import arrivals as arrival_queries
 from server.database.queries import form_tables as table_queries
 from server.database.queries import forms as form_queries
+from server.database.queries import keys as key_queries
 from server.database.queries import submissions as submission_queries
 from sync import tables
 from sync.normalise import Rows, normalise
@@ -91,13 +92,15 @@ def write_rows(connection, tables: projection.Projection, submission_id: int | N
 
 
 def normalise_submission(session: Session, form: Form, submission: Submission,
-                         definition: SubmissionDef) -> bool:
+                         definition: SubmissionDef, *, root: etree._Element | None = None
+                         ) -> bool:
     """Write the rows of `definition` (the current version) again; record a failure instead of
-    raising."""
+    raising. `root`: its instance, when it is not the raw XML (an encrypted one, decrypted)."""
     try:
         with session.begin_nested():
             _structure, plan = structure_of(definition.form_version)
-            rows = rows_of(plan, parse_xml(definition.xml), submission.instance_id)
+            rows = rows_of(plan, parse_xml(definition.xml) if root is None else root,
+                           submission.instance_id)
             system = projection.system_values(
                 submission, definition,
                 submitter=account_queries.app_user_name(session, submission.submitter_id),
@@ -123,6 +126,7 @@ def renormalise(session: Session, form: Form, *, batch: int = 500) -> tuple[int,
     for version in form_queries.list_versions(session, form):
         projection.ensure(session, form, structure_of(version)[0])
     table_queries.delete_all_rows(session, projection.load(session, form).tables.values())
+    key_queries.forget_projected(session, form.id)  # decrypted rows are gone with the rest
     done = failed = 0
     after = 0
     while page := submission_queries.current_defs(session, form, after_id=after, limit=batch):

@@ -43,6 +43,7 @@ def api(administrator=OK, supervisor=FORBIDDEN, analyst=FORBIDDEN):
 
 ADMIN_PAGE = signed_in(supervisor=FORBIDDEN, analyst=FORBIDDEN)
 DATA_PAGE = signed_in(supervisor=FORBIDDEN)
+KEY_HOLDERS_PAGE = signed_in(administrator=FORBIDDEN, supervisor=FORBIDDEN, analyst=FORBIDDEN)
 # an export job belongs to the analyst who asked for it: nobody else finds it
 OWN_JOB = signed_in(administrator=NOT_FOUND, supervisor=FORBIDDEN)
 DATA_API = api(analyst=OK)
@@ -75,6 +76,10 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("pages.field_offices", "GET"): ADMIN_PAGE,
     # a body without the office's name: refused (400), nothing registered
     ("pages.register_field_office", "POST"): ADMIN_PAGE,
+    # none of these users holds keys: the Keys page and its buttons are refused to them all
+    **dict.fromkeys((("pages.keys_page", "GET"), ("pages.unlock_key", "POST"),
+                     ("pages.decrypt_rows", "POST"), ("pages.lock_key", "POST")),
+                    KEY_HOLDERS_PAGE),
     ("static", "GET"): everyone(OK),
     ("pages.submissions", "GET"): signed_in(),  # Nineveh's supervisor: an empty list
     ("pages.submission", "GET"): READ_SUBMISSION,

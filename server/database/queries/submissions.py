@@ -24,6 +24,10 @@ def by_instance_id(session: Session, form: Form, instance_id: str) -> Submission
         Submission.form_id == form.id, Submission.instance_id == instance_id))
 
 
+def by_id(session: Session, submission_id: int) -> Submission | None:
+    return session.get(Submission, submission_id)
+
+
 def definitions(session: Session, submission_: Submission) -> Sequence[SubmissionDef]:
     return session.scalars(sa.select(SubmissionDef).where(
         SubmissionDef.submission_id == submission_.id).order_by(SubmissionDef.id)).all()

@@ -11,7 +11,7 @@ from server.database import per_request
 from server.kernel import i18n, problems
 from server.kernel.i18n import _
 from server.kernel.problems import Problem
-from server.services import audit, throttle
+from server.services import audit, key_unlocks, throttle
 from server.services.accounts import check_password, login_account, set_password
 from server.services.auth import DUMMY_HASH
 from server.surfaces.pages import bp
@@ -62,6 +62,7 @@ def logout():
     db_session = per_request.session()
     user = g.user
     user.session_epoch += 1  # a copied cookie dies with the session, not with the browser
+    key_unlocks.lock_all(db_session, user, address=request.remote_addr)
     audit.record(db_session, "logout", user=user, address=request.remote_addr)
     db_session.commit()
     logout_user()
