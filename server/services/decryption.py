@@ -158,6 +158,19 @@ def outcomes(session: Session, definitions: Sequence[SubmissionDef]) -> dict[int
 
 # ------------------------------------------------------------------------------ into the tables
 
+def set_decrypted_rows(session: Session, form: Form, on: bool, *, user: User | None = None,
+                       address: str | None = None) -> None:
+    """The form's setting. Turned off, the tables are rebuilt from the raw records at once, so
+    no decrypted row stays in them."""
+    if bool(form.decrypted_rows) == on:
+        return
+    form.decrypted_rows = on
+    if not on:
+        normalising.renormalise(session, form)
+    audit.record(session, "form.decrypted_rows", user=user, username=None if user else "cli",
+                 address=address, form_id=form.id, setting="on" if on else "off")
+
+
 @dataclass
 class Projected:
     written: int = 0

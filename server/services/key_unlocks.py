@@ -61,22 +61,7 @@ def unlock(session: Session, key: EncryptionKey, passphrase: str, user: User, *,
     """Open the key with its passphrase for `user`'s session: the unlock and the token (unlock
     id and secret) for the session cookie. A wrong passphrase is audited and counted: the caller
     commits before showing the error, so that neither is rolled back with the request."""
-    if field_office_queries.headquarters(session) is not None:
-        raise Problem(problems.KEY_UNLOCK_AT_FIELD_OFFICE)
-    if not access.holds_keys(user):
-        raise Problem(problems.NOT_KEY_HOLDER, username=user.username)
-    account = _throttle_account(key)
-    blocked = throttle.blocked_until(session, account)
-    if blocked is not None:
-        raise Problem(problems.KEY_UNLOCK_THROTTLED, name=key.name,
-                      until=i18n.datetime_text(blocked, "short"))
-    try:
-        private_key = key_pairs.unseal(key.sealed.encode(), passphrase)
-    except key_pairs.WrongPassphrase:
-        throttle.failed(session, account)
-        audit.record(session, "key.unlock_failed", user=user, address=address, key=key.name)
-        raise WrongPassphrase(key.name) from None
-    throttle.succeeded(session, account)
+    private_key = open_key(session, key, passphrase, user, address=address)
     now = utcnow()
     row = KeyUnlock(key_id=key.id, user_id=user.id, wrapped="",
                     created_at=now, expires_at=now + timedelta(minutes=minutes))
@@ -94,6 +79,29 @@ def unlock(session: Session, key: EncryptionKey, passphrase: str, user: User, *,
     audit.record(session, "key.unlocked", user=user, address=address, key=key.name,
                  expires_at=row.expires_at.isoformat(timespec="seconds"))
     return row, f"{row.id}.{base64.urlsafe_b64encode(secret).decode()}"
+
+
+def open_key(session: Session, key: EncryptionKey, passphrase: str, user: User, *,
+             address: str | None = None) -> rsa.RSAPrivateKey:
+    """The private key, for this process's memory only (a command's run, or an unlock): only
+    for a key holder, never on a field office, slowed down after wrong passphrases."""
+    if field_office_queries.headquarters(session) is not None:
+        raise Problem(problems.KEY_UNLOCK_AT_FIELD_OFFICE)
+    if not access.holds_keys(user):
+        raise Problem(problems.NOT_KEY_HOLDER, username=user.username)
+    account = _throttle_account(key)
+    blocked = throttle.blocked_until(session, account)
+    if blocked is not None:
+        raise Problem(problems.KEY_UNLOCK_THROTTLED, name=key.name,
+                      until=i18n.datetime_text(blocked, "short"))
+    try:
+        private_key = key_pairs.unseal(key.sealed.encode(), passphrase)
+    except key_pairs.WrongPassphrase:
+        throttle.failed(session, account)
+        audit.record(session, "key.unlock_failed", user=user, address=address, key=key.name)
+        raise WrongPassphrase(key.name) from None
+    throttle.succeeded(session, account)
+    return private_key
 
 
 class WrongPassphrase(Problem):

@@ -15,6 +15,9 @@ from click.testing import CliRunner
 from server.database.models import AuditEvent
 from server.services import collect_settings
 from server.surfaces.cli import main
+from tests.support.encrypted import publish_referrals, send_referral
+from tests.support.keys import PASSPHRASE, make_key
+from tests.support.tables import rows
 from tests.support.xlsforms import form_with_media, simple_form
 
 
@@ -289,3 +292,30 @@ def test_the_incident_referral_is_published_encrypted_in_one_command(muntada, se
         AuditEvent.action == "form.encrypted")).all()
     assert (event.username, event.details) == (
         "cli", f'{{"key": "referrals-2026", "version": "{version}"}}')
+
+
+def test_a_key_holder_decrypts_referrals_into_the_tables_from_the_command_line(
+        muntada, app, session, programme, phone, make_user):
+    key = make_key(session, make_user)
+    version = publish_referrals(app, session, programme, key)
+    instance_id, _sealed, _plain = send_referral(phone, version, key, person_name="Huda Salim")
+    assert muntada("forms", "decrypted-rows", "incident_referral", "on").stdout == \
+        "incident_referral\tdecrypted rows on\n"
+
+    wrong = muntada("keys", "decrypt", "referrals-2026", "--holder", "nadia",
+                    input="not the passphrase\n", expect=1)
+    assert "does not open the key 'referrals-2026'" in wrong.stderr
+    done = muntada("keys", "decrypt", "referrals-2026", "--holder", "nadia",
+                   input=f"{PASSPHRASE}\n")
+
+    assert done.stdout == "referrals-2026\t1 decrypted into the tables\t0 could not be read\n"
+    (row,) = [r for r in rows(session, "incident_referral") if r["_key"] == instance_id]
+    assert row["/person/person_name"] == "Huda Salim"
+    muntada("forms", "decrypted-rows", "incident_referral", "off")
+    (row,) = [r for r in rows(session, "incident_referral") if r["_key"] == instance_id]
+    assert row.get("/person/person_name") is None
+    session.rollback()
+    assert [e.action for e in session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action.in_(("key.unlock_failed", "form.decrypted_rows")))
+        .order_by(AuditEvent.id))] == ["form.decrypted_rows", "key.unlock_failed",
+                                       "form.decrypted_rows", "form.decrypted_rows"]

@@ -110,14 +110,39 @@ def forms_media(form_id: str, files: tuple[Path, ...]) -> None:
 @click.option("--key", "key_name", required=True, help="The key's name.")
 @click.option("--validate/--no-validate", default=None,
               help="Check with ODK Validate [default: MUNTADA_VALIDATE_FORMS].")
-def forms_encrypt(form_id: str, key_name: str, validate: bool | None) -> None:
-    from server.services import form_encryption, keys
+@click.option("--decrypted-rows/--ciphertext-only", default=None,
+              help="Whether a key holder's decryption at headquarters also writes the "
+                   "submissions' rows into the form's tables (for filters, scopes and plain "
+                   "SQL), or leaves the tables with ciphertext only (decrypted only in pages "
+                   "and exports) [default: unchanged; ciphertext only for a new form].")
+def forms_encrypt(form_id: str, key_name: str, validate: bool | None,
+                  decrypted_rows: bool | None) -> None:
+    from server.services import decryption, form_encryption, keys
 
     with opened() as (server, session):
+        form = form_named(session, form_id)
         result = form_encryption.publish_encrypted(
-            session, server.blobs, form_named(session, form_id), keys.key_named(session, key_name),
+            session, server.blobs, form, keys.key_named(session, key_name),
             validate=server.config["VALIDATE_FORMS"] if validate is None else validate)
+        if decrypted_rows is not None:
+            decryption.set_decrypted_rows(session, form, decrypted_rows)
         session.commit()
         click.echo(f"{result.form.xml_form_id}\t{result.version.version}\tencrypted")
         for warning in result.warnings:
             click.echo(f"  warning: {warning}", err=True)
+
+
+@forms.command("decrypted-rows", help="Whether a key holder's decryption at headquarters writes "
+                                      "an encrypted form's rows into its tables (on) or leaves "
+                                      "them ciphertext only (off: the tables are rebuilt at "
+                                      "once, without the decrypted rows).")
+@click.argument("form_id")
+@click.argument("setting", type=click.Choice(["on", "off"]))
+def forms_decrypted_rows(form_id: str, setting: str) -> None:
+    from server.services import decryption
+
+    with opened() as (_server, session):
+        form = form_named(session, form_id)
+        decryption.set_decrypted_rows(session, form, setting == "on")
+        session.commit()
+        click.echo(f"{form_id}\tdecrypted rows {setting}")

@@ -47,3 +47,29 @@ def keys_list() -> None:
         for key, holder in keys.list_keys(session):
             click.echo(f"{key.name}\t{keys.fingerprint(key)}\t{holder}\t"
                        f"{key.created_at.isoformat(timespec='seconds')}\t{key.hint or '-'}")
+
+
+@keys_group.command("decrypt", help="Headquarters: decrypt into the tables every submission "
+                                    "encrypted for the key, of the forms whose decrypted rows "
+                                    "are on (`muntada forms encrypt --decrypted-rows`), with "
+                                    "their signatures checked; the passphrase is asked, and the "
+                                    "key is open only while the command runs. The Keys page "
+                                    "does the same when a key holder unlocks the key.")
+@click.argument("name")
+@click.option("--holder", required=True, help="The key holder (a web user) who decrypts.")
+def keys_decrypt(name: str, holder: str) -> None:
+    from server.kernel.problems import Problem
+    from server.services import decryption, key_unlocks
+
+    passphrase = click.prompt("Passphrase", hide_input=True, err=True)
+    with opened() as (server, session):
+        key, user = keys.key_named(session, name), web_user_named(session, holder)
+        try:
+            private_key = key_unlocks.open_key(session, key, passphrase, user)
+        except Problem:
+            session.commit()  # a wrong passphrase stays counted and audited
+            raise
+        done = decryption.decrypt_into_tables(session, server.blobs, key, private_key, user)
+        session.commit()
+        click.echo(f"{key.name}	{done.written} decrypted into the tables	"
+                   f"{done.flagged} could not be read")
