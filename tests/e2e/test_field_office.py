@@ -7,6 +7,7 @@ reviews both ways, with nothing doubled when a sync is run again."""
 from __future__ import annotations
 
 import re
+import subprocess
 import uuid
 
 import pytest
@@ -14,16 +15,24 @@ import sqlalchemy as sa
 
 from server.database.models import (
     AppUser,
+    EncryptionKey,
     Entity,
+    Form,
+    ProjectionTable,
     ReviewComment,
     Submission,
     SubmissionDef,
     SyncConflict,
     SyncPeer,
 )
+from sync.encryption import read_envelope
+from sync.keys import load_public_key
+from tests.e2e.conftest import CLI_TIMEOUT, MUNTADA, REPO
 from tests.support import field_office
 from tests.support.cases import programme_referral
-from tests.support.field_office import nineveh_meeting, review
+from tests.support.collect_encryption import encrypt_instance
+from tests.support.field_office import PASSWORD, nineveh_meeting, review
+from tests.support.incidents import incident_referral
 from tests.support.instances import new_id
 from tests.support.programme_meetings import jpeg
 
@@ -167,3 +176,64 @@ def test_a_case_opened_at_headquarters_follows_its_officer_to_the_office(sites):
     assert case(office, nineveh)[0].deleted_at is not None
     # nothing came back up that headquarters already had
     assert "up: 0 applied" in office.cli("field-office", "sync")
+
+
+def test_an_encrypted_referral_crosses_the_office_as_ciphertext_and_is_read_at_headquarters(
+        sites):
+    """Last in this module: it publishes the referral encrypted. The office serves the encrypted
+    version to its phones without ever holding the key, keeps what they send as ciphertext, and
+    headquarters, where the key holder unlocks the key, reads it."""
+    hq, office, token, _ = sites
+    passphrase = "olive grove at the river bend 1987"
+    hq.cli("users", "create", "nadia", "--role", "supervisor", "--key-holder",
+           "--password-stdin", input=f"{PASSWORD}\n")
+    hq.cli("keys", "create", "referrals-2026", "--holder", "nadia",
+           input=f"{passphrase}\n{passphrase}\n")
+    hq.cli("forms", "encrypt", "incident_referral", "--key", "referrals-2026",
+           "--decrypted-rows")
+    office.cli("field-office", "sync")
+
+    phone = phone_of(office, token)
+    (entry,) = phone.form_list("incident_referral")
+    assert entry["version"].endswith("[encrypted:referrals-2026]")
+    public_key = re.search(rb'base64RsaPublicKey="([^"]+)"', phone.download_form(entry)).group(1)
+    assert office.scalar(sa.select(sa.func.count()).select_from(EncryptionKey)) == 0
+    assert office.cli("keys", "list") == ""
+
+    plain = incident_referral(governorate="nineveh", district="mosul", version=entry["version"],
+                              person_name="Samira Younis")
+    sealed = encrypt_instance(plain, {}, load_public_key(public_key.decode()))
+    assert phone.submit(sealed.envelope, sealed.files).status == 201
+    instance_id = read_envelope(sealed.envelope).instance_id
+    # nothing the office holds reads in the clear, in its database or its data folder
+    office_db = (office.root / "data" / "muntada.sqlite").read_bytes()
+    assert b"Samira" not in office_db
+    assert not any(b"Samira" in path.read_bytes()
+                   for path in (office.root / "data").rglob("*") if path.is_file())
+
+    office.cli("field-office", "sync")
+    assert hq.holdings()[("incident_referral", instance_id)] \
+        == office.holdings()[("incident_referral", instance_id)]
+    # the office never unlocks a key, even one it was given
+    refused = run_cli_failing(office, "keys", "decrypt", "referrals-2026", "--holder", "nadia",
+                              input=f"{passphrase}\n")
+    assert "There is no key named 'referrals-2026'" in refused
+
+    done = hq.cli("keys", "decrypt", "referrals-2026", "--holder", "nadia",
+                  input=f"{passphrase}\n")
+    assert "1 decrypted into the tables" in done
+    names = hq.rows(sa.text("SELECT * FROM " + hq_table(hq, "incident_referral")))
+    assert any("Samira Younis" in [str(v) for v in row] for row in names)
+
+
+def run_cli_failing(site, *args: str, input: str) -> str:
+    result = subprocess.run([*MUNTADA, *args], env=site.env, cwd=REPO, input=input,
+                            capture_output=True, text=True, timeout=CLI_TIMEOUT)
+    assert result.returncode != 0, result.stdout
+    return result.stderr
+
+
+def hq_table(site, form_id: str) -> str:
+    return site.scalar(sa.select(ProjectionTable.table_name).join(
+        Form, Form.id == ProjectionTable.form_id).where(
+        Form.xml_form_id == form_id, ProjectionTable.key == ""))
