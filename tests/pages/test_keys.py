@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 
 from server.database.models import AuditEvent, KeyUnlock, SyncPeer, User
+from server.services import key_unlocks, throttle
 from server.services import keys as key_service
-from server.services import throttle
 from sync.keys import unseal
 from tests.support.keys import PASSPHRASE, make_key
 from tests.support.web import Browser
@@ -126,3 +126,26 @@ def test_a_field_office_never_unlocks_a_key(nadia, session):
     assert reply.status_code == 403
     session.rollback()
     assert session.scalars(sa.select(KeyUnlock)).all() == []
+
+
+def test_the_passphrase_is_in_no_log(nadia, caplog):
+    caplog.set_level("DEBUG")
+    nadia.post("/keys/referrals-2026/unlock", {"passphrase": "a wrong guess at the grove"})
+    nadia.post("/keys/referrals-2026/unlock", {"passphrase": PASSPHRASE})
+    assert "grove" not in caplog.text and "river bend" not in caplog.text
+
+
+def test_a_token_opens_nothing_for_another_user_or_with_another_secret(app, nadia, session,
+                                                                       key, make_user):
+    nadia.post("/keys/referrals-2026/unlock", {"passphrase": PASSPHRASE})
+    with nadia.client.session_transaction() as cookie:
+        token = cookie["keys"][str(key.id)]
+    session.rollback()
+    holder = session.get(User, key.created_by)
+    assert key_unlocks.opened(session, holder, token) is not None
+    other = make_user("omar", "supervisor")
+    assert key_unlocks.opened(session, other, token) is None
+    number, _, _secret = token.partition(".")
+    forged = f"{number}.{base64.urlsafe_b64encode(bytes(32)).decode()}"
+    assert key_unlocks.opened(session, holder, forged) is None
+    assert key_unlocks.opened(session, holder, "not a token") is None
