@@ -67,21 +67,36 @@ def test_a_reader_sees_only_their_places(programme, phone, session, head, make_u
     assert held(session, nobody) == {}
 
 
-def test_small_sensitive_counts_are_withheld_without_the_personal_data_permission(
+def test_small_counts_of_sensitive_categories_are_withheld_without_the_permission(
         programme, phone, session, head, make_user):
-    for n in range(7):
-        assert phone.submit(referral_xml(Referral(
-            ANBAR if n < 6 else NINEVEH, date(2026, 3, 3), 10,
-            "gbv" if n < 3 else "theft", "court", None))).status == 201
+    """gbv is a category the referral form marks sensitive, theft is not."""
+    for n in range(10):
+        place = NINEVEH if n in (0, 9) else ANBAR
+        category = "gbv" if n < 3 else "theft"
+        assert phone.submit(referral_xml(Referral(place, date(2026, 3, 3), 10, category,
+                                                  "court" if n < 8 else "ngo", None))
+                            ).status == 201
     analyst = make_user("ana", "analyst")
     assert held(session, analyst, "referrals_by_category") == {
-        ("anbar", "gbv"): (None, {"value"}), ("anbar", "theft"): (None, {"value"}),
-        ("nineveh", "theft"): (None, {"value"})}
+        ("anbar", "gbv"): (None, {"value"}), ("nineveh", "gbv"): (None, {"value"}),
+        ("anbar", "theft"): (6, set()), ("nineveh", "theft"): (1, set())}
     assert held(session, head, "referrals_by_category") == {
-        ("anbar", "gbv"): (3, set()), ("anbar", "theft"): (3, set()),
-        ("nineveh", "theft"): (1, set())}
-    (totals,) = indicators.compute(session, analyst, YEAR, (), only=["referrals_by_category"])
-    assert {f.split: f.values["value"] for f in totals.totals} == {"gbv": None, "theft": None}
+        ("anbar", "gbv"): (2, set()), ("nineveh", "gbv"): (1, set()),
+        ("anbar", "theft"): (6, set()), ("nineveh", "theft"): (1, set())}
+    (result,) = indicators.compute(session, analyst, YEAR, ("governorate",),
+                                   only=["referrals_by_category"])
+    totals = {f.split: (f.values["value"], f.text("value")) for f in result.totals}
+    assert totals == {"gbv": (None, "<5"), "theft": (7, None)}
+    # by agency, any referral may be a sensitive one: every small count is withheld, and the
+    # total does not give one back by subtraction
+    (agency,) = indicators.compute(session, analyst, YEAR, ("governorate",),
+                                   only=["referrals_by_agency"])
+    cells = {(f.group["governorate"], f.split): (f.values["value"], f.text("value"))
+             for f in agency.figures}
+    assert cells == {("anbar", "court"): (7, None), ("nineveh", "court"): (None, "<5"),
+                     ("anbar", "ngo"): (None, "<5"), ("nineveh", "ngo"): (None, "<5")}
+    assert {f.split: f.text("value") or f.values["value"] for f in agency.totals} == {
+        "court": "7+", "ngo": "<5"}
     # meetings are not sensitive: small counts show
     assert phone.submit(meeting_xml(meeting())).status == 201
     assert held(session, analyst) == {("anbar", None): (1, set())}

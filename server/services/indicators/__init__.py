@@ -3,9 +3,10 @@ SQL from the forms' relational tables for a period, by place (governorate, distr
 by month, within the reader's scope. Rejected submissions are never counted; deleted ones and
 earlier versions of edited ones have no rows to count.
 
-Where a small count could point at a person (the sensitive referral categories), a count under
-5 is withheld from readers without the personal-data permission: shown as "<5", never as the
-number, in the page, the workbook and the feed alike.
+Where a small count could point at a person (an indicator declared sensitive, in the categories
+its form marks sensitive), a count under 5 is withheld from readers without the personal-data
+permission as `server.services.disclosure` withholds it on every page: "<5", and totals that
+cannot give it back ("12+"), in the page and the workbook alike.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from server.database.models import User
 from server.database.projection import Projection, place_columns
 from server.database.queries import forms as form_queries
 from server.database.queries import indicators as sql
-from server.services import access
+from server.services import access, disclosure, reviewing
 from server.services.indicators.catalogue import CASE_STATUS, Indicator, indicators
 from sync import tables as shapes
 
 DIMENSIONS = ("governorate", "district", "forum", "month")
-SMALLEST_SHOWN = 5  # counts under it are withheld where the indicator is sensitive
 IRAQ = timezone(timedelta(hours=sql.IRAQ_OFFSET_HOURS))
 _NUMERIC = ("integer", "decimal")
 
@@ -59,6 +59,13 @@ class Figure:
     split: str | None
     values: dict[str, float | int | None]
     withheld: set[str] = field(default_factory=set)
+    shown: dict[str, str] = field(default_factory=dict)  # a withheld total's "<5" or "12+"
+
+    def text(self, series: str) -> str | None:
+        """What a withheld value is shown as; None when it is shown as the number."""
+        if series not in self.withheld:
+            return None
+        return self.shown.get(series, disclosure.SUPPRESSED)
 
 
 @dataclass
@@ -104,20 +111,52 @@ def _compute(session, user, indicator: Indicator, period: Period, by, tables) ->
         totals = sql.run(session, build.aggregate(()))
     except _Missing as missing:
         return Result(indicator, by, [], [], unavailable=str(missing))
-    withhold = indicator.sensitive and not access.sees_personal_data(user)
-    return Result(indicator, by, [_figure(indicator, row, by, withhold) for row in grouped],
-                  [_figure(indicator, row, (), withhold) for row in totals])
+    result = Result(indicator, by, [_figure(indicator, row, by) for row in grouped],
+                    [_figure(indicator, row, ()) for row in totals])
+    if indicator.sensitive and indicator.measure == "count" \
+            and not access.sees_personal_data(user):
+        _withhold(result, _sensitive_splits(session, indicator, user))
+    return result
 
 
-def _figure(indicator: Indicator, row: dict, by, withhold: bool) -> Figure:
-    values = {s: _number(row.get(f"v_{s}")) for s in indicator.series_ids}
-    figure = Figure({d: row.get(f"g_{d}") for d in by}, row.get("g_split"), values)
-    if withhold and indicator.measure == "count":
-        for name, value in values.items():
-            if value is not None and 0 < value < SMALLEST_SHOWN:
-                figure.values[name] = None
-                figure.withheld.add(name)
-    return figure
+def _figure(indicator: Indicator, row: dict, by) -> Figure:
+    return Figure({d: row.get(f"g_{d}") for d in by}, row.get("g_split"),
+                  {s: _number(row.get(f"v_{s}")) for s in indicator.series_ids})
+
+
+def _sensitive_splits(session, indicator: Indicator, user: User):
+    """Which split values may concern sensitive cases: the categories the form marks sensitive
+    when the indicator is split by them; every value otherwise (a count by agency may hold
+    them); none when the form marks no category sensitive."""
+    form = form_queries.get_form(session, indicator.form)
+    marked = reviewing.FormView(session, form, user).sensitive
+    if marked is None:
+        return lambda _split: False
+    if indicator.split == marked.path:
+        return lambda split: split in marked.sensitive
+    return lambda _split: True
+
+
+def _withhold(result: Result, concerns_sensitive) -> None:
+    """Small counts as `server.services.disclosure` hides them, per split value over the
+    groups, so that no total gives a hidden count back by subtraction."""
+    for series in result.indicator.series_ids:
+        for total in result.totals:
+            if not concerns_sensitive(total.split):
+                continue
+            cells = [f for f in result.figures if f.split == total.split]
+            shown = disclosure.suppress_small_counts(
+                {i: f.values[series] or 0 for i, f in enumerate(cells)})
+            for i, figure in enumerate(cells):
+                if not isinstance(shown.cells[i], int):
+                    figure.values[series] = None
+                    figure.withheld.add(series)
+            whole = disclosure.suppress_small_counts({0: total.values[series] or 0})
+            hidden = shown.total if shown.suppressed else whole.cells[0]
+            if not isinstance(hidden, int):
+                total.values[series] = None
+                total.withheld.add(series)
+                total.shown[series] = hidden
 
 
 def _number(value):
