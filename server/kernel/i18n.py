@@ -45,14 +45,15 @@ DEFAULT = "ar"
 
 # Words that reach `_` through a variable (a role, a review state), so extraction cannot see them.
 DYNAMIC_MESSAGES = (
-    "administrator", "supervisor", "analyst", "governorate", "forum",
+    "administrator", "supervisor", "analyst", "governorate", "forum", "district", "month",
     "received", "edited", "hasIssues", "approved", "rejected",
     "queued", "running", "done", "failed", "expired", "withdrawn",  # export jobs
 )
 # The same words as an English reader reads them: the codes themselves are not English text.
 ENGLISH = {
     "administrator": "Administrator", "supervisor": "Supervisor", "analyst": "Analyst",
-    "governorate": "Governorate", "forum": "Forum", "received": "Received", "edited": "Edited",
+    "governorate": "Governorate", "forum": "Forum", "district": "District", "month": "Month",
+    "received": "Received", "edited": "Edited",
     "hasIssues": "Has issues", "approved": "Approved", "rejected": "Rejected",
     "queued": "Waiting", "running": "Being written", "done": "Ready", "failed": "Failed",
     "expired": "Deleted after 7 days",

@@ -253,5 +253,11 @@ KEY_LOCKED = _p(
 KEY_UNLOCK_THROTTLED = _p(
     "429.60", "Too many wrong passphrases for the key '{name}': try again after {until}.")
 
+# The programme's indicators
+INDICATOR_NOT_FOUND = _p("404.70", "There is no indicator '{indicator}'.")
+INDICATOR_UNAVAILABLE = _p(
+    "409.70", "The indicator '{indicator}' cannot be computed on this server: {reason}.")
+INDICATOR_OPTION_INVALID = _p("400.70", "The indicators' option '{option}' is invalid: {reason}.")
+
 CATALOGUE: tuple[ProblemType, ...] = tuple(
     value for value in globals().values() if isinstance(value, ProblemType))

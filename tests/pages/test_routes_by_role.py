@@ -80,6 +80,10 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     **dict.fromkeys((("pages.keys_page", "GET"), ("pages.unlock_key", "POST"),
                      ("pages.decrypt_rows", "POST"), ("pages.lock_key", "POST")),
                     KEY_HOLDERS_PAGE),
+    # everyone signed in reads the indicators of their own places
+    ("pages.indicators_page", "GET"): signed_in(),
+    ("pages.indicators_workbook", "GET"): signed_in(),
+    ("pages.indicator_submissions", "GET"): signed_in(),
     ("static", "GET"): everyone(OK),
     ("pages.submissions", "GET"): signed_in(),  # Nineveh's supervisor: an empty list
     ("pages.submission", "GET"): READ_SUBMISSION,
@@ -144,7 +148,8 @@ OVERRIDES = {"revoke": {"name": "spare"}, "list_integrity": {"name": "cases"},
              "entities": {"name": "cases"},
              **dict.fromkeys(("entity_history", "delete_entity"), {
                  "name": "cases", "uuid": "0b5a6c2e-0000-4000-8000-000000000000"}), "media_file": {"name": "forums.csv"},
-             "put_media": {"name": "forums.csv"}, "attachment": {"name": "meeting.jpg"},
+             "put_media": {"name": "forums.csv"}, "indicator_submissions": {
+                 "indicator_id": "meetings_held"}, "attachment": {"name": "meeting.jpg"},
              "delete_submission": {"instance_id": "spare"},
              "restore_submission": {"instance_id": "spare"},
              **dict.fromkeys(("blob_state", "blob_upload", "blob_download"),

@@ -107,3 +107,16 @@ def case_closing(session: Session, root: sa.Table, follow_ups: sa.Table, *, case
 
 def _sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
+
+
+def behind(session: Session, source: sa.FromClause, where: sa.ColumnElement, root: sa.Table,
+           *, after: int = 0, limit: int = 50) -> list[dict]:
+    """The submissions an indicator's figure counts (each once, whatever it counted of them),
+    a keyset page at a time by submission id."""
+    chosen = (sa.select(root.c._submission_id).select_from(source)
+              .where(where, root.c._submission_id > after).distinct().subquery())
+    query = (sa.select(root.c._submission_id, root.c._instance_id, root.c._submitted_at,
+                       root.c._review_state)
+             .where(root.c._submission_id.in_(sa.select(chosen.c._submission_id)))
+             .order_by(root.c._submission_id).limit(limit))
+    return [dict(row._mapping) for row in session.execute(query)]

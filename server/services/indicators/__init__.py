@@ -23,6 +23,8 @@ from server.database.models import User
 from server.database.projection import Projection, place_columns
 from server.database.queries import forms as form_queries
 from server.database.queries import indicators as sql
+from server.kernel import problems
+from server.kernel.problems import Problem
 from server.services import access, disclosure, reviewing
 from server.services.indicators.catalogue import CASE_STATUS, Indicator, indicators
 from sync import tables as shapes
@@ -119,6 +121,31 @@ def _compute(session, user, indicator: Indicator, period: Period, by, tables) ->
     return result
 
 
+def behind(session: Session, user: User, indicator: Indicator, period: Period,
+           group: dict[str, str], split: str | None, *, after: int = 0, limit: int = 50
+           ) -> tuple[str, list[dict]]:
+    """The submissions behind one figure (the form's id, a page of them); a figure withheld
+    from this reader is refused (the list would give its count away)."""
+    if indicator.sensitive and not access.sees_personal_data(user):
+        (shown,) = compute(session, user, period, tuple(group), only=[indicator.id])
+        figure = next((f for f in shown.figures if f.split == split and all(
+            str(f.group.get(d)) == str(v) for d, v in group.items())), None)
+        if figure is None or figure.withheld:
+            raise Problem(problems.PERSONAL_DATA_FORBIDDEN)
+    form = form_queries.get_form(session, indicator.form)
+    if form is None:
+        raise Problem(problems.FORM_NOT_FOUND, form_id=indicator.form)
+    proj = projection.load(session, form)
+    try:
+        build = _Build(session, user, indicator, period, proj, {indicator.form: proj})
+        source, where = build.chosen(group, split)
+    except _Missing as missing:
+        raise Problem(problems.INDICATOR_UNAVAILABLE, indicator=indicator.id,
+                      reason=str(missing)) from None
+    return form.xml_form_id, sql.behind(session, source, where, proj.root, after=after,
+                                        limit=limit)
+
+
 def _figure(indicator: Indicator, row: dict, by) -> Figure:
     return Figure({d: row.get(f"g_{d}") for d in by}, row.get("g_split"),
                   {s: _number(row.get(f"v_{s}")) for s in indicator.series_ids})
@@ -197,6 +224,20 @@ class _Build:
         if indicator.measure == "days_to_close":
             return self._days_to_close(groups)
         return sql.Aggregate(source, self.where, groups, self._measures())
+
+    def chosen(self, group: dict[str, str], split: str | None):
+        """Where the rows of one figure come from, and the clause that picks them."""
+        source = self.root if self.table is self.root else sql.repeat_source(self.table,
+                                                                               self.root)
+        terms = [self.where] + [self._dimension(d) == v for d, v in group.items()]
+        indicator = self.indicator
+        if indicator.split == CASE_STATUS:
+            source, status = sql.case_status(self.root)
+            terms.append(status == split if split is not None else status.is_(None))
+        elif indicator.split:
+            column = self.column(indicator.split, indicator.table)
+            terms.append(column == split if split is not None else column.is_(None))
+        return source, sa.and_(*terms)
 
     def _measures(self) -> list[tuple[str, sa.ColumnElement]]:
         indicator, table = self.indicator, self.indicator.table

@@ -46,6 +46,7 @@ def init_app(app: Flask) -> None:
         deleted,
         downloads,
         field_offices,
+        indicators,
         keys,
         review_list,
         sessions,

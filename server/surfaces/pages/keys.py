@@ -29,7 +29,7 @@ def unlocked_keys() -> dict[int, key_unlocks.Unlocked]:
     if not tokens or g.get("user") is None or not access.holds_keys(g.user):
         return {}
     open_keys = {}
-    for key_id, token in tokens.items():
+    for token in tokens.values():
         unlocked = key_unlocks.opened(per_request.session(), g.user, str(token))
         if unlocked is not None:
             open_keys[unlocked.key_id] = unlocked
