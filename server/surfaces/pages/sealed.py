@@ -60,7 +60,7 @@ class Reading:
 
 def read(definition: SubmissionDef, *, whole: bool = True) -> Reading:
     """The version read as this request's user may read it. Decrypting keeps its outcome
-    (a short write: the request's read ends here, on SQLite first of all)."""
+    (a short write, so this request stops only reading here)."""
     root = parse_xml(definition.xml)
     if not is_envelope(root):
         return Reading(definition, PLAIN, root)
