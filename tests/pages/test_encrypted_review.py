@@ -149,6 +149,10 @@ def test_a_decrypted_referral_reads_as_the_same_referral_sent_plain(
     page_of(nadia, f"{REFERRALS}/{instance_id}")
     assert len(events(session, "submission.decrypted")) == 2
     assert len(checks(session)) == 1
+    # the page of changes decrypts too, and says so
+    page_of(nadia, f"{REFERRALS}/{instance_id}/diff?from={instance_id}&to={instance_id}")
+    assert [details(e)["purpose"] for e in events(session, "submission.decrypted")] == [
+        "page", "page", "diff"]
 
 
 def test_personal_fields_stay_masked_for_a_key_holder_without_the_permission(
@@ -445,3 +449,33 @@ def test_every_outcome_has_words_in_each_language(referrals, phone, key, nadia):
         assert words in banner(page_of(nadia, f"{REFERRALS}/{instance_id}?lang={lang}"))
     keys_page = page_of(nadia, "/keys?lang=en")
     assert "wrong key: 1" in keys_page
+
+
+def test_a_scoped_supervisor_reads_what_the_tables_place_in_their_governorate(
+        app, session, programme, make_user, phone):
+    """A scoped reader finds a submission by its place, which an envelope does not show: with
+    the form's decrypted rows on, unlocking puts the places in the tables, and then the list
+    and the page are theirs as for a plain referral."""
+    user = make_user("layla", "supervisor", scopes=[("governorate", "anbar")],
+                     personal_data=True)
+    key_service.set_key_holder(session, user, True)
+    key = key_service.create_key(session, "referrals-2026", PASSPHRASE, holder=user,
+                                 cost=CHEAP)
+    session.commit()
+    version = publish_referrals(app, session, programme, key, decrypted_rows=True)
+    layla = Browser(app)
+    assert layla.sign_in("layla").status_code == 302
+    anbar, _sealed, _plain = send_referral(phone, version, key)
+    basra, _sealed, _plain = send_referral(phone, version, key, governorate="basra",
+                                           district="basra")
+    assert layla.get(f"{REFERRALS}/{anbar}").status_code == 404  # no place to scope it by yet
+
+    reply = layla.post("/keys/referrals-2026/unlock", {"passphrase": PASSPHRASE})
+    assert reply.status_code == 200
+
+    listing = page_of(layla, f"{REFERRALS}?lang=en")
+    assert f'data-instance-id="{anbar}"' in listing and basra not in listing
+    page = page_of(layla, f"{REFERRALS}/{anbar}?lang=en")
+    assert "Huda Salim" in answers_of(page)["/person/person_name"]
+    assert layla.get(f"{REFERRALS}/{basra}").status_code == 404
+
