@@ -250,6 +250,12 @@ KEY_UNLOCK_AT_FIELD_OFFICE = _p(
 KEY_LOCKED = _p(
     "403.63", "The key '{name}' is not unlocked for you, or its unlock expired: a key holder "
               "unlocks it on the Keys page with its passphrase.")
+KEY_NOT_HELD = _p(
+    "404.61", "This submission was encrypted for a key this server does not hold: it cannot be "
+              "decrypted here.")
+ATTACHMENT_NOT_DECRYPTED = _p(
+    "409.63", "The file '{name}' does not decrypt with the key '{key}' ({outcome}): it was kept "
+              "as received, and the submission's page says what went wrong.")
 KEY_UNLOCK_THROTTLED = _p(
     "429.60", "Too many wrong passphrases for the key '{name}': try again after {until}.")
 

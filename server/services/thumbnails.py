@@ -1,5 +1,6 @@
 """Small JPEG copies of submitted photos for the review pages, made once with Pillow and kept on
-disk under the data folder, named by the photo's SHA-256 (never by the name a phone gave it)."""
+disk under the data folder, named by the photo's SHA-256 (never by the name a phone gave it).
+A photo decrypted for a key holder gets one made in memory, never kept (`small_copy`)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,19 @@ def thumbnail(data_dir: str, sha256: str, source: Path) -> Path | None:
     target = path(data_dir, sha256)
     if target.exists():
         return target
+    small = small_copy(source)
+    if small is None:
+        return None
+    private.folders(target.parent)
+    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=".thumb-")
+    with os.fdopen(handle, "wb") as file:
+        file.write(small)
+    os.replace(tmp, target)  # two workers making the same one: either copy is right
+    return target
+
+
+def small_copy(source: Path | io.BytesIO) -> bytes | None:
+    """The thumbnail's JPEG bytes, made in memory from a file or bytes; None if not a photo."""
     try:
         with Image.open(source) as image:
             image = ImageOps.exif_transpose(image)
@@ -45,9 +59,4 @@ def thumbnail(data_dir: str, sha256: str, source: Path) -> Path | None:
             image.convert("RGB").save(out, "JPEG", quality=80)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
         return None
-    private.folders(target.parent)
-    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=".thumb-")
-    with os.fdopen(handle, "wb") as file:
-        file.write(out.getvalue())
-    os.replace(tmp, target)  # two workers making the same one: either copy is right
-    return target
+    return out.getvalue()

@@ -121,7 +121,7 @@ def test_a_field_office_never_unlocks_a_key(nadia, session):
     session.add(SyncPeer(name="headquarters", role="headquarters", url="http://hq.example",
                          token_sha256="0" * 64))
     session.commit()
-    assert "never unlocks a key" in nadia.get("/keys").get_data(as_text=True)
+    assert "never unlocks a key" in nadia.get("/keys?lang=en").get_data(as_text=True)
     reply = nadia.post("/keys/referrals-2026/unlock", {"passphrase": PASSPHRASE})
     assert reply.status_code == 403
     session.rollback()

@@ -16,6 +16,7 @@ from server.database.models import (
     FormVersion,
     KeyUnlock,
     Submission,
+    SubmissionAttachment,
     SubmissionDef,
     User,
 )
@@ -122,3 +123,21 @@ def count_outcomes(session: Session, form_id: int) -> dict[str, int]:
         .join(Submission, Submission.current_def_id == DecryptionCheck.submission_def_id)
         .where(Submission.form_id == form_id, Submission.deleted_at.is_(None))
         .group_by(DecryptionCheck.outcome)).all())
+
+
+def encryption_of_submissions(session: Session, submission_ids: Collection[int]
+                              ) -> dict[int, tuple[int | None, str | None]]:
+    """Of these submissions, those whose current version came encrypted (its envelope named
+    `.enc` files): the key of its form version (None: a key this server does not hold) and
+    the outcome its decryption showed, if it was ever decrypted. One query for a whole page."""
+    if not submission_ids:
+        return {}
+    sealed = sa.exists().where(SubmissionAttachment.submission_def_id == SubmissionDef.id,
+                               SubmissionAttachment.name.like("%.enc"))
+    rows = session.execute(
+        sa.select(Submission.id, FormVersion.encryption_key_id, DecryptionCheck.outcome)
+        .join(SubmissionDef, SubmissionDef.id == Submission.current_def_id)
+        .join(FormVersion, FormVersion.id == SubmissionDef.form_version_id)
+        .outerjoin(DecryptionCheck, DecryptionCheck.submission_def_id == SubmissionDef.id)
+        .where(Submission.id.in_(submission_ids), sealed))
+    return {submission_id: (key_id, outcome) for submission_id, key_id, outcome in rows}

@@ -1,5 +1,6 @@
 """The review workspace's lists: every form with how many submissions wait in each state, and
-one form's submissions with filters, counts per state, keyset paging and bulk review."""
+one form's submissions with filters, counts per state, keyset paging and bulk review. Encrypted
+submissions are tagged, and so is a decryption that showed something wrong."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from server.database import per_request
 from server.database.models import REVIEW_STATES
 from server.database.queries import form_tables as table_queries
 from server.database.queries import forms as form_queries
+from server.database.queries import keys as key_queries
 from server.database.queries import submissions as submission_queries
 from server.kernel import i18n, problems
 from server.kernel.problems import Problem
-from server.services import access, answers, reviewing
+from server.services import access, answers, decryption, reviewing
 from server.surfaces.pages import bp, require
 from server.surfaces.pages.sessions import local_path
 from sync import tables as shapes
@@ -118,6 +120,9 @@ def submissions(xml_form_id: str):
         if len(found) > PAGE:
             last = rows[-1]
             cursor = _cursor_text(last["_submitted_at"], last["_submission_id"])
+    # one query for the page's tags, whatever its length
+    encrypted = key_queries.encryption_of_submissions(
+        view.session, [row["_submission_id"] for row in rows])
     code = i18n.current().code
     files = view.files(current_app.extensions["blobs"])
     options = {place: answers.choice_options(_field(view, place), code, files)
@@ -132,6 +137,7 @@ def submissions(xml_form_id: str):
     kept = {k: v for k, v in args.items() if v and not (k == "sort" and v == "newest")}
     return render_template(
         "submissions.html", form=view.form, rows=rows, states=REVIEW_STATES,
+        encrypted=encrypted, flagged=decryption.FLAGGED,
         counts=view.figures(counts, category=args["category"]) if view.has_rows
         else view.figures({}), category=category,
         args=args, options=options, names=names, places=view.places,
