@@ -138,6 +138,26 @@ def test_every_indicator_reconciles_by_governorate(session, data, admin_user):
         assert scores[(g, None)]["post"] == pytest.approx(mean(p[3] for p in people))
 
 
+def test_the_totals_over_every_place(session, data, admin_user):
+    meetings, trainings, referrals = data
+    results = computed(session, admin_user, by=("month",))
+
+    def total(indicator: str, series: str = "value"):
+        (only,) = results[indicator].totals
+        return only.values[series]
+    assert total("meetings_held") == len(meetings)
+    # a forum meets in many months: the forums active in the year are counted once each
+    assert total("forums_active") == len({m.place[2] for m in meetings})
+    assert total("attendance_by_group", "police") == sum(sum(m.attendance["police"])
+                                                         for m in meetings)
+    people = [p for t in trainings for p in t.participants]
+    assert total("test_scores", "post") == pytest.approx(mean(p[3] for p in people))
+    spans = [(r.closed_on - r.day).days for r in referrals if r.closed_on]
+    assert total("days_to_close") == pytest.approx(mean(spans))
+    assert {f.split: f.values["value"] for f in results["participants_by_sex"].totals} == \
+        Counter(sex for sex, *_ in people)
+
+
 def test_by_month_and_by_forum_in_iraq_s_time(session, data, admin_user):
     meetings, _trainings, referrals = data
     results = computed(session, admin_user, by=("forum", "month"))
