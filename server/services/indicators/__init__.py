@@ -117,39 +117,56 @@ def _tables(session: Session, chosen: Sequence[Indicator]) -> dict[str, Projecti
 
 def _compute_together(session, user, together: list[Indicator], period: Period, by, tables
                       ) -> list[Result]:
-    """Indicators over the same rows: one query for their lines, their totals added up."""
+    """Indicators over the same rows: one query for their lines, grouped by all their splits;
+    each indicator's lines and totals added up from it."""
     first = together[0]
     try:
         if tables.get(first.form) is None:
             raise building.Missing(f"the form {first.form} is not loaded")
-        rows = building.Rows(session, user, first, period, tables[first.form], tables)
+        rows = building.Rows(session, user, first, period, tables[first.form], tables,
+                             splits=[i.split for i in together if i.split])
         parts = {i.id: building.parts_of(rows, i) for i in together}
     except building.Missing as missing:
         return [Result(i, by, [], [], unavailable=str(missing)) for i in together]
-    every = [p for series in parts.values() for named in series.values()
-             for p in named.values()]
+    every = list({p.label: p for series in parts.values() for named in series.values()
+                  for p in named.values()}.values())
     lines = indicator_queries.run(session, rows.aggregate(by, every))
-    totals = _totals(lines, every)
-    distinct = [p for p in every if p.kind == "distinct"]
-    if distinct:  # distinct values do not add up over places or months: counted again
-        recounted = {split: row for row in indicator_queries.run(
-            session, rows.aggregate((), distinct)) for split in [row.get("g_split")]}
-        for split, total in totals.items():
-            total.update({p.label: recounted.get(split, {}).get(p.label) for p in distinct})
-    return [Result(i, by, [_figure(i, parts[i.id], line, by) for line in lines],
-                   [_figure(i, parts[i.id], {"g_split": split, **total}, ())
-                    for split, total in totals.items()])
-            for i in together]
+    results = []
+    for indicator in together:
+        mine = list({p.label: p for named in parts[indicator.id].values()
+                     for p in named.values()}.values())
+        split = building.split_label(indicator.split) if indicator.split else None
+        keys = [f"g_{d}" for d in by] + ([split] if split else [])
+        distinct = [p for p in mine if p.kind == "distinct"]
+        if distinct and set(rows.splits) - {indicator.split}:  # others' splits would divide it
+            alone = building.Rows(session, user, indicator, period, tables[indicator.form],
+                                  tables)
+            own = indicator_queries.run(session, alone.aggregate(by, distinct))
+        else:
+            own = _added(lines, mine, keys)
+        totals = _added(lines, mine, [split] if split else [])
+        if distinct:  # distinct values do not add up over places or months: counted again
+            recounted = indicator_queries.run(session, rows.aggregate((), distinct))
+            totals = [{**t, **next((r for r in recounted if r.get(split) == t.get(split)), {})}
+                      for t in totals] if split else recounted
+        results.append(Result(
+            indicator, by, [_figure(indicator, parts[indicator.id], line, by, split)
+                            for line in own],
+            [_figure(indicator, parts[indicator.id], total, (), split) for total in totals]))
+    return results
 
 
-def _totals(lines: list[dict], every: list[building.Part]) -> dict[str | None, dict]:
-    """Each split value's parts added up over the lines (in the order the lines came)."""
-    totals: dict[str | None, dict] = {}
+def _added(lines: list[dict], parts: list[building.Part], keys: list[str]) -> list[dict]:
+    """The lines added up by `keys` (the others' splits summed over), in the lines' order."""
+    added: dict[tuple, dict] = {}
     for line in lines:
-        total = totals.setdefault(line.get("g_split"), {p.label: 0 for p in every})
-        for part in every:
+        key = tuple(line.get(k) for k in keys)
+        if key not in added:
+            added[key] = {**dict(zip(keys, key, strict=True)), **{p.label: 0 for p in parts}}
+        total = added[key]
+        for part in parts:
             total[part.label] += line.get(part.label) or 0
-    return totals
+    return list(added.values())
 
 
 def behind(session: Session, user: User, indicator: Indicator, period: Period,
@@ -178,11 +195,12 @@ def behind(session: Session, user: User, indicator: Indicator, period: Period,
 
 
 def _figure(indicator: Indicator, parts: dict[str, dict[str, building.Part]], line: dict,
-            by) -> Figure:
+            by, split: str | None) -> Figure:
     values = {series: _number(building.value_of(indicator.measure, {
         name: line.get(part.label) for name, part in named.items()}))
         for series, named in parts.items()}
-    return Figure({d: line.get(f"g_{d}") for d in by}, line.get("g_split"), values)
+    return Figure({d: line.get(f"g_{d}") for d in by}, line.get(split) if split else None,
+                  values)
 
 
 def _sensitive_splits(session, indicator: Indicator, user: User):

@@ -1,10 +1,12 @@
 """From an indicator's definition to the SQL that computes it, for one reader and one period.
 
-Indicators over the same rows (the same form, repeat, split and date) are computed by one query:
-five of them read the meetings' own table, three the issues. Each asks for additive parts
-(counts and sums), so that the totals over all places are added up from the lines instead of
-being queried again; only a count of distinct values (forums active) needs a query of its own
-for its total.
+Indicators over the same rows (the same form, repeat and date) are computed by one query,
+grouped by every choice field any of them is split by: five of them read the meetings' own
+table, three the issues (by category, by priority, and neither). Each asks for additive parts
+(counts, and the sum of each field once), so that each indicator's lines, and the totals over
+all places, are added up from that query's lines; only a count of distinct values (forums
+active) is counted by a query of its own when the others are split, and counted again for its
+total.
 """
 
 from __future__ import annotations
@@ -63,12 +65,10 @@ def parts_of(build: Rows, indicator: Indicator) -> dict[str, dict[str, Part]]:
             "distinct")
     elif measure == "sum":
         for s in indicator.series:
-            add(s.id, "s", sa.func.sum(indicator_queries.total_of(build.numbers(s.fields))))
+            _sums(out, s.id, "s", build.numbers(s.fields))
     elif measure == "share":
-        add("value", "num", sa.func.sum(indicator_queries.total_of(
-            build.numbers(indicator.numerator))))
-        add("value", "den", sa.func.sum(indicator_queries.total_of(
-            build.numbers(indicator.denominator))))
+        _sums(out, "value", "num", build.numbers(indicator.numerator))
+        _sums(out, "value", "den", build.numbers(indicator.denominator))
     elif measure == "mean":
         for s in indicator.series:
             (value,) = build.numbers(s.fields)
@@ -80,23 +80,44 @@ def parts_of(build: Rows, indicator: Indicator) -> dict[str, dict[str, Part]]:
     return out
 
 
+def _sums(out: dict, series: str, component: str, columns: Sequence[sa.Column]) -> None:
+    """A sum over several fields, as the sum of each field: the same field summed for several
+    indicators is summed once (its label is the column's)."""
+    for column in columns:
+        label = f"p_sum__{column.table.name}__{column.name}"
+        out.setdefault(series, {})[f"{component}:{column.name}"] = Part(
+            label, "add", sa.func.sum(column))
+
+
 def value_of(measure: str, components: dict[str, float | int | None]) -> float | int | None:
-    """An indicator's value from its parts (summed over lines, for a total)."""
+    """An indicator's value from its parts (summed over lines, for a total); a sum's parts are
+    its fields' sums, `s:column`."""
+    def summed(component: str) -> float:
+        return sum(float(v or 0) for k, v in components.items()
+                   if k.split(":", 1)[0] == component)
     if measure in ("count", "distinct"):
         return components.get("n", components.get("d")) or 0
     if measure == "sum":
-        return components["s"] or 0
+        return _number_like(summed("s"))
     if measure == "share":  # (PostgreSQL sums integers as numeric: Decimal)
-        den = components["den"]
-        return 100.0 * float(components["num"] or 0) / float(den) if den else None
+        den = summed("den")
+        return 100.0 * summed("num") / den if den else None
     total, count = components["s"], components["n"]
     return float(total) / count if count else None  # mean, days to close
 
 
+def _number_like(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
 def sharing(indicator: Indicator) -> tuple:
-    """What decides whether two indicators are computed by the same query."""
-    return (indicator.form, indicator.table, indicator.split, indicator.date,
-            indicator.follow_up if indicator.measure == "days_to_close" else None)
+    """What decides whether two indicators are computed by the same query: the same rows, and
+    a split of their own where their parts do not add up over others' splits (distinct
+    values), or need rows of their own (a case's status, a case's closing)."""
+    own = indicator.measure == "days_to_close" or indicator.split == CASE_STATUS \
+        or (indicator.measure == "distinct" and indicator.split is not None)
+    return (indicator.form, indicator.table, indicator.date,
+            (indicator.split, indicator.follow_up) if own else None)
 
 
 class Rows:
@@ -104,7 +125,9 @@ class Rows:
     joined to it, in the reader's places, rejected submissions left out."""
 
     def __init__(self, session, user, indicator: Indicator, period, proj: Projection,
-                 tables: dict[str, Projection | None]):
+                 tables: dict[str, Projection | None], *, splits: Sequence[str] = ()):
+        """`splits`: the split fields of every indicator the query serves (`indicator`'s
+        included); each becomes a group of the query."""
         self.session, self.indicator, self.proj, self.period = session, indicator, proj, period
         self.root = proj.root
         if indicator.table and indicator.table not in proj.tables:
@@ -117,11 +140,12 @@ class Rows:
                              *self._period())
         self.source = self.root if self.table is self.root \
             else indicator_queries.repeat_source(self.table, self.root)
-        self.split = None
-        if indicator.split == CASE_STATUS:
-            self.source, self.split = indicator_queries.case_status(self.root)
-        elif indicator.split:
-            self.split = self.column(indicator.split, indicator.table)
+        self.splits: dict[str, sa.ColumnElement] = {}
+        for path in dict.fromkeys([*splits, *([indicator.split] if indicator.split else [])]):
+            if path == CASE_STATUS:
+                self.source, self.splits[path] = indicator_queries.case_status(self.root)
+            else:
+                self.splits[path] = self.column(path, indicator.table)
         self.days = None
         if indicator.measure == "days_to_close":
             self._closing(tables)
@@ -129,16 +153,16 @@ class Rows:
     def aggregate(self, by: Sequence[str], parts: Sequence[Part]
                   ) -> indicator_queries.Aggregate:
         groups = [(f"g_{d}", self.dimension(d)) for d in by]
-        if self.split is not None:
-            groups.append(("g_split", self.split))
+        groups += [(split_label(path), column) for path, column in self.splits.items()]
         return indicator_queries.Aggregate(self.source, self.where, groups,
                                            [(p.label, p.expression) for p in parts])
 
     def chosen(self, group: dict[str, str], split: str | None):
         """The rows of one figure: its source, and the clause that picks them."""
         terms = [self.where] + [self.dimension(d) == v for d, v in group.items()]
-        if self.split is not None:
-            terms.append(self.split == split if split is not None else self.split.is_(None))
+        if self.indicator.split:
+            column = self.splits[self.indicator.split]
+            terms.append(column == split if split is not None else column.is_(None))
         return self.source, sa.and_(*terms)
 
     def column(self, path: str, table: str) -> sa.Column:
@@ -179,6 +203,11 @@ class Rows:
         if self.timestamp:
             start, end = _utc_midnight(start), _utc_midnight(end)
         return [self.date >= start, self.date < end]
+
+
+def split_label(path: str) -> str:
+    """The query's name for the group of a split field."""
+    return "g_split_" + "".join(c if c.isalnum() else "_" for c in path)
 
 
 def column_of(proj: Projection, key: str, path: str, *, kinds: Sequence[str] = ()) -> sa.Column:
