@@ -312,8 +312,8 @@ def bench_receive(kind: str, args, photo: bytes) -> bool:
             plain_version = re.search(rf"^{REFERRAL.form_id}\t(\S+)\t", loaded, re.MULTILINE)[1]
             created = _cli(env, "app-users", "create", "bench-phone")
             base = re.search(r"^Collect server URL: (\S+)$", created, re.MULTILINE)[1]
-            _cli(env, "users", "create", "bench-key-holder", "--role", "administrator", "--key-holder",
-                 "--password-stdin", stdin=f"{PASSPHRASE}\n")
+            _cli(env, "users", "create", "bench-key-holder", "--role", "administrator",
+                 "--key-holder", "--password-stdin", stdin=f"{PASSPHRASE}\n")
             _cli(env, "keys", "create", KEY, "--holder", "bench-key-holder",
                  stdin=f"{PASSPHRASE}\n{PASSPHRASE}\n")
             encrypted = _cli(env, "forms", "encrypt", REFERRAL.form_id, "--key", KEY)
