@@ -88,9 +88,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _cli(env: dict[str, str], *args: str) -> str:
+def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    """`muntada ARGS`; `stdin` answers its prompts (passwords, passphrases), read from standard
+    input since the command runs in a session of its own, without a terminal to prompt on."""
     result = subprocess.run([*MUNTADA, *args], check=False, env=env, cwd=REPO, capture_output=True,
-                            text=True, timeout=300)
+                            text=True, timeout=300, input=stdin, start_new_session=True)
     if result.returncode != 0:
         sys.exit(f"muntada {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout

@@ -81,6 +81,7 @@ class ServedForm:
     version: str
     choices: dict[str, list[dict[str, str]]]  # list name → items (name and filter columns)
     image_fields: list[str]  # paths below the root, e.g. "photo_1"
+    public_key: str | None = None  # an encrypted form's: phones encrypt with it
 
 
 def fetch_forms(session: requests.Session, base: str) -> tuple[dict[str, ServedForm],
@@ -111,8 +112,10 @@ def fetch_forms(session: requests.Session, base: str) -> tuple[dict[str, ServedF
             bind.get("nodeset").removeprefix(root_path) for bind in model.iter(f"{XF}bind")
             if bind.get("type") == "binary" and _is_image(xform, bind.get("nodeset"))]
         form_id = entry.findtext(f"{FORM_LIST_NS}formID")
+        submission = model.find(f"{XF}submission")
         served[form_id] = ServedForm(form_id, primary.get("version") or "", choices,
-                                     image_fields)
+                                     image_fields, None if submission is None
+                                     else submission.get("base64RsaPublicKey"))
         manifest_url = entry.findtext(f"{FORM_LIST_NS}manifestUrl")
         if manifest_url and not forums:
             manifest = etree.fromstring(get(manifest_url))
@@ -309,6 +312,18 @@ SCENARIOS = [
 ]
 
 
+def multipart(xml: bytes, files: list[tuple[bytes, bytes, bytes]]) -> bytes:
+    """Collect's POST body: the instance (or an envelope) as `xml_submission_file`, then each
+    file (name, content type, data) as a part named after the file."""
+    parts = [(b"xml_submission_file", b"submission.xml", b"text/xml", xml)]
+    parts.extend((name, name, ctype, data) for name, ctype, data in files)
+    return b"".join(
+        b"--" + BOUNDARY.encode() + b"\r\nContent-Disposition: form-data; name=\"" + name
+        + b"\"; filename=\"" + filename + b"\"\r\nContent-Type: " + ctype + b"\r\n\r\n"
+        + data + b"\r\n" for name, filename, ctype, data in parts
+    ) + b"--" + BOUNDARY.encode() + b"--\r\n"
+
+
 class Instances:
     """Pre-built instance bodies of a scenario (the phones' CPU is not what is measured);
     `next()` gives one multipart body with a fresh instanceID (and photo)."""
@@ -327,14 +342,7 @@ class Instances:
 
     @staticmethod
     def _body(xml: bytes, photo: tuple[bytes, bytes] | None = None) -> bytes:
-        parts = [(b"xml_submission_file", b"submission.xml", b"text/xml", xml)]
-        if photo is not None:
-            parts.append((photo[0], photo[0], b"image/jpeg", photo[1]))
-        return b"".join(
-            b"--" + BOUNDARY.encode() + b"\r\nContent-Disposition: form-data; name=\"" + name
-            + b"\"; filename=\"" + filename + b"\"\r\nContent-Type: " + ctype + b"\r\n\r\n"
-            + data + b"\r\n" for name, filename, ctype, data in parts
-        ) + b"--" + BOUNDARY.encode() + b"--\r\n"
+        return multipart(xml, [] if photo is None else [(photo[0], b"image/jpeg", photo[1])])
 
     def next(self) -> tuple[str, bytes, int]:
         """A body with a fresh instanceID (and a photo of its own)."""
