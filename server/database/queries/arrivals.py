@@ -252,19 +252,23 @@ _AT_ONCE: dict[tuple, sa.Select] = {}
 
 def insert_new_at_once(connection: Connection, submission: dict, definition: dict,
                        inserts: list[tuple[sa.Table, list[dict]]], *,
-                       peer_id: int | None = None) -> tuple[int, int]:
+                       peer_id: int | None = None, files: Sequence[dict] = ()
+                       ) -> tuple[int, int]:
     """PostgreSQL: a new submission, its first version and its rows in one statement, run in
     autocommit mode, so it is its own transaction: one round trip instead of a BEGIN, six
     INSERTs, an UPDATE and a COMMIT. The version's id is drawn first, so that the submission
     names it as current when inserted (the foreign keys are checked at the statement's end).
     Each table's rows travel as one JSON parameter, read back with their columns' types: a few
     parameters, and a statement text that depends only on the tables' columns.
+    `files`: the version's attachments, all brought with it ({name, position, sha256, md5,
+    size}), written with their blobs' rows (unless another submission brought the same bytes).
     Returns (submission id, version id)."""
     names = [tuple(sorted({c for row in rows for c in row} - {"_submission_id"}))
              for _table, rows in inserts]
     shape = (tuple(submission), tuple(definition),
              tuple((table, columns)
-                   for (table, _rows), columns in zip(inserts, names, strict=True)))
+                   for (table, _rows), columns in zip(inserts, names, strict=True)),
+             bool(files))
     statement = _AT_ONCE.get(shape)
     if statement is None:
         if len(_AT_ONCE) > 256:
@@ -273,6 +277,8 @@ def insert_new_at_once(connection: Connection, submission: dict, definition: dic
     params = {f"s_{name}": value for name, value in submission.items()}
     params.update({f"d_{name}": value for name, value in definition.items()})
     params["log_peer"] = peer_id  # the field office that sent it on, if one did
+    if files:
+        params["files"] = json.dumps(list(files), separators=(",", ":"))
     for i, ((_table, rows), columns) in enumerate(zip(inserts, names, strict=True)):
         params[f"t{i}"] = json.dumps([{c: row.get(c) for c in columns} for row in rows],
                                      default=_json_value, separators=(",", ":"))
@@ -287,8 +293,8 @@ def _json_value(value):
     raise TypeError(f"{type(value).__name__} is not a column value")
 
 
-def _build_at_once(submission: tuple[str, ...], definition: tuple[str, ...], tables: tuple
-                   ) -> sa.Select:
+def _build_at_once(submission: tuple[str, ...], definition: tuple[str, ...], tables: tuple,
+                   files: bool) -> sa.Select:
     def_id = sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence(
         "submission_defs", "id")).label("id")).cte("new_def_id")
     sub = sa.insert(_subs).from_select([*submission, "current_def_id"], sa.select(
@@ -304,6 +310,9 @@ def _build_at_once(submission: tuple[str, ...], definition: tuple[str, ...], tab
             sa.literal("submission"), sa.cast(def_id.c.id, sa.String),
             sa.bindparam("log_peer", type_=sa.Integer),
             sa.bindparam("d_created_at", type_=_defs.c.created_at.type))).cte("new_log")]
+    if files:
+        ctes += _files_at_once(def_id, sa.bindparam("d_created_at",
+                                                    type_=_defs.c.created_at.type))
     for i, (table, names) in enumerate(tables):
         rows = sa.func.jsonb_to_recordset(sa.cast(sa.bindparam(f"t{i}", type_=sa.Text),
                                                   postgresql.JSONB)).table_valued(
@@ -316,6 +325,26 @@ def _build_at_once(submission: tuple[str, ...], definition: tuple[str, ...], tab
     for cte in ctes:
         statement = statement.add_cte(cte)
     return statement
+
+
+def _files_at_once(def_id: sa.CTE, created_at) -> list[sa.CTE]:
+    """The CTEs of a new version's files: the blobs' rows (kept when already there) and the
+    attachments naming them. The foreign key between them is checked at the statement's end."""
+    _blobs, _atts = Blob.__table__, SubmissionAttachment.__table__
+    listed = sa.func.jsonb_to_recordset(sa.cast(sa.bindparam("files", type_=sa.Text),
+                                                postgresql.JSONB)).table_valued(
+        sa.column("name", sa.Text), sa.column("position", sa.Integer),
+        sa.column("sha256", sa.Text), sa.column("md5", sa.Text),
+        sa.column("size", sa.BigInteger)).render_derived(name="files", with_types=True)
+    blobs = postgresql.insert(_blobs).from_select(
+        ["sha256", "md5", "size", "created_at"],
+        sa.select(listed.c.sha256, listed.c.md5, listed.c.size, created_at)
+        .distinct()).on_conflict_do_nothing().cte("new_blobs")
+    attachments = sa.insert(_atts).from_select(
+        ["submission_def_id", "name", "position", "blob_sha256"],
+        sa.select(def_id.c.id, listed.c.name, listed.c.position, listed.c.sha256)
+        .select_from(def_id.join(listed, sa.true()))).cte("new_attachments")
+    return [blobs, attachments]
 
 
 def is_arrival_conflict(error: sa.exc.IntegrityError) -> bool:

@@ -4,8 +4,8 @@ from what is held, then written with SQLAlchemy Core statements
 
 The writer is how it is written, never what: a Connection in the session's transaction (either
 database), the group commit's `Lane` on SQLite (the same statements, straight on the driver, in a
-savepoint of a batch), or on PostgreSQL a `OneStatement` (a new submission without files, its
-rows and all, in one statement that is its own transaction).
+savepoint of a batch), or on PostgreSQL a `OneStatement` (a new submission with all its files,
+its rows and all, in one statement that is its own transaction).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 # PostgreSQL writes a new submission of up to this many rows in one statement (a statement
 # takes at most 65,535 parameters; a big one gains nothing from it)
 AT_ONCE_ROWS = 50
+AT_ONCE_FILES = 20
 
 
 @dataclass(frozen=True)
@@ -90,10 +91,12 @@ Writer = database.Statements | OneStatement
 
 
 def fits_one_statement(arrival: Arrival, failure: str | None) -> bool:
-    """Whether a new instance can be written by a `OneStatement`: no files, its rows read and
-    without issues, and not too many of them."""
+    """Whether a new instance can be written by a `OneStatement`: its files all brought with it
+    (an encrypted referral's `submission.xml.enc`, photos sent whole), its rows read and without
+    issues, and not too many of either."""
     rows = arrival.rows
-    return failure is None and not arrival.expected and rows is not None \
+    return failure is None and len(arrival.expected) <= AT_ONCE_FILES \
+        and all(name in arrival.stored for name in arrival.expected) and rows is not None \
         and not arrival.feeds_cases and arrival.answer is None and not rows.issues \
         and sum(map(len, rows.tables.values())) <= AT_ONCE_ROWS
 
@@ -151,25 +154,31 @@ def _new(writer: Writer, arrival: Arrival, failure: str | None) -> Receipt:
 
 
 def _new_at_once(connection: Connection, arrival: Arrival, now: datetime) -> Receipt:
-    """PostgreSQL, a new instance without files: all its rows in one statement."""
+    """PostgreSQL, a new instance with all its files: it, its files and its rows in one
+    statement."""
     identity, target, upload = arrival.identity, arrival.target, arrival.upload
+    present = len(arrival.expected)
+    files = [{"name": name, "position": position, "sha256": arrival.stored[name][0],
+              "md5": arrival.stored[name][1], "size": arrival.stored[name][2]}
+             for position, name in enumerate(arrival.expected, start=1)]
     collector = arrival_queries.Collector()
     write_rows(collector, arrival.tables, None, None, arrival.rows, _system(
-        arrival, now, 0, submitted_at=now, submitter=target.submitter, review_state="received",
-        edits=0), replace=False)
+        arrival, now, present, submitted_at=now, submitter=target.submitter,
+        review_state="received", edits=0), replace=False)
     try:
         submission_id, _def_id = arrival_queries.insert_new_at_once(connection, {
             "form_id": target.form_id, "instance_id": identity.instance_id,
             "review_state": "received", "submitter_id": upload.app_user.id,
             "device_id": upload.device_id, "created_at": now, "updated_at": now,
-        }, _version(arrival, 0, None, now), collector.inserts, peer_id=upload.peer_id)
+        }, _version(arrival, present, None, now), collector.inserts, peer_id=upload.peer_id,
+            files=files)
     except (IntegrityError, DataError) as error:
         if isinstance(error, IntegrityError) and arrival_queries.is_arrival_conflict(error):
             raise  # another request stored the same instance first: look again
         # a value one of its tables refused, not the record
         log.exception("writing the rows of %s failed", identity.instance_id)
         raise RowsFailed.because(error) from error
-    return Receipt(Outcome.NEW, submission_id, identity.instance_id, 0, 0)
+    return Receipt(Outcome.NEW, submission_id, identity.instance_id, present, present)
 
 
 def _retry(writer: Writer, arrival: Arrival, same: Row) -> Receipt:

@@ -44,13 +44,12 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['submission_def_id'], ['submission_defs.id'], name=op.f('fk_decryption_checks_submission_def_id_submission_defs')),
     sa.PrimaryKeyConstraint('submission_def_id', name=op.f('pk_decryption_checks'))
     )
-    with op.batch_alter_table('forms', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('decrypted_rows', sa.Boolean(), nullable=False, server_default=sa.false()))
+    # not a batch: on SQLite that copies `forms` and drops it, which its versions' keys refuse
+    op.execute('ALTER TABLE forms ADD COLUMN decrypted_rows BOOLEAN DEFAULT false NOT NULL')
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('forms', schema=None) as batch_op:
-        batch_op.drop_column('decrypted_rows')
+    op.execute('ALTER TABLE forms DROP COLUMN decrypted_rows')
     op.drop_table('decryption_checks')
     with op.batch_alter_table('key_unlocks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_key_unlocks_user_id'))
