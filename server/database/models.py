@@ -46,6 +46,8 @@ class Blob(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     md5: Mapped[str] = mapped_column(String(32))
     size: Mapped[int] = mapped_column(Integer)
+    # a small file's bytes too, committed with its submission (BlobStore.put_small)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -57,8 +59,7 @@ class Form(Base):
     current_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("form_versions.id", use_alter=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    # a new random stamp whenever the form's relational tables gain a table or a column: workers
-    # rebuild their cached tables when it changes (a rolled-back stamp never comes back)
+    # new and random whenever its tables gain a table or column: workers rebuild their copies
     projection_revision: Mapped[str] = mapped_column(String(32), default="")
     decrypted_rows: Mapped[bool] = mapped_column(Boolean, default=False)  # see services.decryption
 
@@ -153,8 +154,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32))
     # Argon2id only: no Digest HA1, which a copied database would give away at MD5 speed
     password_hash: Mapped[str] = mapped_column(String(255))
-    # may read names, phone numbers and the people of an incident (fields marked personal)
-    personal_data: Mapped[bool] = mapped_column(Boolean, default=False)
+    personal_data: Mapped[bool] = mapped_column(Boolean, default=False)  # fields marked personal
     key_holder: Mapped[bool] = mapped_column(Boolean, default=False)  # creates, unlocks keys
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
     # bumped at logout and password change: every cookie signed with an older one stops working

@@ -3,6 +3,10 @@
 A file is named by its SHA-256 under the data folder, never by the name a user or a phone gave it,
 so no name can reach outside the folder. It is written to a temporary file, flushed to disk and
 renamed into place before its row is committed: a crash leaves at worst an unreferenced file.
+
+A small file (`SMALL`: an encrypted submission's XML, a few KiB) is not flushed on its own: its
+bytes go into its row too, committed with the submission that brought it, and `restore` writes
+it again, flushed, should a power cut have lost the file (`muntada serve` checks at start).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import BinaryIO
 from server.kernel import private
 
 CHUNK = 1 << 16
+SMALL = 64 * 1024  # bytes: kept in the database as well, rather than flushed on their own
 
 
 class BlobStore:
@@ -58,6 +63,39 @@ class BlobStore:
             raise
         return sha256.hexdigest(), md5.hexdigest(), size
 
+    def put_small(self, data: bytes) -> tuple[str, str, int]:
+        """Store a small file without flushing it: the caller commits its bytes with its row
+        (`Blob.content`), and `restore` brings it back from there. A file already held is left
+        as it is: it is flushed already, and replacing it would undo that."""
+        if len(data) > SMALL:
+            raise ValueError(f"{len(data)} bytes is not a small file")
+        sha256 = hashlib.sha256(data).hexdigest()
+        final = self.path(sha256)
+        if not _holds(final, len(data)):
+            private.folders(final.parent)
+            handle, tmp = tempfile.mkstemp(dir=final.parent, prefix=".incoming-")
+            try:
+                with os.fdopen(handle, "wb") as file:
+                    file.write(data)
+                os.replace(tmp, final)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        return sha256, hashlib.md5(data, usedforsecurity=False).hexdigest(), len(data)
+
+    def restore(self, sha256: str, data: bytes) -> bool:
+        """Write a small file again, flushed, from the bytes its row kept, unless the file holds
+        them already; True when it had to."""
+        final = self.path(sha256)
+        if _holds(final, len(data)):
+            with open(final, "rb") as file:
+                if hashlib.file_digest(file, "sha256").hexdigest() == sha256:
+                    return False
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise ValueError(f"the row of {sha256[:12]}… does not hold its bytes")
+        self.put(data)
+        return True
+
     def adopt(self, path: Path, sha256: str) -> bool:
         """Take a file already written and flushed elsewhere on this file system (a transfer's
         partial file) into the store by renaming it, if its bytes are `sha256`: not written a
@@ -97,6 +135,13 @@ class BlobStore:
 
     def read(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
+
+
+def _holds(path: Path, size: int) -> bool:
+    try:
+        return path.stat().st_size == size
+    except FileNotFoundError:
+        return False
 
 
 def _fsync_dir(path: Path) -> None:

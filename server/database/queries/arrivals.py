@@ -9,7 +9,7 @@ the ORM's unit of work cost several times what the database itself did for these
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 
@@ -225,10 +225,12 @@ _ENSURE_BLOB = {
 
 
 def ensure_blobs(connection: Connection, blobs: Sequence[tuple[str, str, int]],
-                 now: datetime) -> None:
+                 now: datetime, *, contents: Mapping[str, bytes] | None = None) -> None:
+    """`contents`: the bytes of the small files among them, kept in their rows."""
     for sha256, md5, size in blobs:
         connection.execute(_ENSURE_BLOB[connection.dialect.name],
-                            {"sha256": sha256, "md5": md5, "size": size, "created_at": now})
+                           {"sha256": sha256, "md5": md5, "size": size, "created_at": now,
+                            "content": (contents or {}).get(sha256)})
 
 
 def insert_rows(connection: Connection, statement: sa.Insert, rows: list[dict]) -> None:
@@ -335,10 +337,12 @@ def _files_at_once(def_id: sa.CTE, created_at) -> list[sa.CTE]:
                                                 postgresql.JSONB)).table_valued(
         sa.column("name", sa.Text), sa.column("position", sa.Integer),
         sa.column("sha256", sa.Text), sa.column("md5", sa.Text),
-        sa.column("size", sa.BigInteger)).render_derived(name="files", with_types=True)
+        sa.column("size", sa.BigInteger), sa.column("content", sa.Text)
+    ).render_derived(name="files", with_types=True)
     blobs = postgresql.insert(_blobs).from_select(
-        ["sha256", "md5", "size", "created_at"],
-        sa.select(listed.c.sha256, listed.c.md5, listed.c.size, created_at)
+        ["sha256", "md5", "size", "created_at", "content"],
+        sa.select(listed.c.sha256, listed.c.md5, listed.c.size, created_at,
+                  sa.func.decode(listed.c.content, "base64"))
         .distinct()).on_conflict_do_nothing().cte("new_blobs")
     attachments = sa.insert(_atts).from_select(
         ["submission_def_id", "name", "position", "blob_sha256"],

@@ -32,3 +32,13 @@ def ensure_blob(session: Session, sha256: str, md5: str, size: int) -> Blob:
         blob = Blob(sha256=sha256, md5=md5, size=size)
         session.add(blob)
     return blob
+
+
+def small_blobs(session: Session, batch: int = 1000):
+    """(sha256, bytes) of every file whose bytes its row keeps (`BlobStore.put_small`), a batch
+    at a time from a server-side cursor."""
+    result = session.connection().execute(
+        sa.select(Blob.sha256, Blob.content).where(Blob.content.is_not(None))
+        .execution_options(stream_results=True, yield_per=batch))
+    for rows in result.partitions():
+        yield from rows

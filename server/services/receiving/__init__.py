@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from itertools import chain
 from typing import BinaryIO, Protocol
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -30,7 +31,7 @@ from server.database.queries import accounts as account_queries
 from server.database.queries import arrivals as arrival_queries
 from server.kernel import problems
 from server.kernel.problems import Problem
-from server.kernel.storage import BlobStore
+from server.kernel.storage import SMALL, BlobStore
 from server.services import feedback
 from server.services.cases.applying import places_of
 from server.services.normalising import RowsFailed, rows_of, structure_by_hash
@@ -172,12 +173,22 @@ def _prepare(session: Session, store: BlobStore, upload: Upload,
     files = [name for name in expected if name in upload.files]
     if within is None:
         database.end_read(session)  # the tables' mapping, if this worker had to read it
-    # Files reach the disk before any row that names them is committed.
+    # Files reach the disk before any row that names them is committed; a small one's bytes
+    # are committed with the row as well (`BlobStore.put_small`).
     held = upload.held_files or {}
-    stored = {name: store.describe(held[name]) if name in held
-              else store.put_stream(_chunks(upload.files[name])) for name in files}
+    stored, small = {}, {}
+    for name in files:
+        if name in held:
+            stored[name] = store.describe(held[name])
+            continue
+        first = upload.files[name].read(SMALL + 1)
+        if len(first) <= SMALL:
+            stored[name] = store.put_small(first)
+            small[stored[name][0]] = first
+        else:
+            stored[name] = store.put_stream(chain((first,), _chunks(upload.files[name])))
     return Arrival(identity, root, upload, target, plan, tables, expected, stored, rows,
-                   entities, entity_error, places, answer), failure
+                   entities, entity_error, places, answer, small), failure
 
 
 def _read_target(session: Session, identity: InstanceIdentity, upload: Upload):

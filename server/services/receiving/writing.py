@@ -10,8 +10,10 @@ its rows and all, in one statement that is its own transaction).
 
 from __future__ import annotations
 
+import base64
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -73,6 +75,7 @@ class Arrival:
     entity_error: EntityDataError | None = None
     places: Scope | None = None  # the sender's places, when the form feeds cases
     answer: feedback.Answer | None = None  # an officer's answer to a supervisor's comment
+    small: Mapping[str, bytes] = field(default_factory=dict)  # sha256: a small file's bytes
 
     @property
     def feeds_cases(self) -> bool:
@@ -135,7 +138,8 @@ def _new(writer: Writer, arrival: Arrival, failure: str | None) -> Receipt:
     if isinstance(writer, OneStatement):
         return _new_at_once(writer.connection, arrival, now)
     identity, target, upload = arrival.identity, arrival.target, arrival.upload
-    arrival_queries.ensure_blobs(writer, list(arrival.stored.values()), now)
+    arrival_queries.ensure_blobs(writer, list(arrival.stored.values()), now,
+                                 contents=arrival.small)
     submission_id = arrival_queries.insert_submission(writer, {
         "form_id": target.form_id, "instance_id": identity.instance_id,
         "review_state": "received", "submitter_id": upload.app_user.id,
@@ -158,9 +162,10 @@ def _new_at_once(connection: Connection, arrival: Arrival, now: datetime) -> Rec
     statement."""
     identity, target, upload = arrival.identity, arrival.target, arrival.upload
     present = len(arrival.expected)
-    files = [{"name": name, "position": position, "sha256": arrival.stored[name][0],
-              "md5": arrival.stored[name][1], "size": arrival.stored[name][2]}
-             for position, name in enumerate(arrival.expected, start=1)]
+    files = [{"name": name, "position": position, "sha256": sha256, "md5": md5, "size": size,
+              "content": _base64(arrival.small.get(sha256))}
+             for position, name in enumerate(arrival.expected, start=1)
+             for sha256, md5, size in [arrival.stored[name]]]
     collector = arrival_queries.Collector()
     write_rows(collector, arrival.tables, None, None, arrival.rows, _system(
         arrival, now, present, submitted_at=now, submitter=target.submitter,
@@ -181,10 +186,15 @@ def _new_at_once(connection: Connection, arrival: Arrival, now: datetime) -> Rec
     return Receipt(Outcome.NEW, submission_id, identity.instance_id, present, present)
 
 
+def _base64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode()
+
+
 def _retry(writer: Writer, arrival: Arrival, same: Row) -> Receipt:
     """The same XML again, or the next part of a split upload: keep the files not yet held."""
     now = utcnow()
-    arrival_queries.ensure_blobs(writer, list(arrival.stored.values()), now)
+    arrival_queries.ensure_blobs(writer, list(arrival.stored.values()), now,
+                                 contents=arrival.small)
     present, changed = same.attachments_present, False
     for name, (sha256, _md5, _size) in arrival.stored.items():
         held = arrival_queries.attachment(writer, same.id, name)
@@ -209,7 +219,8 @@ def _retry(writer: Writer, arrival: Arrival, same: Row) -> Receipt:
 def _edit(writer: Writer, arrival: Arrival, deprecated: Row, failure: str | None) -> Receipt:
     """A new version of the submission it deprecates, which keeps the files not sent again."""
     now = _now(arrival)
-    arrival_queries.ensure_blobs(writer, list(arrival.stored.values()), now)
+    arrival_queries.ensure_blobs(writer, list(arrival.stored.values()), now,
+                                 contents=arrival.small)
     carried = {}
     for name in arrival.expected:
         if name not in arrival.stored:

@@ -19,11 +19,16 @@ from server.surfaces.cli.common import opened, safe_url
               help="Worker processes [default: MUNTADA_WORKERS]")
 def serve(host: str, port: int, workers: int | None) -> None:
     from server.app.wsgi_server import run
+    from server.services.blob_recovery import restore_small_files
 
     with opened() as (server, session):
         index_review_lists(session)
+        restored = restore_small_files(session, server.blobs)
+        session.rollback()
         workers = workers or server.config["WORKERS"]
         trust_proxy = server.config["TRUST_PROXY"]
+    if restored:
+        click.echo(f"Restored {restored} stored files a crash had lost, from the database.")
     click.echo(f"Muntada serving on http://{host}:{port} with {workers} workers "
                f"(data in {server.config['DATA_DIR']}).")
     click.echo("Phones: `muntada app-users show NAME` prints the address and QR code for Collect.")
